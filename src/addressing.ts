@@ -1,0 +1,108 @@
+/**
+ * ZeroTier's address arithmetic, computed in TypeScript (no libzt needed):
+ * ad-hoc network ids and the IPv6 addresses a node gets on a network.
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "./errors.ts";
+import { hexId } from "./ffi/events.ts";
+import { formatIp } from "./ip.ts";
+import { type NetworkIdInput, type NodeIdInput, toNetworkId, toNodeId, toPort } from "./validate.ts";
+
+/**
+ * The id of an IPv6-only ad-hoc network (no controller) that allows TCP and
+ * UDP to ports `startPort`..`endPort`: `ff` + start + end + `000000`.
+ *
+ * @example
+ * ```ts
+ * import { adhocNetworkId } from "@rxzt/rxzt";
+ * adhocNetworkId(5000, 5010); // "ff13881392000000"
+ * ```
+ */
+export function adhocNetworkId(startPort: number, endPort: number): string {
+  toPort(startPort, "startPort");
+  toPort(endPort, "endPort");
+  if (endPort < startPort) throw new InvalidArgumentError("endPort", "must be >= startPort", endPort);
+  return hexId((0xffn << 56n) | (BigInt(startPort) << 40n) | (BigInt(endPort) << 24n), 16);
+}
+
+/**
+ * The id of an ad-hoc network with IPv4 in `firstOctet`.0.0.0/8 (plus IPv6):
+ * `ff` + octet + 10-hex hub node (multicast anchor; 0 for none) + `01`.
+ *
+ * @example
+ * ```ts
+ * import { adhocIPv4NetworkId } from "@rxzt/rxzt";
+ * adhocIPv4NetworkId(10); // "ff0a000000000001"
+ * ```
+ */
+export function adhocIPv4NetworkId(firstOctet: number, hub: NodeIdInput = 0n): string {
+  if (!Number.isInteger(firstOctet) || firstOctet < 1 || firstOctet > 254) {
+    throw new InvalidArgumentError("firstOctet", "must be an integer from 1 to 254", firstOctet);
+  }
+  const hubId = toNodeId(hub, "hub");
+  return hexId((0xffn << 56n) | (BigInt(firstOctet) << 48n) | (hubId << 8n) | 1n, 16);
+}
+
+/**
+ * The IPv4 address a node gets on an ad-hoc IPv4 network
+ * (`firstOctet` from the network id, then the node id's low 24 bits).
+ *
+ * @example
+ * ```ts
+ * import { adhocIPv4Address } from "@rxzt/rxzt";
+ * adhocIPv4Address("ff0a000000000001", "89e92ceee5"); // "10.206.238.229"
+ * ```
+ */
+export function adhocIPv4Address(networkId: NetworkIdInput, nodeId: NodeIdInput): string {
+  const net = toNetworkId(networkId);
+  const node = toNodeId(nodeId);
+  if (net >> 56n !== 0xffn || (net & 0xffn) !== 1n) {
+    throw new InvalidArgumentError("networkId", "must be an ad-hoc IPv4 network id (ffAA..........01)", networkId);
+  }
+  return [Number((net >> 48n) & 0xffn), Number((node >> 16n) & 0xffn), Number((node >> 8n) & 0xffn), Number(node & 0xffn)]
+    .join(".");
+}
+
+/**
+ * The 6PLANE IPv6 address of `nodeId` on `networkId` (prefix /80), the
+ * address used on ad-hoc networks.
+ *
+ * @example
+ * ```ts
+ * import { sixPlaneAddress } from "@rxzt/rxzt";
+ * sixPlaneAddress("ff00160016000000", "89e92ceee5");
+ * ```
+ */
+export function sixPlaneAddress(networkId: NetworkIdInput, nodeId: NodeIdInput): string {
+  let net = toNetworkId(networkId);
+  const node = toNodeId(nodeId);
+  net ^= net >> 32n;
+  const b = new Uint8Array(16);
+  b[0] = 0xfc;
+  for (let i = 0; i < 4; i++) b[1 + i] = Number((net >> BigInt(24 - 8 * i)) & 0xffn);
+  for (let i = 0; i < 5; i++) b[5 + i] = Number((node >> BigInt(32 - 8 * i)) & 0xffn);
+  b[15] = 1;
+  return formatIp(b);
+}
+
+/**
+ * The RFC 4193 IPv6 address of `nodeId` on `networkId` (prefix /88).
+ *
+ * @example
+ * ```ts
+ * import { rfc4193Address } from "@rxzt/rxzt";
+ * rfc4193Address("8056c2e21c000001", "89e92ceee5");
+ * ```
+ */
+export function rfc4193Address(networkId: NetworkIdInput, nodeId: NodeIdInput): string {
+  const net = toNetworkId(networkId);
+  const node = toNodeId(nodeId);
+  const b = new Uint8Array(16);
+  b[0] = 0xfd;
+  for (let i = 0; i < 8; i++) b[1 + i] = Number((net >> BigInt(56 - 8 * i)) & 0xffn);
+  b[9] = 0x99;
+  b[10] = 0x93;
+  for (let i = 0; i < 5; i++) b[11 + i] = Number((node >> BigInt(32 - 8 * i)) & 0xffn);
+  return formatIp(b);
+}

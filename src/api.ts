@@ -1,0 +1,90 @@
+/**
+ * The public API, shared by the Deno and npm entry points (which differ only
+ * in the FFI backend they register).
+ *
+ * @module
+ */
+import { loadLibrary } from "./ffi/runtime.ts";
+
+export {
+  InvalidArgumentError,
+  LibraryLoadError,
+  LibraryNotFoundError,
+  LibztCallError,
+  NetworkError,
+  NodeStateError,
+  TimeoutError,
+  UnavailableError,
+  ZeroTierError,
+  ZTS_ERRNO_NAMES,
+  ZTS_RETURN_CODES,
+} from "./errors.ts";
+export type { ZeroTierErrorOptions } from "./errors.ts";
+export { EVENT_CODES, eventName } from "./ffi/events.ts";
+export type {
+  AddrEvent,
+  AddrInfo,
+  EventType,
+  IpPrefix,
+  NetifEvent,
+  NetifInfo,
+  NetworkEvent,
+  NetworkInfo,
+  NetworkStatus,
+  NodeEvent,
+  NodeInfo,
+  PeerEvent,
+  PeerInfo,
+  PeerPath,
+  PeerRole,
+  RouteEvent,
+  RouteInfo,
+  SocketAddress,
+  StackEvent,
+  StoreEvent,
+  UnknownEvent,
+  ZeroTierEvent,
+} from "./ffi/events.ts";
+export type { LayerCounters, NodeStats } from "./ffi/stats.ts";
+export { formatIp, ipFamily, parseIp } from "./ip.ts";
+export type { IpFamily } from "./ip.ts";
+export {
+  adhocIPv4Address,
+  adhocIPv4NetworkId,
+  adhocNetworkId,
+  rfc4193Address,
+  sixPlaneAddress,
+} from "./addressing.ts";
+export type { NetworkIdInput, NodeIdInput } from "./validate.ts";
+export { ZeroTierNode } from "./observables/node.ts";
+export type {
+  AddressChange,
+  EventCounters,
+  JoinOptions,
+  NodeLifecycle,
+  StartOptions,
+  WaitUntilOptions,
+} from "./observables/node.ts";
+export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./observables/state.ts";
+export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./observables/identity.ts";
+export type { IdentityOptions } from "./observables/identity.ts";
+export { createRootSet } from "./observables/roots.ts";
+export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observables/roots.ts";
+
+/**
+ * Loads libzt now (it is otherwise loaded on first use) and returns its path,
+ * so an app can fail early with a clear error when libzt is missing.
+ *
+ * @example
+ * ```ts
+ * import { LibraryNotFoundError, loadLibzt } from "@rxzt/rxzt";
+ * try {
+ *   console.log("using", loadLibzt());
+ * } catch (err) {
+ *   if (err instanceof LibraryNotFoundError) console.error(err.message);
+ * }
+ * ```
+ */
+export function loadLibzt(options: { libraryPath?: string } = {}): string {
+  return loadLibrary(options.libraryPath).path;
+}

@@ -1,0 +1,292 @@
+/**
+ * Typed errors. Every error rxzt throws or rejects with is a
+ * {@link ZeroTierError} whose `code` names the problem, so callers can branch
+ * on `err.code` (or `instanceof` a subclass) instead of parsing messages.
+ *
+ * @module
+ */
+
+/** libzt's own return codes (`ZTS_ERR_*`), by value. */
+export const ZTS_RETURN_CODES: Readonly<Record<number, string>> = {
+  0: "ZTS_ERR_OK",
+  [-1]: "ZTS_ERR_SOCKET",
+  [-2]: "ZTS_ERR_SERVICE",
+  [-3]: "ZTS_ERR_ARG",
+  [-4]: "ZTS_ERR_NO_RESULT",
+  [-5]: "ZTS_ERR_GENERAL",
+};
+
+/** libzt's `zts_errno` values (lwIP's errno numbering), by value. */
+export const ZTS_ERRNO_NAMES: Readonly<Record<number, string>> = {
+  1: "EPERM",
+  2: "ENOENT",
+  3: "ESRCH",
+  4: "EINTR",
+  5: "EIO",
+  6: "ENXIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  17: "EEXIST",
+  19: "ENODEV",
+  22: "EINVAL",
+  23: "ENFILE",
+  24: "EMFILE",
+  38: "ENOSYS",
+  88: "ENOTSOCK",
+  89: "EDESTADDRREQ",
+  90: "EMSGSIZE",
+  91: "EPROTOTYPE",
+  92: "ENOPROTOOPT",
+  93: "EPROTONOSUPPORT",
+  94: "ESOCKTNOSUPPORT",
+  95: "EOPNOTSUPP",
+  96: "EPFNOSUPPORT",
+  97: "EAFNOSUPPORT",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  100: "ENETDOWN",
+  101: "ENETUNREACH",
+  103: "ECONNABORTED",
+  104: "ECONNRESET",
+  105: "ENOBUFS",
+  106: "EISCONN",
+  107: "ENOTCONN",
+  110: "ETIMEDOUT",
+  111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
+  114: "EALREADY",
+  115: "EINPROGRESS",
+};
+
+/** Options shared by all rxzt errors. */
+export interface ZeroTierErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error rxzt produces.
+ *
+ * @example
+ * ```ts
+ * import { ZeroTierError } from "@rxzt/rxzt";
+ * try {
+ *   await node.join("ff00160016000000");
+ * } catch (err) {
+ *   if (err instanceof ZeroTierError && err.code === "NETWORK_NOT_FOUND") {
+ *     console.log("no such network");
+ *   }
+ * }
+ * ```
+ */
+export class ZeroTierError extends Error {
+  /** A stable, machine-readable name of the problem, e.g. `"NETWORK_NOT_FOUND"`. */
+  readonly code: string;
+  constructor(code: string, message: string, options: ZeroTierErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * No libzt shared library was found, or the one found could not be loaded.
+ * `searched` lists every path that was tried, in order.
+ *
+ * @example
+ * ```ts
+ * import { LibraryNotFoundError, loadLibzt } from "@rxzt/rxzt";
+ * try {
+ *   loadLibzt();
+ * } catch (err) {
+ *   if (err instanceof LibraryNotFoundError) console.error(err.searched);
+ * }
+ * ```
+ */
+export class LibraryNotFoundError extends ZeroTierError {
+  /** Every path that was tried, in order. */
+  readonly searched: readonly string[];
+  constructor(searched: readonly string[], message: string, options?: ZeroTierErrorOptions) {
+    super("LIBZT_NOT_FOUND", message, options);
+    this.searched = searched;
+  }
+}
+
+/**
+ * A library was loaded but is not a usable libzt: it lacks symbols rxzt needs
+ * (`code` `"LIBZT_MISSING_SYMBOLS"`) or failed to load (`"LIBZT_LOAD_FAILED"`).
+ *
+ * @example
+ * ```ts
+ * import { LibraryLoadError } from "@rxzt/rxzt";
+ * const err = new LibraryLoadError("LIBZT_MISSING_SYMBOLS", "/x/libzt.so", "lacks zts_node_start", ["zts_node_start"]);
+ * console.log(err.missing);
+ * ```
+ */
+export class LibraryLoadError extends ZeroTierError {
+  /** Path of the library that was rejected. */
+  readonly path: string;
+  /** Symbols the library lacks (empty when the load itself failed). */
+  readonly missing: readonly string[];
+  constructor(
+    code: "LIBZT_MISSING_SYMBOLS" | "LIBZT_LOAD_FAILED",
+    path: string,
+    message: string,
+    missing: readonly string[] = [],
+    options?: ZeroTierErrorOptions,
+  ) {
+    super(code, message, options);
+    this.path = path;
+    this.missing = missing;
+  }
+}
+
+/**
+ * A libzt call failed. `code` is the libzt return code name (`ZTS_ERR_SERVICE`,
+ * `ZTS_ERR_ARG`, ...) or, for socket calls, the errno name (`ECONNREFUSED`, ...).
+ *
+ * @example
+ * ```ts
+ * import { LibztCallError } from "@rxzt/rxzt";
+ * const err = LibztCallError.fromReturn("zts_net_join", -2);
+ * console.log(err.code, err.returnCode); // "ZTS_ERR_SERVICE" -2
+ * ```
+ */
+export class LibztCallError extends ZeroTierError {
+  /** The libzt function that failed. */
+  readonly function: string;
+  /** Its return value. */
+  readonly returnCode: number;
+  /** `zts_errno` after the call, when meaningful (socket calls), else 0. */
+  readonly errno: number;
+
+  constructor(
+    fn: string,
+    returnCode: number,
+    errno = 0,
+    hint = "",
+    options?: ZeroTierErrorOptions,
+  ) {
+    const retName = ZTS_RETURN_CODES[returnCode] ?? `return value ${returnCode}`;
+    const errnoName = errno ? ZTS_ERRNO_NAMES[errno] ?? `errno ${errno}` : "";
+    const code = errnoName && !errnoName.startsWith("errno ") ? errnoName : retName;
+    super(
+      code,
+      `${fn} failed: ${retName}${errnoName ? ` (${errnoName})` : ""}${hint ? `. ${hint}` : ""}`,
+      options,
+    );
+    this.function = fn;
+    this.returnCode = returnCode;
+    this.errno = errno;
+  }
+
+  /** An error for a libzt call that returned `rc`. */
+  static fromReturn(fn: string, rc: number, errno = 0, hint = ""): LibztCallError {
+    return new LibztCallError(fn, rc, errno, hint);
+  }
+}
+
+/**
+ * An argument failed validation before reaching libzt. `argument` names it,
+ * and the message states the rule it broke.
+ *
+ * @example
+ * ```ts
+ * import { InvalidArgumentError } from "@rxzt/rxzt";
+ * const err = new InvalidArgumentError("port", "must be an integer from 0 to 65535", 70000);
+ * console.log(err.code, err.argument); // "EINVAL" "port"
+ * ```
+ */
+export class InvalidArgumentError extends ZeroTierError {
+  /** Name of the offending argument or option. */
+  readonly argument: string;
+  constructor(argument: string, rule: string, received?: unknown) {
+    super(
+      "EINVAL",
+      `Invalid ${argument}: ${rule}${received === undefined ? "" : ` (received ${describe(received)})`}`,
+    );
+    this.argument = argument;
+  }
+}
+
+/**
+ * An operation does not fit the node's lifecycle: `NODE_ALREADY_RUNNING`
+ * (one libzt node per process), `NODE_STOPPED` (used after `stop()`),
+ * `NODE_NOT_RESTARTABLE` (libzt cannot restart in one process).
+ *
+ * @example
+ * ```ts
+ * import { NodeStateError } from "@rxzt/rxzt";
+ * const err = new NodeStateError("NODE_STOPPED", "the node was stopped");
+ * console.log(err.code);
+ * ```
+ */
+export class NodeStateError extends ZeroTierError {}
+
+/**
+ * A network reached a terminal state that is not "ready": `code` is one of
+ * `NETWORK_NOT_FOUND`, `NETWORK_ACCESS_DENIED`, `NETWORK_CLIENT_TOO_OLD`,
+ * `NETWORK_PORT_ERROR`, `NETWORK_DOWN`.
+ *
+ * @example
+ * ```ts
+ * import { NetworkError } from "@rxzt/rxzt";
+ * const err = new NetworkError("NETWORK_NOT_FOUND", "ff00160016000000", "the controller does not know it");
+ * console.log(err.networkId);
+ * ```
+ */
+export class NetworkError extends ZeroTierError {
+  /** The network, as 16 hex digits. */
+  readonly networkId: string;
+  constructor(code: string, networkId: string, detail: string) {
+    super(code, `Network ${networkId}: ${detail}`);
+    this.networkId = networkId;
+  }
+}
+
+/**
+ * An operation did not complete within its `timeout` (code `ETIMEDOUT`).
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "@rxzt/rxzt";
+ * const err = new TimeoutError("join ff00160016000000", 10_000);
+ * console.log(err.code, err.timeoutMs);
+ * ```
+ */
+export class TimeoutError extends ZeroTierError {
+  /** The limit that was exceeded, in milliseconds. */
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super("ETIMEDOUT", `${what} did not complete within ${timeoutMs} ms`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Something rxzt needs is not available in this libzt build or platform
+ * (code `UNAVAILABLE`), e.g. statistics in a build without `LWIP_STATS`.
+ *
+ * @example
+ * ```ts
+ * import { UnavailableError } from "@rxzt/rxzt";
+ * console.log(new UnavailableError("stats", "build libzt with stats").code);
+ * ```
+ */
+export class UnavailableError extends ZeroTierError {
+  constructor(what: string, hint: string) {
+    super("UNAVAILABLE", `${what} is unavailable: ${hint}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (value === null || typeof value !== "object") return String(value);
+  if (Array.isArray(value)) return "an array";
+  return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+}

@@ -1,0 +1,65 @@
+/**
+ * The internal interface between rxzt and a libzt FFI backend (Deno's
+ * `Deno.dlopen` or koffi on Node). Everything above `src/ffi/` talks to libzt
+ * only through this interface and never sees a pointer.
+ *
+ * @module
+ */
+import type { BoundSymbols } from "./symbols.ts";
+
+/**
+ * One event as copied out of libzt during its callback: the event code and a
+ * private copy of each payload libzt attached. The copies stay valid after
+ * the callback returns (libzt frees its own message at that point).
+ */
+export interface RawEvent {
+  /** `ZTS_EVENT_*` code. */
+  readonly code: number;
+  readonly node?: DataView;
+  readonly network?: DataView;
+  readonly netif?: DataView;
+  readonly route?: DataView;
+  readonly peer?: DataView;
+  readonly addr?: DataView;
+  /** Bytes of `STORE_*` events. */
+  readonly cache?: Uint8Array;
+}
+
+/** A loaded libzt, as the rest of rxzt sees it. */
+export interface NativeLibrary {
+  /** Path the library was loaded from. */
+  readonly path: string;
+  /** The functions of the symbol table, bound. */
+  readonly fn: BoundSymbols;
+  /** Current value of libzt's global `zts_errno`. */
+  errno(): number;
+  /**
+   * Registers `handler` with `zts_init_set_event_handler` and returns libzt's
+   * result code. The handler runs on the JavaScript thread while libzt's
+   * callback thread waits for it, so it must return quickly.
+   */
+  setEventHandler(handler: (event: RawEvent) => void): number;
+  /**
+   * Stops the registered handler from keeping the process alive. The native
+   * callback is never freed: libzt's thread may still hold it.
+   */
+  releaseEventHandler(): void;
+  /** Address of a buffer, for the one struct (`zts_root_set_t`) that holds pointers. */
+  addressOf(buffer: Uint8Array): bigint;
+  /**
+   * Runs `fn` with the process's working directory set to a fresh private
+   * directory holding `files`, then restores it and deletes the directory.
+   * Needed because `zts_util_sign_root_set` reads its keys from the cwd.
+   */
+  inScratchDirectory<T>(files: Record<string, Uint8Array>, fn: () => T): T;
+}
+
+/** Host facilities a backend needs to find a library, injected for testability. */
+export interface HostInfo {
+  /** `"linux"`, `"darwin"`, `"windows"`, ... */
+  readonly os: string;
+  /** Reads an environment variable (undefined when unset or not permitted). */
+  env(name: string): string | undefined;
+  /** Whether a regular file exists at `path`. */
+  isFile(path: string): boolean;
+}

@@ -1,0 +1,195 @@
+/**
+ * The Deno FFI backend: loads libzt with `Deno.dlopen` and receives its events
+ * through a thread-safe `Deno.UnsafeCallback`. Deno-only; the npm build uses
+ * the koffi backend instead.
+ *
+ * @module
+ */
+import { LibraryLoadError } from "../errors.ts";
+import type { HostInfo, NativeLibrary, RawEvent } from "./backend.ts";
+import { findLibrary } from "./discover.ts";
+import {
+  ADDR_INFO,
+  EVENT_MSG,
+  NET_INFO,
+  NETIF_INFO,
+  NODE_INFO,
+  PEER_INFO,
+  ROUTE_INFO,
+} from "./layout.ts";
+import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
+
+const NATIVE: Record<CType, Deno.NativeResultType> = {
+  void: "void",
+  i32: "i32",
+  u32: "u32",
+  u16: "u16",
+  u64: "u64",
+  usize: "usize",
+  isize: "isize",
+  buf: "buffer",
+};
+
+/** The host as Deno sees it, for library discovery. */
+export const denoHost: HostInfo = {
+  os: Deno.build.os,
+  env(name) {
+    try {
+      return Deno.env.get(name);
+    } catch {
+      return undefined; // no --allow-env: behave as if unset
+    }
+  },
+  isFile(path) {
+    try {
+      return Deno.statSync(path).isFile;
+    } catch {
+      return false;
+    }
+  },
+};
+
+function buildDefinitions() {
+  const defs: Record<string, Deno.ForeignFunction> = {};
+  for (const [name, def] of Object.entries(SYMBOLS)) {
+    defs[name] = {
+      parameters: def.parameters.map((t) => NATIVE[t] as Deno.NativeType),
+      result: NATIVE[def.result],
+      nonblocking: def.blocking ?? false,
+      optional: true, // missing symbols are collected and reported together
+    };
+  }
+  defs.zts_init_set_event_handler = {
+    parameters: ["function"],
+    result: "i32",
+    optional: true,
+  };
+  return defs;
+}
+
+const EVENT_CALLBACK = { parameters: ["pointer"], result: "void" } as const;
+
+/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
+function copyOut(ptr: Deno.PointerObject, size: number): DataView {
+  const bytes = new Uint8Array(size);
+  Deno.UnsafePointerView.copyInto(ptr, bytes);
+  return new DataView(bytes.buffer);
+}
+
+/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
+function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
+  if (msgPtr === null) return undefined;
+  const msg = new Deno.UnsafePointerView(msgPtr);
+  const at = (offset: number) => msg.getPointer(offset);
+  const code = msg.getInt16(EVENT_MSG.eventCode);
+  const node = at(EVENT_MSG.node);
+  const network = at(EVENT_MSG.network);
+  const netif = at(EVENT_MSG.netif);
+  const route = at(EVENT_MSG.route);
+  const peer = at(EVENT_MSG.peer);
+  const addr = at(EVENT_MSG.addr);
+  const cache = at(EVENT_MSG.cache);
+  const len = msg.getInt32(EVENT_MSG.len);
+  let cacheCopy: Uint8Array | undefined;
+  if (cache !== null && len > 0) {
+    cacheCopy = new Uint8Array(len);
+    Deno.UnsafePointerView.copyInto(cache, cacheCopy);
+  }
+  return {
+    code,
+    node: node ? copyOut(node, NODE_INFO.size) : undefined,
+    // The 16 KiB multicast table at the end is not decoded: copy the header only.
+    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
+    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
+    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
+    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
+    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
+    cache: cacheCopy,
+  };
+}
+
+/**
+ * Loads libzt through `Deno.dlopen`.
+ *
+ * @param libraryPath explicit path; otherwise `LIBZT_PATH`, then the usual locations.
+ * @throws {LibraryNotFoundError} when no library is found.
+ * @throws {LibraryLoadError} when it cannot be loaded or lacks symbols.
+ */
+export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost): NativeLibrary {
+  const path = findLibrary(host, libraryPath);
+  let lib: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>;
+  try {
+    lib = Deno.dlopen(path, buildDefinitions());
+  } catch (cause) {
+    throw new LibraryLoadError(
+      "LIBZT_LOAD_FAILED",
+      path,
+      `Could not load ${path} as a shared library: ${(cause as Error).message}. ` +
+        "Check that it is libzt built for this platform and architecture.",
+      [],
+      { cause },
+    );
+  }
+  const symbols = lib.symbols as unknown as Record<string, unknown>;
+  const missing = Object.keys(buildDefinitions()).filter((name) => symbols[name] == null);
+  let errnoView: Deno.UnsafePointerView | undefined;
+  try {
+    // A pointer static is the address of the data symbol `int zts_errno`.
+    const statics = Deno.dlopen(path, {
+      zts_errno: { type: "pointer" },
+    } as unknown as Record<string, Deno.ForeignFunction>);
+    const ptr = (statics.symbols as unknown as { zts_errno: Deno.PointerValue }).zts_errno;
+    if (ptr) errnoView = new Deno.UnsafePointerView(ptr);
+  } catch {
+    missing.push("zts_errno");
+  }
+  if (missing.length > 0) {
+    lib.close();
+    throw new LibraryLoadError(
+      "LIBZT_MISSING_SYMBOLS",
+      path,
+      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
+        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
+      missing,
+    );
+  }
+
+  let callback: Deno.UnsafeCallback<typeof EVENT_CALLBACK> | undefined;
+  const setEvent = symbols.zts_init_set_event_handler as (cb: Deno.PointerValue) => number;
+
+  return {
+    path,
+    fn: symbols as unknown as BoundSymbols,
+    errno: () => errnoView?.getInt32() ?? 0,
+    setEventHandler(handler) {
+      if (callback) callback.unref();
+      callback = Deno.UnsafeCallback.threadSafe(EVENT_CALLBACK, (msgPtr) => {
+        // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
+        const event = copyEvent(msgPtr);
+        if (event) handler(event);
+      });
+      return setEvent(callback.pointer);
+    },
+    addressOf(buffer) {
+      return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>)));
+    },
+    inScratchDirectory(files, fn) {
+      const dir = Deno.makeTempDirSync({ prefix: "rxzt-" });
+      const previous = Deno.cwd();
+      try {
+        for (const [name, data] of Object.entries(files)) {
+          Deno.writeFileSync(`${dir}/${name}`, data, { mode: 0o600 });
+        }
+        Deno.chdir(dir);
+        return fn();
+      } finally {
+        Deno.chdir(previous);
+        Deno.removeSync(dir, { recursive: true });
+      }
+    },
+    releaseEventHandler() {
+      // Never close(): libzt's thread may still call the pointer. Unref lets the process exit.
+      callback?.unref();
+    },
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * lwIP's traffic counters (`zts_stats_counter_t`) as a plain object.
+ *
+ * @module
+ */
+
+/** Counters of one protocol layer. */
+export interface LayerCounters {
+  readonly tx: number;
+  readonly rx: number;
+  readonly drop: number;
+  readonly err: number;
+}
+
+/** lwIP's counters for the whole node, by layer. */
+export interface NodeStats {
+  readonly link: LayerCounters;
+  readonly etharp: LayerCounters;
+  readonly ip4: LayerCounters;
+  readonly ip6: LayerCounters;
+  readonly icmp4: LayerCounters;
+  readonly icmp6: LayerCounters;
+  readonly udp: LayerCounters;
+  readonly tcp: LayerCounters;
+  readonly nd6: LayerCounters;
+}
+
+const LAYERS = ["link", "etharp", "ip4", "ip6", "icmp4", "icmp6", "udp", "tcp", "nd6"] as const;
+
+/** Decodes the 36 uint32 counters, four (tx, rx, drop, err) per layer. */
+export function decodeStats(view: DataView): NodeStats {
+  const out: Record<string, LayerCounters> = {};
+  LAYERS.forEach((layer, i) => {
+    const at = (k: number) => view.getUint32((i * 4 + k) * 4, true);
+    out[layer] = { tx: at(0), rx: at(1), drop: at(2), err: at(3) };
+  });
+  return out as unknown as NodeStats;
+}

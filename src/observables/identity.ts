@@ -1,0 +1,81 @@
+/**
+ * Identity helpers: create a ZeroTier identity, check one, take its public
+ * part. They need libzt loaded but not a running node.
+ *
+ * @module
+ */
+import { InvalidArgumentError, LibztCallError } from "../errors.ts";
+import { identityIsValid, newIdentity } from "../ffi/calls.ts";
+import { loadLibrary } from "../ffi/runtime.ts";
+
+const SECRET_FORM = /^([0-9a-f]{10}):0:([0-9a-f]{128}):([0-9a-f]{128})$/;
+
+/** Options of the identity helpers. */
+export interface IdentityOptions {
+  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  libraryPath?: string;
+}
+
+/**
+ * Generates a new secret identity (`nodeId:0:public:secret`). Keep it like a
+ * private key; pass it to `ZeroTierNode.start({ identity })`.
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity, identityNodeId } from "@rxzt/rxzt";
+ * const secret = generateIdentity();
+ * console.log("node id will be", identityNodeId(secret));
+ * ```
+ */
+export function generateIdentity(options: IdentityOptions = {}): string {
+  const result = newIdentity(loadLibrary(options.libraryPath));
+  if (typeof result === "number") throw LibztCallError.fromReturn("zts_id_new", result);
+  return result;
+}
+
+/**
+ * Whether `identity` is a well-formed secret identity whose address matches
+ * its public key (libzt's check; it does not verify the secret half).
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity, isValidIdentity } from "@rxzt/rxzt";
+ * isValidIdentity(generateIdentity()); // true
+ * isValidIdentity("nope"); // false
+ * ```
+ */
+export function isValidIdentity(identity: string, options: IdentityOptions = {}): boolean {
+  if (typeof identity !== "string" || !SECRET_FORM.test(identity)) return false;
+  return identityIsValid(loadLibrary(options.libraryPath), identity);
+}
+
+/**
+ * The public part (`nodeId:0:public`) of a secret identity, safe to share;
+ * root sets are made from it.
+ *
+ * @example
+ * ```ts
+ * import { generateIdentity, publicIdentity } from "@rxzt/rxzt";
+ * publicIdentity(generateIdentity()).split(":").length; // 3
+ * ```
+ */
+export function publicIdentity(identity: string): string {
+  const m = typeof identity === "string" ? SECRET_FORM.exec(identity) : null;
+  if (!m) throw new InvalidArgumentError("identity", "must be a secret identity nodeId:0:public:secret");
+  return `${m[1]}:0:${m[2]}`;
+}
+
+/**
+ * The node id (10 hex digits) of an identity, secret or public.
+ *
+ * @example
+ * ```ts
+ * import { identityNodeId } from "@rxzt/rxzt";
+ * identityNodeId("89e92ceee5:0:" + "0".repeat(128)); // "89e92ceee5"
+ * ```
+ */
+export function identityNodeId(identity: string): string {
+  const m = typeof identity === "string" ? /^([0-9a-f]{10}):0:[0-9a-f]{128}(:[0-9a-f]{128})?$/.exec(identity) : null;
+  if (!m) throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
+  return m[1];
+}

@@ -1,0 +1,671 @@
+/**
+ * {@link ZeroTierNode}: one embedded ZeroTier node with a clear lifecycle
+ * (start, wait until online, join networks, stop) and every libzt event as
+ * RxJS observables.
+ *
+ * @module
+ */
+import {
+  BehaviorSubject,
+  defer,
+  distinctUntilChanged,
+  filter,
+  map,
+  merge,
+  type Observable,
+  Subject,
+} from "rxjs";
+import {
+  InvalidArgumentError,
+  LibztCallError,
+  NetworkError,
+  NodeStateError,
+  UnavailableError,
+} from "../errors.ts";
+import type { NativeLibrary, RawEvent } from "../ffi/backend.ts";
+import {
+  type AddrEvent,
+  decodeEvent,
+  hexId,
+  type IpPrefix,
+  type NetworkEvent,
+  type PeerEvent,
+  type StoreEvent,
+  type ZeroTierEvent,
+} from "../ffi/events.ts";
+import { loadLibrary } from "../ffi/runtime.ts";
+import type { IpFamily } from "../ip.ts";
+import {
+  type NetworkIdInput,
+  toBool,
+  toCString,
+  toNetworkId,
+  toOptions,
+  toPort,
+  toSignal,
+  toTimeout,
+} from "../validate.ts";
+import { addressesOf, initFromMemory, secretIdentityOf, statsOf } from "../ffi/calls.ts";
+import { nulTerminated } from "../ffi/cstring.ts";
+import type { NodeStats } from "../ffi/stats.ts";
+import {
+  initialNetworkState,
+  type NetworkState,
+  type PeerState,
+  reduceNetwork,
+  reducePeer,
+  TERMINAL_PHASES,
+} from "./state.ts";
+import { waitFor } from "./wait.ts";
+
+/** Options of {@link ZeroTierNode.start}. Every field is optional. */
+export interface StartOptions {
+  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  libraryPath?: string;
+  /**
+   * Directory where libzt keeps the identity and caches (created by libzt).
+   * Default: none; nothing is written to disk.
+   */
+  storagePath?: string;
+  /**
+   * A secret identity (`generateIdentity()` output) to start with, held in
+   * memory. Default: the one in `storagePath`, or a new one.
+   */
+  identity?: string;
+  /** Primary UDP port. Default: libzt's (9993). */
+  port?: number;
+  /** Pick the primary port at random in this range instead. Default: unset. */
+  randomPortRange?: { start: number; end: number };
+  /** Also listen on a secondary port. Default: libzt's (true). */
+  secondaryPort?: boolean;
+  /** Try UPnP/NAT-PMP port mapping. Default: libzt's (true). */
+  portMapping?: boolean;
+  /** A custom root set (see `createRootSet`). Default: ZeroTier's public roots. */
+  roots?: Uint8Array;
+  /** Which caches libzt may write under `storagePath`. Default: all true. */
+  cache?: { identity?: boolean; peers?: boolean; networks?: boolean; roots?: boolean };
+  /** Fewer keepalives and path probes, for metered links. Default: false. */
+  lowBandwidthMode?: boolean;
+  /** Interface name prefixes libzt must not send through (e.g. `["docker"]`). Default: none. */
+  interfaceBlacklist?: string[];
+  /** How long to wait for libzt to bring the node up, ms. Default: 30000. */
+  timeout?: number;
+  /** Abort the start. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ZeroTierNode.join}. */
+export interface JoinOptions {
+  /**
+   * Which readiness to wait for: `"any"` (first of IPv4/IPv6, default),
+   * `"IPv4"`, `"IPv6"` or `"both"`.
+   */
+  family?: "any" | IpFamily | "both";
+  /** Milliseconds before rejecting with `TimeoutError`. Default: 60000. */
+  timeout?: number;
+  /** Abort the wait (the join itself stays in effect; call `leave`). */
+  signal?: AbortSignal;
+}
+
+/** Options of waits that only take a timeout and a signal. */
+export interface WaitUntilOptions {
+  /** Milliseconds before rejecting with `TimeoutError`. Default: no limit. */
+  timeout?: number;
+  /** Abort the wait. */
+  signal?: AbortSignal;
+}
+
+/** An address the node gained or lost on a network (`address$`). */
+export interface AddressChange {
+  readonly networkId: string;
+  readonly family: IpFamily;
+  readonly address: string;
+  readonly added: boolean;
+}
+
+/** Counters of rxzt's event pipeline. */
+export interface EventCounters {
+  /** Events received from libzt's callback. */
+  readonly received: number;
+  /** Events whose payload could not be decoded (delivered as `UNKNOWN`). */
+  readonly decodeErrors: number;
+  /**
+   * Events libzt dropped. libzt discards events silently when more than 1024
+   * are queued, which rxzt cannot observe; rxzt keeps that queue short by
+   * copying in the callback and returning at once. Always 0 unless a backend
+   * can count drops.
+   */
+  readonly dropped: number;
+}
+
+/** Lifecycle of a node. */
+export type NodeLifecycle = "starting" | "running" | "stopping" | "stopped";
+
+const DEFAULT_START_TIMEOUT = 30_000;
+const DEFAULT_JOIN_TIMEOUT = 60_000;
+
+// libzt allows one node per process and cannot restart it.
+let processNode: ZeroTierNode | undefined;
+
+function check(lib: NativeLibrary, fn: string, rc: number, hint = ""): void {
+  if (rc < 0) throw LibztCallError.fromReturn(fn, rc, 0, hint);
+}
+
+/**
+ * An embedded ZeroTier node. Create it with {@link ZeroTierNode.start}; one
+ * per process (a libzt limit); after {@link ZeroTierNode.stop} a process
+ * cannot start another.
+ *
+ * Observables: `events$` is hot (no replay); `online$`, `network$()`,
+ * `networks$`, `peer$()` and `peers$` replay the current state to each new
+ * subscriber; all complete when the node stops.
+ *
+ * @example
+ * ```ts
+ * import { ZeroTierNode, adhocNetworkId } from "@rxzt/rxzt";
+ * const node = await ZeroTierNode.start();
+ * node.online$.subscribe((up) => console.log("online:", up));
+ * await node.waitUntilOnline({ timeout: 30_000 });
+ * const net = await node.join(adhocNetworkId(5000, 5010));
+ * console.log(net.assignedAddresses);
+ * await node.stop();
+ * ```
+ */
+export class ZeroTierNode {
+  readonly #lib: NativeLibrary;
+  readonly #events = new Subject<ZeroTierEvent>();
+  readonly #online = new BehaviorSubject<boolean>(false);
+  readonly #networks = new BehaviorSubject<ReadonlyMap<string, NetworkState>>(new Map());
+  readonly #peers = new BehaviorSubject<ReadonlyMap<string, PeerState>>(new Map());
+  readonly #peerUpdates = new Subject<PeerState>();
+  #pending: [RawEvent, number][] = [];
+  #flushScheduled = false;
+  #lifecycle: NodeLifecycle = "starting";
+  #stopping?: Promise<void>;
+  #nodeId = "";
+  #nativeStarted = false;
+  #received = 0;
+  #decodeErrors = 0;
+
+  /** Every libzt event, decoded. Hot: subscribers see events from when they subscribe. */
+  readonly events$: Observable<ZeroTierEvent> = this.#events.asObservable();
+  /** Whether the node reaches the ZeroTier roots. Replays the current value. */
+  readonly online$: Observable<boolean> = this.#online.pipe(distinctUntilChanged());
+  /** Every known network's state, keyed by network id. Replays the current map. */
+  readonly networks$: Observable<ReadonlyMap<string, NetworkState>> = this.#networks.asObservable();
+  /** Every known peer's state, keyed by peer id. Replays the current map. */
+  readonly peers$: Observable<ReadonlyMap<string, PeerState>> = this.#peers.asObservable();
+  /** Addresses the node gains and loses on its networks. Hot. */
+  readonly address$: Observable<AddressChange> = this.#events.pipe(
+    filter((e): e is AddrEvent => e.type.startsWith("ADDR_")),
+    map((e) => ({ ...e.addr, added: e.type === "ADDR_ADDED_IP4" || e.type === "ADDR_ADDED_IP6" })),
+  );
+  /**
+   * Data libzt would persist (`STORE_IDENTITY_SECRET`, `STORE_IDENTITY_PUBLIC`,
+   * `STORE_PLANET`, `STORE_PEER`, `STORE_NETWORK`), so an app can keep it
+   * itself. Hot. The secret identity is sensitive: store it owner-only.
+   */
+  readonly store$: Observable<StoreEvent> = this.#events.pipe(
+    filter((e): e is StoreEvent => e.type.startsWith("STORE_")),
+  );
+
+  private constructor(lib: NativeLibrary) {
+    this.#lib = lib;
+  }
+
+  /**
+   * Starts the node and resolves once libzt reports it up (it then needs a
+   * few seconds more to come online: see {@link waitUntilOnline}).
+   *
+   * @throws {NodeStateError} `NODE_ALREADY_RUNNING` if this process has a node,
+   *   `NODE_NOT_RESTARTABLE` if it had one that stopped.
+   * @throws {InvalidArgumentError} for a bad option.
+   * @throws {LibraryNotFoundError | LibraryLoadError} when libzt is missing or unusable.
+   */
+  static async start(options: StartOptions = {}): Promise<ZeroTierNode> {
+    const opts = validateStartOptions(options);
+    if (processNode) {
+      throw processNode.#lifecycle === "stopped"
+        ? new NodeStateError(
+          "NODE_NOT_RESTARTABLE",
+          "This process already ran a ZeroTier node and stopped it; libzt cannot start another in the same process. Start a new process.",
+        )
+        : new NodeStateError(
+          "NODE_ALREADY_RUNNING",
+          "A ZeroTier node is already running in this process (libzt allows one); use that node.",
+        );
+    }
+    const lib = loadLibrary(opts.libraryPath);
+    const node = new ZeroTierNode(lib);
+    processNode = node;
+    try {
+      node.#initialize(opts);
+      const up = waitFor(node.#events, (e) => {
+        if (e.type === "NODE_UP" || e.type === "NODE_ONLINE") return { done: e };
+        if (e.type === "NODE_FATAL_ERROR") {
+          return { fail: new NodeStateError("NODE_FATAL_ERROR", "libzt reported a fatal error while starting the node (is the port in use?)") };
+        }
+        return undefined;
+      }, { timeout: opts.timeout ?? DEFAULT_START_TIMEOUT, signal: opts.signal, what: "starting the node" });
+      check(lib, "zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
+      node.#nativeStarted = true;
+      await up;
+      node.#nodeId = hexId(lib.fn.zts_node_get_id(), 10);
+      node.#lifecycle = "running";
+      return node;
+    } catch (err) {
+      await node.#shutdown();
+      // Nothing ran natively: a corrected retry in this process is fine.
+      if (!node.#nativeStarted) processNode = undefined;
+      throw err;
+    }
+  }
+
+  #initialize(o: StartOptions): void {
+    const f = this.#lib.fn;
+    if (o.storagePath !== undefined) {
+      check(this.#lib, "zts_init_from_storage", f.zts_init_from_storage(nulTerminated(o.storagePath)));
+    }
+    if (o.identity !== undefined) {
+      check(this.#lib, "zts_init_from_memory", initFromMemory(this.#lib, o.identity), "The identity was rejected.");
+    }
+    if (o.roots !== undefined) check(this.#lib, "zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    if (o.port !== undefined) check(this.#lib, "zts_init_set_port", f.zts_init_set_port(o.port));
+    if (o.randomPortRange) {
+      const { start, end } = o.randomPortRange;
+      check(this.#lib, "zts_init_set_random_port_range", f.zts_init_set_random_port_range(start, end));
+    }
+    const flag = (v: boolean | undefined, name: string, call: (x: number) => number) => {
+      if (v !== undefined) check(this.#lib, name, call(v ? 1 : 0));
+    };
+    flag(o.secondaryPort, "zts_init_allow_secondary_port", f.zts_init_allow_secondary_port);
+    flag(o.portMapping, "zts_init_allow_port_mapping", f.zts_init_allow_port_mapping);
+    flag(o.cache?.identity, "zts_init_allow_id_cache", f.zts_init_allow_id_cache);
+    flag(o.cache?.peers, "zts_init_allow_peer_cache", f.zts_init_allow_peer_cache);
+    flag(o.cache?.networks, "zts_init_allow_net_cache", f.zts_init_allow_net_cache);
+    flag(o.cache?.roots, "zts_init_allow_roots_cache", f.zts_init_allow_roots_cache);
+    flag(o.lowBandwidthMode, "zts_init_set_low_bandwidth_mode", f.zts_init_set_low_bandwidth_mode);
+    for (const prefix of o.interfaceBlacklist ?? []) {
+      const bytes = nulTerminated(prefix);
+      check(this.#lib, "zts_init_blacklist_if", f.zts_init_blacklist_if(bytes, bytes.length - 1));
+    }
+    check(this.#lib, "zts_init_set_event_handler", this.#lib.setEventHandler((raw) => this.#receive(raw)));
+  }
+
+  // Called on the JS thread while libzt's callback thread waits: queue and return.
+  #receive(raw: RawEvent): void {
+    this.#received++;
+    this.#pending.push([raw, performance.now()]);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    for (const [raw, receivedAt] of batch) {
+      if (this.#events.closed) return;
+      let event: ZeroTierEvent;
+      try {
+        event = decodeEvent(raw, receivedAt);
+      } catch {
+        this.#decodeErrors++;
+        event = { type: "UNKNOWN", code: raw.code, receivedAt };
+      }
+      this.#apply(event);
+      this.#events.next(event);
+    }
+  }
+
+  #apply(event: ZeroTierEvent): void {
+    switch (event.type) {
+      case "NODE_ONLINE":
+        return this.#online.next(true);
+      case "NODE_OFFLINE":
+      case "NODE_DOWN":
+        return this.#online.next(false);
+    }
+    if (event.type.startsWith("NETWORK_") || event.type.startsWith("ADDR_")) {
+      const e = event as NetworkEvent | AddrEvent;
+      const id = "addr" in e ? e.addr.networkId : e.network.networkId;
+      const networks = new Map(this.#networks.value);
+      networks.set(id, reduceNetwork(networks.get(id), e));
+      this.#networks.next(networks);
+    } else if (event.type.startsWith("PEER_")) {
+      const e = event as PeerEvent;
+      const peers = new Map(this.#peers.value);
+      const state = reducePeer(peers.get(e.peer.peerId), e);
+      peers.set(state.peerId, state);
+      this.#peers.next(peers);
+      this.#peerUpdates.next(state);
+    }
+  }
+
+  /** This node's id: 10 hex digits. */
+  get nodeId(): string {
+    return this.#nodeId;
+  }
+
+  /** Where the node is in its lifecycle. */
+  get lifecycle(): NodeLifecycle {
+    return this.#lifecycle;
+  }
+
+  /** Whether the node is online now. */
+  get isOnline(): boolean {
+    return this.#online.value;
+  }
+
+  /** Path of the libzt this node runs on. */
+  get libraryPath(): string {
+    return this.#lib.path;
+  }
+
+  /** Counters of the event pipeline (received, decode errors, dropped). */
+  get eventCounters(): EventCounters {
+    return { received: this.#received, decodeErrors: this.#decodeErrors, dropped: 0 };
+  }
+
+  /** The primary UDP port libzt bound. */
+  get port(): number {
+    this.#assertRunning("port");
+    const port = this.#lib.fn.zts_node_get_port();
+    check(this.#lib, "zts_node_get_port", port);
+    return port;
+  }
+
+  /**
+   * The state of one network over time: emits the current state (if the
+   * node knows the network) and every change. Completes when the node stops.
+   *
+   * @example
+   * ```ts
+   * node.network$("ff00160016000000").subscribe((n) => console.log(n.status, n.readyIPv6));
+   * ```
+   */
+  network$(networkId: NetworkIdInput): Observable<NetworkState> {
+    const id = hexId(toNetworkId(networkId), 16);
+    return this.#networks.pipe(
+      map((all) => all.get(id)),
+      filter((s): s is NetworkState => s !== undefined),
+      distinctUntilChanged(),
+    );
+  }
+
+  /**
+   * Peer state changes (link DIRECT / RELAY / UNREACHABLE, paths, latency).
+   * With a peer id: that peer's current state, then its changes. Without:
+   * every known peer's current state, then every change.
+   *
+   * @example
+   * ```ts
+   * node.peer$().subscribe((p) => console.log(p.peerId, p.link, p.paths));
+   * ```
+   */
+  peer$(peerId?: string | bigint): Observable<PeerState> {
+    if (peerId === undefined) {
+      return defer(() => merge([...this.#peers.value.values()], this.#peerUpdates));
+    }
+    const id = typeof peerId === "bigint" ? peerId : BigInt(`0x${validatePeerId(peerId)}`);
+    if (id < 0n || id > 0xffffffffffn) throw new InvalidArgumentError("peerId", "must be 10 hex digits", peerId);
+    const hex = hexId(id, 10);
+    return this.#peers.pipe(
+      map((all) => all.get(hex)),
+      filter((s): s is PeerState => s !== undefined),
+      distinctUntilChanged(),
+    );
+  }
+
+  /** Resolves when the node is online (immediately if it is). */
+  waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
+    const o = toOptions<WaitUntilOptions>(options);
+    const timeout = toTimeout(o.timeout);
+    const signal = toSignal(o.signal);
+    return waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
+      timeout,
+      signal,
+      what: "waiting for the node to come online",
+    });
+  }
+
+  /**
+   * Joins a network and resolves with its state once it is ready for the
+   * requested address family; rejects with a {@link NetworkError} when the
+   * network turns out not found, access denied, client too old or down.
+   * Joining a network already joined waits for the same readiness.
+   *
+   * @example
+   * ```ts
+   * const net = await node.join("ff00160016000000", { family: "IPv6", timeout: 30_000 });
+   * ```
+   */
+  async join(networkId: NetworkIdInput, options: JoinOptions = {}): Promise<NetworkState> {
+    const id = toNetworkId(networkId);
+    const o = toOptions<JoinOptions>(options);
+    const family = o.family ?? "any";
+    if (!["any", "IPv4", "IPv6", "both"].includes(family)) {
+      throw new InvalidArgumentError("family", 'must be "any", "IPv4", "IPv6" or "both"', family);
+    }
+    const timeout = toTimeout(o.timeout) ?? DEFAULT_JOIN_TIMEOUT;
+    const signal = toSignal(o.signal);
+    this.#assertRunning("join");
+    const hex = hexId(id, 16);
+    const known = this.#networks.value.get(hex);
+    if (!known || TERMINAL_PHASES.has(known.status)) {
+      // A fresh attempt must not be judged by the outcome of an earlier one.
+      const networks = new Map(this.#networks.value);
+      networks.set(hex, initialNetworkState(hex));
+      this.#networks.next(networks);
+    }
+    const ready = (s: NetworkState) =>
+      family === "IPv4" ? s.readyIPv4
+      : family === "IPv6" ? s.readyIPv6
+      : family === "both" ? s.readyIPv4 && s.readyIPv6
+      : s.readyIPv4 || s.readyIPv6;
+    const outcome = waitFor<NetworkState, NetworkState>(this.network$(hex), (s) => {
+      if (ready(s)) return { done: s };
+      if (TERMINAL_PHASES.has(s.status)) return { fail: networkFailure(hex, s.status) };
+      return undefined;
+    }, { timeout, signal, what: `joining network ${hex}` });
+    const rc = this.#lib.fn.zts_net_join(id);
+    if (rc < 0) {
+      outcome.catch(() => {});
+      throw LibztCallError.fromReturn("zts_net_join", rc, 0, "Is the node online?");
+    }
+    return await outcome;
+  }
+
+  /**
+   * Leaves a network; resolves when libzt reports it down.
+   *
+   * @example
+   * ```ts
+   * await node.leave("ff00160016000000");
+   * ```
+   */
+  async leave(networkId: NetworkIdInput, options: WaitUntilOptions = {}): Promise<void> {
+    const id = toNetworkId(networkId);
+    const o = toOptions<WaitUntilOptions>(options);
+    const timeout = toTimeout(o.timeout) ?? 10_000;
+    const signal = toSignal(o.signal);
+    this.#assertRunning("leave");
+    const hex = hexId(id, 16);
+    const down = waitFor(this.#events, (e) =>
+      e.type === "NETWORK_DOWN" && e.network.networkId === hex ? { done: undefined } : undefined, {
+      timeout,
+      signal,
+      what: `leaving network ${hex}`,
+    });
+    const rc = this.#lib.fn.zts_net_leave(id);
+    if (rc < 0) {
+      down.catch(() => {});
+      throw LibztCallError.fromReturn("zts_net_leave", rc, 0, "Was the network joined?");
+    }
+    await down;
+  }
+
+  /**
+   * The addresses libzt has assigned to this node on a network right now.
+   *
+   * @example
+   * ```ts
+   * console.log(node.addresses("ff00160016000000"));
+   * ```
+   */
+  addresses(networkId: NetworkIdInput): IpPrefix[] {
+    const id = toNetworkId(networkId);
+    this.#assertRunning("addresses");
+    const result = addressesOf(this.#lib, id);
+    if (result === -4 /* NO_RESULT: not joined */) return [];
+    if (typeof result === "number") throw LibztCallError.fromReturn("zts_addr_get_all", result);
+    return result;
+  }
+
+  /**
+   * The node's secret identity (`nodeId:0:public:secret`), to persist and
+   * pass back as `StartOptions.identity`. Treat it like a private key.
+   */
+  secretIdentity(): string {
+    this.#assertRunning("secretIdentity");
+    const result = secretIdentityOf(this.#lib);
+    if (typeof result === "number") throw LibztCallError.fromReturn("zts_node_get_id_pair", result);
+    return result;
+  }
+
+  /**
+   * lwIP's traffic counters for the whole node.
+   *
+   * @throws {UnavailableError} when this libzt build has no statistics.
+   */
+  stats(): NodeStats {
+    this.#assertRunning("stats");
+    const result = statsOf(this.#lib);
+    if (result === -4 /* NO_RESULT */) {
+      throw new UnavailableError("stats", "this libzt was built without statistics (ZTS_ENABLE_STATS / LWIP_STATS)");
+    }
+    if (typeof result === "number") throw LibztCallError.fromReturn("zts_stats_get_all", result);
+    return result;
+  }
+
+  /**
+   * Stops the node: completes every observable, releases libzt's callback and
+   * lets the process exit by itself. Safe to call more than once; concurrent
+   * calls share one stop.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#shutdown();
+    return this.#stopping;
+  }
+
+  /** `await using node = await ZeroTierNode.start()` stops it at scope end. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#lifecycle === "stopped") return;
+    this.#lifecycle = "stopping";
+    try {
+      // zts_node_stop takes libzt's service lock: run it off the JS thread.
+      if (this.#nativeStarted) await this.#lib.fn.zts_node_stop();
+    } finally {
+      this.#flush();
+      this.#online.next(false);
+      this.#lifecycle = "stopped";
+      this.#events.complete();
+      this.#peerUpdates.complete();
+      this.#online.complete();
+      this.#networks.complete();
+      this.#peers.complete();
+      this.#lib.releaseEventHandler();
+    }
+  }
+
+  #assertRunning(what: string): void {
+    if (this.#lifecycle === "stopped" || this.#lifecycle === "stopping") {
+      throw new NodeStateError("NODE_STOPPED", `Cannot use ${what}: the node was stopped.`);
+    }
+  }
+
+  /** A short description; internals stay out of logs. */
+  toString(): string {
+    return `ZeroTierNode { nodeId: "${this.#nodeId}", lifecycle: "${this.#lifecycle}", online: ${this.#online.value} }`;
+  }
+  /** Deno's inspect hook: keeps internals out of `console.log`. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+  /** Node's inspect hook, same output. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+function validatePeerId(value: string): string {
+  if (!/^[0-9a-fA-F]{10}$/.test(value)) throw new InvalidArgumentError("peerId", "must be 10 hex digits", value);
+  return value.toLowerCase();
+}
+
+function networkFailure(networkId: string, status: NetworkState["status"]): NetworkError {
+  const detail: Record<string, string> = {
+    NOT_FOUND: "not found: no controller answers for it (check the network id)",
+    ACCESS_DENIED: "access denied: authorize this node on the network's controller",
+    CLIENT_TOO_OLD: "the controller requires a newer ZeroTier client",
+    PORT_ERROR: "libzt could not bring up the network's port",
+    DOWN: "the network went down (left or destroyed)",
+  };
+  return new NetworkError(`NETWORK_${status}`, networkId, detail[status] ?? status);
+}
+
+function validateStartOptions(options: unknown): StartOptions {
+  const o = toOptions<StartOptions>(options, "options");
+  const known = new Set([
+    "libraryPath", "storagePath", "identity", "port", "randomPortRange", "secondaryPort", "portMapping",
+    "roots", "cache", "lowBandwidthMode", "interfaceBlacklist", "timeout", "signal",
+  ]);
+  for (const key of Object.keys(o)) {
+    if (!known.has(key)) throw new InvalidArgumentError(`options.${key}`, `is not an option of start (options: ${[...known].join(", ")})`);
+  }
+  if (o.libraryPath !== undefined) toCString(o.libraryPath, "libraryPath");
+  if (o.storagePath !== undefined) toCString(o.storagePath, "storagePath");
+  if (o.identity !== undefined) {
+    if (typeof o.identity !== "string" || !/^[0-9a-f]{10}:0:[0-9a-f]{128}:[0-9a-f]{128}$/.test(o.identity)) {
+      // The value is a secret: never echo it.
+      throw new InvalidArgumentError("identity", "must be a secret identity string nodeId:0:public:secret (see generateIdentity)");
+    }
+  }
+  if (o.port !== undefined) toPort(o.port, "port");
+  if (o.randomPortRange !== undefined) {
+    const r = toOptions<{ start: number; end: number }>(o.randomPortRange, "randomPortRange");
+    toPort(r.start, "randomPortRange.start", false);
+    toPort(r.end, "randomPortRange.end", false);
+    if (r.end! < r.start!) throw new InvalidArgumentError("randomPortRange.end", "must be >= randomPortRange.start", r.end);
+  }
+  toBool(o.secondaryPort, "secondaryPort");
+  toBool(o.portMapping, "portMapping");
+  toBool(o.lowBandwidthMode, "lowBandwidthMode");
+  if (o.roots !== undefined && (!(o.roots instanceof Uint8Array) || o.roots.length === 0 || o.roots.length > 65536)) {
+    throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", o.roots);
+  }
+  if (o.cache !== undefined) {
+    const c = toOptions<NonNullable<StartOptions["cache"]>>(o.cache, "cache");
+    for (const k of Object.keys(c)) {
+      if (!["identity", "peers", "networks", "roots"].includes(k)) {
+        throw new InvalidArgumentError(`cache.${k}`, "is not a cache (identity, peers, networks, roots)");
+      }
+      toBool(c[k as keyof typeof c], `cache.${k}`);
+    }
+  }
+  if (o.interfaceBlacklist !== undefined) {
+    if (!Array.isArray(o.interfaceBlacklist)) {
+      throw new InvalidArgumentError("interfaceBlacklist", "must be an array of interface name prefixes", o.interfaceBlacklist);
+    }
+    o.interfaceBlacklist.forEach((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
+  }
+  toTimeout(o.timeout);
+  toSignal(o.signal);
+  return o;
+}

@@ -1,0 +1,153 @@
+/**
+ * Pure reducers from libzt events to the state rxzt publishes: one
+ * {@link NetworkState} per joined network and one {@link PeerState} per peer.
+ * No I/O here, so they are unit-tested on plain event objects.
+ *
+ * @module
+ */
+import type {
+  AddrEvent,
+  IpPrefix,
+  NetworkEvent,
+  NetworkInfo,
+  PeerEvent,
+  PeerInfo,
+  RouteInfo,
+} from "../ffi/events.ts";
+import type { IpFamily } from "../ip.ts";
+
+/** Where a network stands, as `network$` reports it. */
+export type NetworkPhase =
+  | "REQUESTING_CONFIGURATION"
+  | "OK"
+  | "ACCESS_DENIED"
+  | "NOT_FOUND"
+  | "PORT_ERROR"
+  | "CLIENT_TOO_OLD"
+  | "DOWN";
+
+/** Phases after which a join cannot succeed. */
+export const TERMINAL_PHASES: ReadonlySet<NetworkPhase> = new Set([
+  "ACCESS_DENIED",
+  "NOT_FOUND",
+  "PORT_ERROR",
+  "CLIENT_TOO_OLD",
+  "DOWN",
+]);
+
+/** A network's state over time. */
+export interface NetworkState {
+  /** 16 hex digits. */
+  readonly networkId: string;
+  readonly status: NetworkPhase;
+  readonly name: string;
+  readonly mtu: number;
+  readonly type: "private" | "public";
+  /** This node's MAC on the network. */
+  readonly mac: string;
+  /** Addresses the network configuration assigns to this node. */
+  readonly assignedAddresses: readonly IpPrefix[];
+  readonly routes: readonly RouteInfo[];
+  /** Addresses the node's stack has actually brought up (from `ADDR_*` events). */
+  readonly addresses: readonly { readonly family: IpFamily; readonly address: string }[];
+  /** IPv4 traffic can flow (libzt's `NETWORK_READY_IP4`). */
+  readonly readyIPv4: boolean;
+  /** IPv6 traffic can flow (libzt's `NETWORK_READY_IP6`). */
+  readonly readyIPv6: boolean;
+  /** The event that produced this state. */
+  readonly lastEvent: string;
+}
+
+/** The state of a network rxzt knows nothing about yet. */
+export function initialNetworkState(networkId: string): NetworkState {
+  return {
+    networkId,
+    status: "REQUESTING_CONFIGURATION",
+    name: "",
+    mtu: 0,
+    type: "private",
+    mac: "",
+    assignedAddresses: [],
+    routes: [],
+    addresses: [],
+    readyIPv4: false,
+    readyIPv6: false,
+    lastEvent: "JOIN",
+  };
+}
+
+function withConfig(state: NetworkState, info: NetworkInfo): NetworkState {
+  return {
+    ...state,
+    status: info.status,
+    name: info.name,
+    mtu: info.mtu,
+    type: info.type,
+    mac: info.mac,
+    assignedAddresses: info.assignedAddresses,
+    routes: info.routes,
+  };
+}
+
+/** Applies one `NETWORK_*` or `ADDR_*` event to a network's state. */
+export function reduceNetwork(
+  prev: NetworkState | undefined,
+  event: NetworkEvent | AddrEvent,
+): NetworkState {
+  if ("addr" in event) {
+    const state = prev ?? initialNetworkState(event.addr.networkId);
+    const entry = { family: event.addr.family, address: event.addr.address };
+    const others = state.addresses.filter((a) => a.address !== entry.address);
+    const added = event.type === "ADDR_ADDED_IP4" || event.type === "ADDR_ADDED_IP6";
+    return { ...state, addresses: added ? [...others, entry] : others, lastEvent: event.type };
+  }
+  const state = prev ?? initialNetworkState(event.network.networkId);
+  const next = (patch: Partial<NetworkState>): NetworkState => ({ ...state, ...patch, lastEvent: event.type });
+  switch (event.type) {
+    case "NETWORK_REQ_CONFIG":
+      return next({ status: "REQUESTING_CONFIGURATION" });
+    case "NETWORK_OK":
+    case "NETWORK_UPDATE":
+      return { ...withConfig(state, event.network), lastEvent: event.type };
+    case "NETWORK_READY_IP4":
+      return { ...withConfig(state, event.network), readyIPv4: true, lastEvent: event.type };
+    case "NETWORK_READY_IP6":
+      return { ...withConfig(state, event.network), readyIPv6: true, lastEvent: event.type };
+    case "NETWORK_READY_IP4_IP6":
+      return { ...withConfig(state, event.network), readyIPv4: true, readyIPv6: true, lastEvent: event.type };
+    case "NETWORK_NOT_FOUND":
+      return next({ status: "NOT_FOUND", readyIPv4: false, readyIPv6: false });
+    case "NETWORK_ACCESS_DENIED":
+      return next({ status: "ACCESS_DENIED", readyIPv4: false, readyIPv6: false });
+    case "NETWORK_CLIENT_TOO_OLD":
+      return next({ status: "CLIENT_TOO_OLD", readyIPv4: false, readyIPv6: false });
+    case "NETWORK_DOWN":
+      return next({ status: "DOWN", readyIPv4: false, readyIPv6: false, addresses: [] });
+  }
+}
+
+/** How a peer is reached. */
+export type PeerLink = "DIRECT" | "RELAY" | "UNREACHABLE";
+
+/** A peer's state over time, as `peer$` reports it. */
+export interface PeerState extends PeerInfo {
+  /** How the peer is reached now. */
+  readonly link: PeerLink;
+  /** The event that produced this state (`PEER_DIRECT`, `PEER_PATH_DISCOVERED`, ...). */
+  readonly lastEvent: PeerEvent["type"];
+  /** When it happened (`performance.now()` clock). */
+  readonly changedAt: number;
+}
+
+/** Applies one `PEER_*` event to a peer's state. */
+export function reducePeer(prev: PeerState | undefined, event: PeerEvent): PeerState {
+  const link: PeerLink = event.type === "PEER_DIRECT"
+    ? "DIRECT"
+    : event.type === "PEER_RELAY"
+    ? "RELAY"
+    : event.type === "PEER_UNREACHABLE"
+    ? "UNREACHABLE"
+    // Path events do not change how the peer is reached by themselves.
+    : prev?.link ?? (event.peer.paths.length > 0 ? "DIRECT" : "RELAY");
+  return { ...event.peer, link, lastEvent: event.type, changedAt: event.receivedAt };
+}

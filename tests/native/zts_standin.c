@@ -1,0 +1,1813 @@
+/*
+ * zts_standin.c -- a STAND-IN (test double) for libzt, built for rxzt's CI.
+ *
+ * THIS IS NOT libzt. It contains no ZeroTier, no networking and no crypto.
+ * It implements only the subset of the libzt 1.8 C ABI (LP64) that rxzt
+ * calls, with fake but self-consistent behaviour, so CI can exercise
+ * Deno.dlopen, callbacks arriving on a foreign thread, non-blocking calls and
+ * struct decoding without the real library. Everything here was written from
+ * the ABI description only (own struct names, own logic).
+ *
+ * Build:  cc -shared -fPIC -O1 -pthread -o libzt_standin.so tests/native/zts_standin.c
+ *
+ * Rules of real libzt that it mimics (callers depend on them):
+ *  - zts_init_* return -2 (ERR_SERVICE) while the node runs; zts_node_free is
+ *    final: every call needing the service returns -2 afterwards.
+ *  - events come from a separate thread that polls a bounded queue (1024)
+ *    every ~10 ms; a message and its payload are scrubbed (0xDD) and freed as
+ *    soon as the handler returns.
+ *  - peer payloads are laid out like real libzt fills them (count at byte 76,
+ *    garbage where the header's path_count is).
+ *  - exact-length rules: zts_id_new and zts_id_pair_is_valid want len == 384,
+ *    zts_addr_get_all wants *count == 16, zts_net_get_name wants len == 127,
+ *    zts_addr_compute_*_str want len == 46; sockaddr len bytes are 0.
+ *
+ * Fake root-set blob written by zts_util_sign_root_set (not a real World):
+ *   u8 0x01, u64 id BE, u64 ts BE, then per root: u16 BE len + public id,
+ *   each endpoint as u16 BE len + text, then u16 0 ending that root.
+ *
+ * Test-only control API (names start with standin_), see the end of file.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SD_API __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------------ */
+/* Constants                                                                */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    SD_OK = 0,
+    SD_ERR_SOCKET = -1,
+    SD_ERR_SERVICE = -2,
+    SD_ERR_ARG = -3,
+    SD_ERR_NO_RESULT = -4,
+    SD_ERR_GENERAL = -5
+};
+
+enum {
+    EV_NODE_UP = 200, EV_NODE_ONLINE = 201, EV_NODE_OFFLINE = 202, EV_NODE_DOWN = 203,
+    EV_NODE_FATAL_ERROR = 204,
+    EV_NET_NOT_FOUND = 210, EV_NET_CLIENT_TOO_OLD = 211, EV_NET_REQ_CONFIG = 212,
+    EV_NET_OK = 213, EV_NET_ACCESS_DENIED = 214, EV_NET_READY_IP4 = 215,
+    EV_NET_READY_IP6 = 216, EV_NET_READY_IP4_IP6 = 217, EV_NET_DOWN = 218,
+    EV_NET_UPDATE = 219,
+    EV_STACK_UP = 220, EV_STACK_DOWN = 221,
+    EV_NETIF_UP = 230, EV_NETIF_DOWN = 231, EV_NETIF_REMOVED = 232,
+    EV_NETIF_LINK_UP = 233, EV_NETIF_LINK_DOWN = 234,
+    EV_PEER_DIRECT = 240, EV_PEER_RELAY = 241, EV_PEER_UNREACHABLE = 242,
+    EV_PEER_PATH_DISCOVERED = 243, EV_PEER_PATH_DEAD = 244,
+    EV_ROUTE_ADDED = 250, EV_ROUTE_REMOVED = 251,
+    EV_ADDR_ADDED_IP4 = 260, EV_ADDR_REMOVED_IP4 = 261,
+    EV_ADDR_ADDED_IP6 = 262, EV_ADDR_REMOVED_IP6 = 263,
+    EV_STORE_ID_SECRET = 270, EV_STORE_ID_PUBLIC = 271, EV_STORE_PLANET = 272,
+    EV_STORE_PEER = 273, EV_STORE_NETWORK = 274
+};
+
+enum { NST_REQUESTING = 0, NST_OK = 1, NST_ACCESS_DENIED = 2, NST_NOT_FOUND = 3 };
+enum { NTYPE_PRIVATE = 0, NTYPE_PUBLIC = 1 };
+enum { ROLE_LEAF = 0, ROLE_MOON = 1, ROLE_PLANET = 2 };
+
+#define FAM4 2
+#define FAM6 10
+
+#define ID_BUF_LEN       384 /* identity buffer length libzt insists on */
+#define ID_SECRET_LEN    270 /* 10 + ":0:" + 128 + ":" + 128 */
+#define ID_PUBLIC_LEN    141 /* 10 + ":0:" + 128 */
+#define IP_STR_LEN       46
+#define NET_NAME_LEN     127
+#define MAX_ADDRS        16
+#define MAX_ROUTES       32
+#define MAX_PATHS        64
+#define MAX_MCAST        1024
+#define MAX_NETS         32
+#define QUEUE_MAX        1024
+#define POLL_MS          10
+#define KEY_LEN          128
+#define MAX_ROOTS        16
+#define MAX_ENDPOINTS    32
+
+#define VER_MAJOR 1
+#define VER_MINOR 8
+#define VER_REV   4
+
+/* ------------------------------------------------------------------------ */
+/* ABI structs (own definitions, layouts checked below)                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct sd_sockaddr {
+    uint8_t len;
+    uint8_t family;
+    uint16_t port; /* network byte order; for assigned addresses: prefix bits */
+    union {
+        struct {
+            uint8_t addr[4];
+            uint8_t unused[20];
+        } v4;
+        struct {
+            uint32_t flowinfo;
+            uint8_t addr[16];
+            uint32_t scope;
+        } v6;
+    } u;
+} sd_sockaddr;
+
+typedef struct sd_node_payload {
+    uint64_t node_id;
+    uint16_t port_primary;
+    uint16_t port_secondary;
+    uint16_t port_tertiary;
+    uint8_t ver_major;
+    uint8_t ver_minor;
+    uint8_t ver_rev;
+} sd_node_payload;
+
+typedef struct sd_addr_payload {
+    uint64_t net_id;
+    sd_sockaddr addr;
+} sd_addr_payload;
+
+typedef struct sd_netif_payload {
+    uint64_t net_id;
+    uint64_t mac;
+    int mtu;
+} sd_netif_payload;
+
+typedef struct sd_route_payload {
+    sd_sockaddr target;
+    sd_sockaddr via;
+    uint16_t flags;
+    uint16_t metric;
+} sd_route_payload;
+
+typedef struct sd_mcast_entry {
+    uint64_t mac;
+    uint32_t adi;
+} sd_mcast_entry;
+
+typedef struct sd_net_payload {
+    uint64_t net_id;
+    uint64_t mac;
+    char name[NET_NAME_LEN + 1];
+    int status;
+    int type;
+    unsigned int mtu;
+    int dhcp;
+    int bridge;
+    int broadcast_enabled;
+    int port_error;
+    unsigned long netconf_rev;
+    unsigned int assigned_addr_count;
+    sd_sockaddr assigned_addrs[MAX_ADDRS];
+    unsigned int route_count;
+    sd_route_payload routes[MAX_ROUTES];
+    unsigned int multicast_sub_count;
+    sd_mcast_entry multicast_subs[MAX_MCAST];
+} sd_net_payload;
+
+typedef struct sd_event_msg {
+    int16_t event_code;
+    sd_node_payload* node;
+    sd_net_payload* network;
+    sd_netif_payload* netif;
+    sd_route_payload* route;
+    void* peer; /* raw bytes, see PEER_* below */
+    sd_addr_payload* addr;
+    void* cache;
+    int len;
+} sd_event_msg;
+
+/* Peer payload, laid out as real libzt fills it (not as its header says). */
+#define PEER_SIZE        7720
+#define PEER_OFF_ID      0
+#define PEER_OFF_VMAJ    8
+#define PEER_OFF_VMIN    12
+#define PEER_OFF_VREV    16
+#define PEER_OFF_LATENCY 20
+#define PEER_OFF_ROLE    24
+#define PEER_OFF_JUNK    28 /* header's path_count + pad: garbage */
+#define PEER_OFF_PATHS   40
+#define PEER_PATH_STRIDE 120
+#define PEER_OFF_COUNT   76 /* the real path count (u32) */
+
+#define SD_CHECK(cond) _Static_assert(cond, #cond)
+SD_CHECK(sizeof(sd_sockaddr) == 28);
+SD_CHECK(offsetof(sd_sockaddr, family) == 1);
+SD_CHECK(offsetof(sd_sockaddr, port) == 2);
+SD_CHECK(offsetof(sd_sockaddr, u.v4.addr) == 4);
+SD_CHECK(offsetof(sd_sockaddr, u.v6.flowinfo) == 4);
+SD_CHECK(offsetof(sd_sockaddr, u.v6.addr) == 8);
+SD_CHECK(offsetof(sd_sockaddr, u.v6.scope) == 24);
+SD_CHECK(sizeof(sd_event_msg) == 72);
+SD_CHECK(offsetof(sd_event_msg, node) == 8);
+SD_CHECK(offsetof(sd_event_msg, network) == 16);
+SD_CHECK(offsetof(sd_event_msg, netif) == 24);
+SD_CHECK(offsetof(sd_event_msg, route) == 32);
+SD_CHECK(offsetof(sd_event_msg, peer) == 40);
+SD_CHECK(offsetof(sd_event_msg, addr) == 48);
+SD_CHECK(offsetof(sd_event_msg, cache) == 56);
+SD_CHECK(offsetof(sd_event_msg, len) == 64);
+SD_CHECK(sizeof(sd_node_payload) == 24);
+SD_CHECK(offsetof(sd_node_payload, port_primary) == 8);
+SD_CHECK(offsetof(sd_node_payload, port_secondary) == 10);
+SD_CHECK(offsetof(sd_node_payload, port_tertiary) == 12);
+SD_CHECK(offsetof(sd_node_payload, ver_major) == 14);
+SD_CHECK(offsetof(sd_node_payload, ver_minor) == 15);
+SD_CHECK(offsetof(sd_node_payload, ver_rev) == 16);
+SD_CHECK(sizeof(sd_addr_payload) == 40);
+SD_CHECK(offsetof(sd_addr_payload, addr) == 8);
+SD_CHECK(sizeof(sd_netif_payload) == 24);
+SD_CHECK(offsetof(sd_netif_payload, mac) == 8);
+SD_CHECK(offsetof(sd_netif_payload, mtu) == 16);
+SD_CHECK(sizeof(sd_route_payload) == 60);
+SD_CHECK(offsetof(sd_route_payload, via) == 28);
+SD_CHECK(offsetof(sd_route_payload, flags) == 56);
+SD_CHECK(offsetof(sd_route_payload, metric) == 58);
+SD_CHECK(sizeof(sd_net_payload) == 18952);
+SD_CHECK(offsetof(sd_net_payload, mac) == 8);
+SD_CHECK(offsetof(sd_net_payload, name) == 16);
+SD_CHECK(offsetof(sd_net_payload, status) == 144);
+SD_CHECK(offsetof(sd_net_payload, type) == 148);
+SD_CHECK(offsetof(sd_net_payload, mtu) == 152);
+SD_CHECK(offsetof(sd_net_payload, dhcp) == 156);
+SD_CHECK(offsetof(sd_net_payload, bridge) == 160);
+SD_CHECK(offsetof(sd_net_payload, broadcast_enabled) == 164);
+SD_CHECK(offsetof(sd_net_payload, port_error) == 168);
+SD_CHECK(offsetof(sd_net_payload, netconf_rev) == 176);
+SD_CHECK(offsetof(sd_net_payload, assigned_addr_count) == 184);
+SD_CHECK(offsetof(sd_net_payload, assigned_addrs) == 188);
+SD_CHECK(offsetof(sd_net_payload, route_count) == 636);
+SD_CHECK(offsetof(sd_net_payload, routes) == 640);
+SD_CHECK(offsetof(sd_net_payload, multicast_sub_count) == 2560);
+SD_CHECK(offsetof(sd_net_payload, multicast_subs) == 2568);
+SD_CHECK(sizeof(sd_mcast_entry) == 16);
+SD_CHECK(PEER_OFF_PATHS + MAX_PATHS * PEER_PATH_STRIDE == PEER_SIZE);
+SD_CHECK(PEER_OFF_COUNT >= PEER_OFF_PATHS + (int)sizeof(sd_sockaddr));
+
+/* ------------------------------------------------------------------------ */
+/* Internal state                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* One queued event: the message handed to the handler plus its payload. */
+typedef struct sd_item {
+    struct sd_item* next;
+    uint64_t due_ms;  /* for the timer list */
+    int action;       /* side effect applied when the item comes due */
+    uint64_t net_tag; /* network an item belongs to (0: none) */
+    sd_event_msg* msg;
+    void* payload;
+    size_t payload_size;
+} sd_item;
+
+enum { ACT_NONE = 0, ACT_GO_ONLINE, ACT_NET_APPLY };
+
+typedef struct sd_netcfg {
+    int status;
+    int type;
+    unsigned int mtu;
+    char name[NET_NAME_LEN + 1];
+    unsigned long rev;
+    unsigned int naddrs;
+    sd_sockaddr addrs[MAX_ADDRS];
+    unsigned int nroutes;
+    sd_route_payload routes[MAX_ROUTES];
+} sd_netcfg;
+
+typedef struct sd_net {
+    int used;
+    uint64_t id;
+    uint64_t mac;
+    sd_netcfg cur;    /* what queries answer */
+    sd_netcfg target; /* applied when NETWORK_OK/NOT_FOUND/... comes due */
+} sd_net;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+
+/* lifecycle */
+static int g_running;  /* node started and not stopped */
+static int g_freed;    /* zts_node_free was called: final */
+static int g_online;
+
+/* init options */
+static void (*g_handler)(void*);
+static char g_storage[1024];
+static int g_has_storage;
+static char g_mem_identity[ID_BUF_LEN];
+static int g_has_mem_identity;
+static unsigned short g_port_cfg;
+static int g_port_cfg_set;
+static unsigned short g_rand_lo, g_rand_hi;
+static int g_rand_set;
+static unsigned int g_allow_secondary = 1;
+static unsigned int g_allow_port_mapping = 1;
+static unsigned int g_allow_net_cache = 1;
+static unsigned int g_allow_peer_cache = 1;
+static unsigned int g_allow_roots_cache = 1;
+static unsigned int g_allow_id_cache = 1;
+static int g_low_bandwidth;
+
+/* node */
+static uint64_t g_node_id;
+static unsigned short g_port, g_port2, g_port3;
+static char g_id_secret[ID_BUF_LEN];
+static char g_id_public[ID_BUF_LEN];
+static sd_net g_nets[MAX_NETS];
+
+/* event machinery */
+static sd_item* g_timers;      /* sorted by due_ms */
+static sd_item* g_q_head;      /* delivery queue, FIFO, bounded */
+static sd_item* g_q_tail;
+static unsigned int g_q_len;
+static uint64_t g_dropped;
+static uint64_t g_delivered;
+static pthread_t g_thread;
+static int g_thread_made;      /* created and neither joined nor detached */
+static int g_thread_alive;     /* set by the thread, cleared when it leaves */
+static int g_thread_quit;
+static int g_in_handler;
+static uint64_t g_thread_tid;
+
+SD_API int zts_errno = 0;
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void random_bytes(void* dst, size_t n)
+{
+    static uint64_t fallback;
+    FILE* f = fopen("/dev/urandom", "rb");
+    size_t got = 0;
+    if (f) {
+        got = fread(dst, 1, n, f);
+        fclose(f);
+    }
+    if (got == n) {
+        return;
+    }
+    if (!fallback) {
+        fallback = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ull;
+    }
+    for (size_t i = got; i < n; i++) {
+        fallback ^= fallback << 13;
+        fallback ^= fallback >> 7;
+        fallback ^= fallback << 17;
+        ((uint8_t*)dst)[i] = (uint8_t)fallback;
+    }
+}
+
+static int is_lower_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int all_hex(const char* s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!is_lower_hex(s[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* "<10 hex>:0:<128 hex>:<128 hex>" */
+static int secret_identity_ok(const char* s, size_t n)
+{
+    if (n != ID_SECRET_LEN) {
+        return 0;
+    }
+    return all_hex(s, 10) && s[10] == ':' && s[11] == '0' && s[12] == ':' && all_hex(s + 13, 128)
+           && s[141] == ':' && all_hex(s + 142, 128);
+}
+
+static void make_identity(char* out /* >= ID_SECRET_LEN + 1 */)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t raw[5 + 64 + 64];
+    random_bytes(raw, sizeof raw);
+    /* 40-bit address: never 0, never starting with 0xff (reserved) */
+    if (raw[0] == 0xff) {
+        raw[0] = 0x7e;
+    }
+    if (!(raw[0] | raw[1] | raw[2] | raw[3] | raw[4])) {
+        raw[4] = 1;
+    }
+    char* p = out;
+    for (int i = 0; i < 5; i++) {
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p++ = ':';
+    *p++ = '0';
+    *p++ = ':';
+    for (int i = 5; i < 5 + 64; i++) {
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p++ = ':';
+    for (int i = 5 + 64; i < 5 + 128; i++) {
+        *p++ = hex[raw[i] >> 4];
+        *p++ = hex[raw[i] & 15];
+    }
+    *p = '\0';
+}
+
+static void sa_set4(sd_sockaddr* sa, uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->len = 0; /* real libzt leaves the length byte 0 */
+    sa->family = FAM4;
+    sa->port = htons(port);
+    sa->u.v4.addr[0] = a;
+    sa->u.v4.addr[1] = b;
+    sa->u.v4.addr[2] = c;
+    sa->u.v4.addr[3] = d;
+}
+
+static void sa_set6(sd_sockaddr* sa, const uint8_t addr[16], uint16_t port)
+{
+    memset(sa, 0, sizeof *sa);
+    sa->len = 0;
+    sa->family = FAM6;
+    sa->port = htons(port);
+    memcpy(sa->u.v6.addr, addr, 16);
+}
+
+/* fc | 32 bits of (nwid ^ nwid>>32) | 40-bit node | 0... | 01 */
+static void addr_6plane(uint64_t nwid, uint64_t node, uint8_t out[16])
+{
+    uint32_t x = (uint32_t)((nwid ^ (nwid >> 32)) & 0xffffffffu);
+    memset(out, 0, 16);
+    out[0] = 0xfc;
+    for (int i = 0; i < 4; i++) {
+        out[1 + i] = (uint8_t)(x >> (24 - 8 * i));
+    }
+    for (int i = 0; i < 5; i++) {
+        out[5 + i] = (uint8_t)(node >> (32 - 8 * i));
+    }
+    out[15] = 0x01;
+}
+
+/* fd | 64-bit nwid | 99 93 | 40-bit node */
+static void addr_rfc4193(uint64_t nwid, uint64_t node, uint8_t out[16])
+{
+    out[0] = 0xfd;
+    for (int i = 0; i < 8; i++) {
+        out[1 + i] = (uint8_t)(nwid >> (56 - 8 * i));
+    }
+    out[9] = 0x99;
+    out[10] = 0x93;
+    for (int i = 0; i < 5; i++) {
+        out[11 + i] = (uint8_t)(node >> (32 - 8 * i));
+    }
+}
+
+static uint64_t fake_mac(uint64_t nwid, uint64_t node)
+{
+    uint64_t first = ((nwid & 0xfe) | 0x02) & 0xff;
+    return (first << 40) | ((node ^ (nwid >> 8)) & 0xffffffffffull);
+}
+
+static int payload_kind_of(int code)
+{
+    if (code >= 200 && code <= 204) return 'n';
+    if (code >= 210 && code <= 219) return 'w';
+    if (code >= 230 && code <= 234) return 'i';
+    if (code >= 240 && code <= 244) return 'p';
+    if (code >= 250 && code <= 251) return 'r';
+    if (code >= 260 && code <= 263) return 'a';
+    if (code >= 270 && code <= 274) return 'c';
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event items                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void item_free(sd_item* it, int scrub)
+{
+    if (!it) {
+        return;
+    }
+    if (it->msg) {
+        if (scrub) {
+            memset(it->msg, 0xDD, sizeof *it->msg);
+        }
+        free(it->msg);
+    }
+    if (it->payload) {
+        if (scrub) {
+            memset(it->payload, 0xDD, it->payload_size);
+        }
+        free(it->payload);
+    }
+    free(it);
+}
+
+static void list_free(sd_item* it)
+{
+    while (it) {
+        sd_item* next = it->next;
+        item_free(it, 1);
+        it = next;
+    }
+}
+
+static sd_item* item_new(int code, void* payload, size_t size)
+{
+    sd_item* it = calloc(1, sizeof *it);
+    sd_event_msg* m = calloc(1, sizeof *m);
+    if (!it || !m) {
+        free(it);
+        free(m);
+        free(payload);
+        return NULL;
+    }
+    m->event_code = (int16_t)code;
+    it->msg = m;
+    it->payload = payload;
+    it->payload_size = payload ? size : 0;
+    switch (payload_kind_of(code)) {
+        case 'n': m->node = payload; break;
+        case 'w': m->network = payload; break;
+        case 'i': m->netif = payload; break;
+        case 'p': m->peer = payload; break;
+        case 'r': m->route = payload; break;
+        case 'a': m->addr = payload; break;
+        case 'c':
+            m->cache = payload;
+            m->len = (int)it->payload_size;
+            break;
+        default: break;
+    }
+    return it;
+}
+
+/* Payload builders (call with g_mu held; they read node state). */
+
+static void* pl_node(void)
+{
+    sd_node_payload* p = calloc(1, sizeof *p);
+    if (p) {
+        p->node_id = g_node_id;
+        p->port_primary = g_port;
+        p->port_secondary = g_port2;
+        p->port_tertiary = g_port3;
+        p->ver_major = VER_MAJOR;
+        p->ver_minor = VER_MINOR;
+        p->ver_rev = VER_REV;
+    }
+    return p;
+}
+
+static void* pl_net(uint64_t nwid, uint64_t mac, const sd_netcfg* cfg)
+{
+    sd_net_payload* p = calloc(1, sizeof *p);
+    if (!p) {
+        return NULL;
+    }
+    p->net_id = nwid;
+    if (cfg) {
+        p->mac = mac;
+        memcpy(p->name, cfg->name, sizeof p->name);
+        p->status = cfg->status;
+        p->type = cfg->type;
+        p->mtu = cfg->mtu;
+        p->broadcast_enabled = cfg->status == NST_OK;
+        p->netconf_rev = cfg->rev;
+        p->assigned_addr_count = cfg->naddrs;
+        memcpy(p->assigned_addrs, cfg->addrs, sizeof(sd_sockaddr) * cfg->naddrs);
+        p->route_count = cfg->nroutes;
+        memcpy(p->routes, cfg->routes, sizeof(sd_route_payload) * cfg->nroutes);
+    }
+    return p;
+}
+
+static void* pl_addr(uint64_t nwid, const sd_sockaddr* sa)
+{
+    sd_addr_payload* p = calloc(1, sizeof *p);
+    if (p) {
+        p->net_id = nwid;
+        p->addr = *sa;
+    }
+    return p;
+}
+
+static void* pl_route(const sd_route_payload* r)
+{
+    sd_route_payload* p = calloc(1, sizeof *p);
+    if (p) {
+        *p = *r;
+    }
+    return p;
+}
+
+static void* pl_netif(uint64_t nwid, uint64_t mac, int mtu)
+{
+    sd_netif_payload* p = calloc(1, sizeof *p);
+    if (p) {
+        p->net_id = nwid;
+        p->mac = mac;
+        p->mtu = mtu;
+    }
+    return p;
+}
+
+static void put_u32(uint8_t* b, size_t off, uint32_t v) { memcpy(b + off, &v, 4); }
+static void put_i32(uint8_t* b, size_t off, int32_t v) { memcpy(b + off, &v, 4); }
+
+static void* pl_peer(uint64_t peer, int role, int latency, unsigned int npaths, const sd_sockaddr* paths)
+{
+    uint8_t* b = malloc(PEER_SIZE);
+    if (!b) {
+        return NULL;
+    }
+    memset(b, 0, PEER_OFF_PATHS);
+    memset(b + PEER_OFF_JUNK, 0xA5, PEER_OFF_PATHS - PEER_OFF_JUNK);
+    memset(b + PEER_OFF_PATHS, 0xA5, PEER_SIZE - PEER_OFF_PATHS);
+    memcpy(b + PEER_OFF_ID, &peer, 8);
+    put_i32(b, PEER_OFF_VMAJ, VER_MAJOR);
+    put_i32(b, PEER_OFF_VMIN, VER_MINOR);
+    put_i32(b, PEER_OFF_VREV, VER_REV);
+    put_i32(b, PEER_OFF_LATENCY, latency);
+    put_i32(b, PEER_OFF_ROLE, role);
+    if (npaths > MAX_PATHS) {
+        npaths = MAX_PATHS;
+    }
+    for (unsigned int i = 0; i < npaths; i++) {
+        memcpy(b + PEER_OFF_PATHS + i * PEER_PATH_STRIDE, &paths[i], sizeof(sd_sockaddr));
+    }
+    put_u32(b, PEER_OFF_COUNT, npaths);
+    return b;
+}
+
+static void* pl_cache(const void* data, size_t len)
+{
+    void* p = malloc(len ? len : 1);
+    if (p && len) {
+        memcpy(p, data, len);
+    }
+    return p;
+}
+
+static void test_paths(sd_sockaddr out[2])
+{
+    static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10 };
+    sa_set4(&out[0], 192, 0, 2, 10, 9993);
+    sa_set6(&out[1], v6, 9993);
+}
+
+static sd_item* mk_peer_item(int code, uint64_t peer, int role, unsigned int npaths, const sd_sockaddr* paths)
+{
+    return item_new(code, pl_peer(peer, role, 7, npaths, paths), PEER_SIZE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Queues (g_mu held)                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* Into the bounded delivery queue; over QUEUE_MAX the item is dropped. */
+static void q_push(sd_item* it)
+{
+    if (!it) {
+        g_dropped++;
+        return;
+    }
+    if (g_q_len >= QUEUE_MAX) {
+        g_dropped++;
+        item_free(it, 1);
+        return;
+    }
+    it->next = NULL;
+    if (g_q_tail) {
+        g_q_tail->next = it;
+    }
+    else {
+        g_q_head = it;
+    }
+    g_q_tail = it;
+    g_q_len++;
+}
+
+/* Schedule an item: it reaches the delivery queue after delay_ms. */
+static void timer_add(sd_item* it, uint64_t base, uint64_t delay_ms, int action, uint64_t net_tag)
+{
+    if (!it) {
+        return;
+    }
+    it->due_ms = base + delay_ms;
+    it->action = action;
+    it->net_tag = net_tag;
+    sd_item** pp = &g_timers;
+    while (*pp && (*pp)->due_ms <= it->due_ms) {
+        pp = &(*pp)->next;
+    }
+    it->next = *pp;
+    *pp = it;
+}
+
+static void timers_purge_net(uint64_t nwid)
+{
+    sd_item** pp = &g_timers;
+    while (*pp) {
+        if ((*pp)->net_tag == nwid) {
+            sd_item* dead = *pp;
+            *pp = dead->next;
+            item_free(dead, 1);
+        }
+        else {
+            pp = &(*pp)->next;
+        }
+    }
+}
+
+static void discard_all_events(void)
+{
+    list_free(g_timers);
+    g_timers = NULL;
+    list_free(g_q_head);
+    g_q_head = g_q_tail = NULL;
+    g_q_len = 0;
+}
+
+static sd_net* net_find(uint64_t nwid)
+{
+    for (int i = 0; i < MAX_NETS; i++) {
+        if (g_nets[i].used && g_nets[i].id == nwid) {
+            return &g_nets[i];
+        }
+    }
+    return NULL;
+}
+
+static void apply_action(sd_item* it)
+{
+    if (it->action == ACT_GO_ONLINE) {
+        g_online = 1;
+    }
+    else if (it->action == ACT_NET_APPLY) {
+        sd_net* n = net_find(it->net_tag);
+        if (n) {
+            n->cur = n->target;
+        }
+    }
+}
+
+/* Move due timers into the delivery queue, applying their side effects. */
+static void timers_fire(uint64_t now)
+{
+    while (g_timers && g_timers->due_ms <= now) {
+        sd_item* it = g_timers;
+        g_timers = it->next;
+        apply_action(it);
+        q_push(it);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Event thread                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void* event_thread(void* arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&g_mu);
+    g_thread_tid = (uint64_t)pthread_self();
+    while (!g_thread_quit) {
+        if (g_running) {
+            timers_fire(now_ms());
+        }
+        while (g_running && !g_thread_quit && g_q_head) {
+            sd_item* it = g_q_head;
+            g_q_head = it->next;
+            if (!g_q_head) {
+                g_q_tail = NULL;
+            }
+            g_q_len--;
+            it->next = NULL;
+            void (*h)(void*) = g_handler;
+            if (h) {
+                g_delivered++;
+                g_in_handler = 1;
+                pthread_mutex_unlock(&g_mu);
+                h(it->msg);
+                item_free(it, 1); /* a handler keeping the pointer reads 0xDD */
+                pthread_mutex_lock(&g_mu);
+                g_in_handler = 0;
+            }
+            else {
+                item_free(it, 1);
+            }
+        }
+        if (g_thread_quit) {
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += POLL_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec += 1;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    g_thread_alive = 0;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    return NULL;
+}
+
+/* Ask the event thread to leave. Joins it only if it is not inside the
+ * handler (so this can never wait on the handler); otherwise detaches it.
+ * Called with g_mu held; returns with g_mu held. */
+static void thread_retire(int wait_ms_if_busy)
+{
+    if (!g_thread_made) {
+        return;
+    }
+    g_thread_quit = 1;
+    pthread_cond_broadcast(&g_cv);
+    if (g_in_handler && wait_ms_if_busy > 0 && !pthread_equal(pthread_self(), g_thread)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += wait_ms_if_busy / 1000;
+        ts.tv_nsec += (long)(wait_ms_if_busy % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec += 1;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (g_thread_alive && g_in_handler) {
+            if (pthread_cond_timedwait(&g_cv, &g_mu, &ts) == ETIMEDOUT) {
+                break;
+            }
+        }
+    }
+    pthread_t t = g_thread;
+    g_thread_made = 0;
+    if (g_in_handler || pthread_equal(pthread_self(), t)) {
+        pthread_detach(t);
+        return;
+    }
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&g_mu);
+}
+
+static int thread_ensure(void)
+{
+    if (g_thread_made) {
+        return 0;
+    }
+    g_thread_quit = 0;
+    g_thread_alive = 1;
+    if (pthread_create(&g_thread, NULL, event_thread, NULL) != 0) {
+        g_thread_alive = 0;
+        return -1;
+    }
+    g_thread_made = 1;
+    g_thread_tid = (uint64_t)g_thread;
+    return 0;
+}
+
+/* On dlclose / process exit: stop the thread so no code of ours runs after
+ * unmapping. Waits a little if the thread is inside the handler. */
+__attribute__((destructor)) static void standin_unload(void)
+{
+    pthread_mutex_lock(&g_mu);
+    g_running = 0;
+    thread_retire(200);
+    /* a thread detached earlier (free called during a callback) may still be
+     * finishing its callback: give it a moment */
+    uint64_t deadline = now_ms() + 200;
+    while (g_thread_alive && now_ms() < deadline) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 5 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec += 1;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&g_cv, &g_mu, &ts);
+    }
+    discard_all_events();
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Init functions                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* Locks g_mu; returns an error code (and unlocks) if the node is running or
+ * freed, else 0 with g_mu still held. */
+static int lock_offline(void)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_freed || g_running) {
+        pthread_mutex_unlock(&g_mu);
+        return SD_ERR_SERVICE;
+    }
+    return 0;
+}
+
+/* Locks g_mu; returns 0 with it held if the node runs, else unlocks. */
+static int lock_running(void)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_freed || !g_running) {
+        pthread_mutex_unlock(&g_mu);
+        return SD_ERR_SERVICE;
+    }
+    return 0;
+}
+
+/* evaluates v while still holding g_mu, then unlocks and returns it */
+#define UNLOCK_RETURN(v)                                                                                               \
+    do {                                                                                                               \
+        __typeof__(v) ret_ = (v);                                                                                      \
+        pthread_mutex_unlock(&g_mu);                                                                                   \
+        return ret_;                                                                                                   \
+    } while (0)
+
+SD_API int zts_init_from_storage(const char* path)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    if (!path || strlen(path) >= sizeof g_storage - 32) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    strcpy(g_storage, path);
+    g_has_storage = 1;
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_init_from_memory(const char* key, unsigned int len)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    if (!key || len == 0) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    size_t n = strnlen(key, len < ID_BUF_LEN ? len : ID_BUF_LEN);
+    if (!secret_identity_ok(key, n)) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    memcpy(g_mem_identity, key, n);
+    g_mem_identity[n] = '\0';
+    g_has_mem_identity = 1;
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_init_set_event_handler(void (*cb)(void*))
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    if (!cb) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    g_handler = cb;
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_init_set_roots(const void* data, unsigned int len)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    UNLOCK_RETURN((!data || len == 0) ? SD_ERR_ARG : SD_OK);
+}
+
+SD_API int zts_init_set_port(unsigned short port)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    g_port_cfg = port;
+    g_port_cfg_set = 1;
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_init_set_random_port_range(unsigned short start, unsigned short end)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    g_rand_lo = start;
+    g_rand_hi = end;
+    g_rand_set = 1;
+    UNLOCK_RETURN(SD_OK);
+}
+
+#define SIMPLE_FLAG_SETTER(fn, var)                                                                                    \
+    SD_API int fn(unsigned int allowed)                                                                                \
+    {                                                                                                                  \
+        int e = lock_offline();                                                                                        \
+        if (e) {                                                                                                       \
+            return e;                                                                                                  \
+        }                                                                                                              \
+        var = allowed ? 1u : 0u;                                                                                       \
+        UNLOCK_RETURN(SD_OK);                                                                                          \
+    }
+
+SIMPLE_FLAG_SETTER(zts_init_allow_secondary_port, g_allow_secondary)
+SIMPLE_FLAG_SETTER(zts_init_allow_port_mapping, g_allow_port_mapping)
+SIMPLE_FLAG_SETTER(zts_init_allow_net_cache, g_allow_net_cache)
+SIMPLE_FLAG_SETTER(zts_init_allow_peer_cache, g_allow_peer_cache)
+SIMPLE_FLAG_SETTER(zts_init_allow_roots_cache, g_allow_roots_cache)
+SIMPLE_FLAG_SETTER(zts_init_allow_id_cache, g_allow_id_cache)
+
+SD_API int zts_init_set_low_bandwidth_mode(int enabled)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    g_low_bandwidth = enabled ? 1 : 0;
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_init_blacklist_if(const char* prefix, unsigned int len)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    UNLOCK_RETURN((!prefix || len == 0) ? SD_ERR_ARG : SD_OK);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int read_small_file(const char* path, char* buf, size_t cap, size_t* out_len)
+{
+    FILE* f = fopen(path, "rb");
+    if (!f) {
+        return -1;
+    }
+    size_t n = fread(buf, 1, cap, f);
+    int more = fgetc(f) != EOF;
+    fclose(f);
+    if (more) {
+        return -2; /* larger than cap */
+    }
+    *out_len = n;
+    return 0;
+}
+
+static void write_small_file(const char* dir, const char* name, const char* data)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(path, "wb");
+    if (f) {
+        fwrite(data, 1, strlen(data), f);
+        fclose(f);
+    }
+}
+
+static void pick_identity(void)
+{
+    if (g_has_mem_identity) {
+        strcpy(g_id_secret, g_mem_identity);
+        return;
+    }
+    if (g_has_storage) {
+        char path[1100], buf[ID_BUF_LEN];
+        size_t n = 0;
+        snprintf(path, sizeof path, "%s/identity.secret", g_storage);
+        if (read_small_file(path, buf, sizeof buf - 1, &n) == 0) {
+            while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) {
+                n--;
+            }
+            if (secret_identity_ok(buf, n)) {
+                memcpy(g_id_secret, buf, n);
+                g_id_secret[n] = '\0';
+                return;
+            }
+        }
+    }
+    make_identity(g_id_secret);
+}
+
+static unsigned short pick_port(void)
+{
+    if (g_port_cfg_set && g_port_cfg != 0) {
+        return g_port_cfg;
+    }
+    if (g_port_cfg_set || g_rand_set) { /* port 0 or a range: random */
+        unsigned lo = g_rand_set ? g_rand_lo : 20000, hi = g_rand_set ? g_rand_hi : 45000;
+        if (hi < lo || lo == 0) {
+            lo = 20000;
+            hi = 45000;
+        }
+        uint32_t r;
+        random_bytes(&r, sizeof r);
+        return (unsigned short)(lo + r % (hi - lo + 1));
+    }
+    return 9993;
+}
+
+SD_API int zts_node_start(void)
+{
+    int e = lock_offline();
+    if (e) {
+        return e;
+    }
+    pick_identity();
+    memcpy(g_id_public, g_id_secret, ID_PUBLIC_LEN);
+    g_id_public[ID_PUBLIC_LEN] = '\0';
+    char idhex[11];
+    memcpy(idhex, g_id_secret, 10);
+    idhex[10] = '\0';
+    g_node_id = strtoull(idhex, NULL, 16);
+    g_port = pick_port();
+    g_port2 = g_allow_secondary ? (unsigned short)(20000 + (g_node_id % 40000)) : 0;
+    g_port3 = 0;
+    g_online = 0;
+    memset(g_nets, 0, sizeof g_nets);
+    discard_all_events();
+
+    if (g_has_storage && g_allow_id_cache) {
+        if (mkdir(g_storage, 0700) == 0 || errno == EEXIST) {
+            write_small_file(g_storage, "identity.public", g_id_public);
+            write_small_file(g_storage, "identity.secret", g_id_secret);
+        }
+    }
+    if (thread_ensure() != 0) {
+        UNLOCK_RETURN(SD_ERR_GENERAL);
+    }
+    g_running = 1;
+
+    uint64_t t0 = now_ms();
+    timer_add(item_new(EV_NODE_UP, pl_node(), sizeof(sd_node_payload)), t0, 0, ACT_NONE, 0);
+    timer_add(item_new(EV_STORE_ID_PUBLIC, pl_cache(g_id_public, strlen(g_id_public)), strlen(g_id_public)), t0, 1,
+              ACT_NONE, 0);
+    timer_add(item_new(EV_STORE_ID_SECRET, pl_cache(g_id_secret, strlen(g_id_secret)), strlen(g_id_secret)), t0, 2,
+              ACT_NONE, 0);
+    timer_add(item_new(EV_NODE_ONLINE, pl_node(), sizeof(sd_node_payload)), t0, 50, ACT_GO_ONLINE, 0);
+
+    /* peers, 30 ms after NODE_ONLINE */
+    sd_sockaddr paths[2], root_path;
+    test_paths(paths);
+    sa_set4(&root_path, 203, 0, 113, 1, 9993);
+    timer_add(mk_peer_item(EV_PEER_DIRECT, 0xbb, ROLE_PLANET, 1, &root_path), t0, 80, ACT_NONE, 0);
+    timer_add(mk_peer_item(EV_PEER_RELAY, 0xaa, ROLE_LEAF, 0, paths), t0, 81, ACT_NONE, 0);
+    timer_add(mk_peer_item(EV_PEER_PATH_DISCOVERED, 0xaa, ROLE_LEAF, 1, paths), t0, 83, ACT_NONE, 0);
+    timer_add(mk_peer_item(EV_PEER_DIRECT, 0xaa, ROLE_LEAF, 2, paths), t0, 85, ACT_NONE, 0);
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_node_stop(void)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    g_running = 0; /* event thread keeps polling but delivers nothing */
+    g_online = 0;
+    discard_all_events();
+    memset(g_nets, 0, sizeof g_nets);
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_node_free(void)
+{
+    pthread_mutex_lock(&g_mu);
+    if (g_freed) {
+        UNLOCK_RETURN(SD_ERR_SERVICE);
+    }
+    g_freed = 1;
+    g_running = 0;
+    g_online = 0;
+    discard_all_events();
+    memset(g_nets, 0, sizeof g_nets);
+    thread_retire(0);
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_node_is_online(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int v = (!g_freed && g_running && g_online) ? 1 : 0;
+    UNLOCK_RETURN(v);
+}
+
+SD_API uint64_t zts_node_get_id(void)
+{
+    if (lock_running()) {
+        return (uint64_t)(int64_t)SD_ERR_SERVICE;
+    }
+    uint64_t id = g_node_id;
+    UNLOCK_RETURN(id);
+}
+
+SD_API int zts_node_get_port(void)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    int p = g_port;
+    UNLOCK_RETURN(p);
+}
+
+SD_API int zts_node_get_id_pair(char* key, unsigned int* len)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (!key || !len || *len < ID_BUF_LEN) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    size_t n = strlen(g_id_secret);
+    memcpy(key, g_id_secret, n + 1);
+    *len = (unsigned int)n;
+    UNLOCK_RETURN(SD_OK);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Networks                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void cfg_add_addr(sd_netcfg* c, const sd_sockaddr* sa)
+{
+    if (c->naddrs < MAX_ADDRS) {
+        c->addrs[c->naddrs++] = *sa;
+    }
+}
+
+SD_API int zts_net_join(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (!g_online) {
+        UNLOCK_RETURN(SD_ERR_SERVICE);
+    }
+    if (nwid == 0) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    if (net_find(nwid)) {
+        UNLOCK_RETURN(SD_OK); /* already joined: nothing new happens */
+    }
+    sd_net* n = NULL;
+    for (int i = 0; i < MAX_NETS; i++) {
+        if (!g_nets[i].used) {
+            n = &g_nets[i];
+            break;
+        }
+    }
+    if (!n) {
+        UNLOCK_RETURN(SD_ERR_GENERAL);
+    }
+    memset(n, 0, sizeof *n);
+    n->used = 1;
+    n->id = nwid;
+    n->mac = fake_mac(nwid, g_node_id);
+    n->cur.status = NST_REQUESTING;
+
+    uint64_t t0 = now_ms();
+    timer_add(item_new(EV_NET_REQ_CONFIG, pl_net(nwid, 0, NULL), sizeof(sd_net_payload)), t0, 2, ACT_NONE, nwid);
+
+    sd_netcfg* c = &n->target;
+    uint64_t controller = nwid >> 24;
+    uint64_t node = g_node_id;
+    uint8_t v6[16];
+    sd_sockaddr sa_plane, sa_rfc, sa4;
+    int seq[6], nseq = 0;
+    const sd_sockaddr* seq_addr[6] = { 0 };
+    sd_route_payload route;
+    memset(&route, 0, sizeof route);
+
+    if (controller == 0xdd || controller == 0xde) {
+        c->status = controller == 0xdd ? NST_NOT_FOUND : NST_ACCESS_DENIED;
+        seq[nseq++] = controller == 0xdd ? EV_NET_NOT_FOUND : EV_NET_ACCESS_DENIED;
+    }
+    else if ((nwid >> 56) == 0xff && (nwid & 0xffffff) == 0
+             && ((nwid >> 40) & 0xffff) <= ((nwid >> 24) & 0xffff)) {
+        unsigned s = (unsigned)((nwid >> 40) & 0xffff), en = (unsigned)((nwid >> 24) & 0xffff);
+        c->status = NST_OK;
+        c->type = NTYPE_PUBLIC;
+        c->mtu = 2800;
+        c->rev = 1;
+        snprintf(c->name, sizeof c->name, "adhoc-%04x-%04x", s, en);
+        addr_6plane(nwid, node, v6);
+        sa_set6(&sa_plane, v6, 40);
+        cfg_add_addr(c, &sa_plane);
+        seq[nseq++] = EV_NET_OK;
+        seq_addr[nseq] = &c->addrs[0];
+        seq[nseq++] = EV_ADDR_ADDED_IP6;
+        seq[nseq++] = EV_NET_READY_IP6;
+        seq[nseq++] = EV_NET_UPDATE;
+    }
+    else if ((nwid >> 56) == 0xff && (nwid & 0xff) == 0x01) {
+        unsigned aa = (unsigned)((nwid >> 48) & 0xff);
+        c->status = NST_OK;
+        c->type = NTYPE_PUBLIC;
+        c->mtu = 2800;
+        c->rev = 1;
+        snprintf(c->name, sizeof c->name, "adhoc-%u.0.0.0", aa);
+        addr_6plane(nwid, node, v6);
+        sa_set6(&sa_plane, v6, 40);
+        sa_set4(&sa4, (uint8_t)aa, (uint8_t)(node >> 16), (uint8_t)(node >> 8), (uint8_t)node, 8);
+        cfg_add_addr(c, &sa_plane);
+        cfg_add_addr(c, &sa4);
+        seq[nseq++] = EV_NET_OK;
+        seq_addr[nseq] = &c->addrs[1];
+        seq[nseq++] = EV_ADDR_ADDED_IP4;
+        seq_addr[nseq] = &c->addrs[0];
+        seq[nseq++] = EV_ADDR_ADDED_IP6;
+        seq[nseq++] = EV_NET_READY_IP4_IP6;
+        seq[nseq++] = EV_NET_UPDATE;
+    }
+    else {
+        c->status = NST_OK;
+        c->type = NTYPE_PRIVATE;
+        c->mtu = 2800;
+        c->rev = 1;
+        snprintf(c->name, sizeof c->name, "standin-net");
+        sa_set4(&sa4, 10, 147, 17, (uint8_t)node, 24);
+        addr_rfc4193(nwid, node, v6);
+        sa_set6(&sa_rfc, v6, 88);
+        cfg_add_addr(c, &sa4);
+        cfg_add_addr(c, &sa_rfc);
+        sa_set4(&route.target, 10, 147, 17, 0, 24);
+        c->routes[c->nroutes++] = route;
+        seq[nseq++] = EV_NET_OK;
+        seq[nseq++] = EV_ROUTE_ADDED;
+        seq_addr[nseq] = &c->addrs[0];
+        seq[nseq++] = EV_ADDR_ADDED_IP4;
+        seq_addr[nseq] = &c->addrs[1];
+        seq[nseq++] = EV_ADDR_ADDED_IP6;
+        seq[nseq++] = EV_NET_READY_IP4_IP6;
+    }
+
+    for (int i = 0; i < nseq; i++) {
+        int code = seq[i];
+        sd_item* it;
+        int action = ACT_NONE;
+        switch (payload_kind_of(code)) {
+            case 'a': it = item_new(code, pl_addr(nwid, seq_addr[i]), sizeof(sd_addr_payload)); break;
+            case 'r': it = item_new(code, pl_route(&c->routes[0]), sizeof(sd_route_payload)); break;
+            default: it = item_new(code, pl_net(nwid, n->mac, c), sizeof(sd_net_payload)); break;
+        }
+        if (i == 0) {
+            action = ACT_NET_APPLY; /* config (incl. addresses) lands with the first outcome event */
+        }
+        timer_add(it, t0, 12 + 3 * (uint64_t)i, action, nwid);
+    }
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_net_leave(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (nwid == 0) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    sd_net* n = net_find(nwid);
+    if (!n) {
+        UNLOCK_RETURN(SD_ERR_NO_RESULT);
+    }
+    timers_purge_net(nwid);
+    uint64_t t0 = now_ms();
+    timer_add(item_new(EV_NET_DOWN, pl_net(nwid, 0, NULL), sizeof(sd_net_payload)), t0, 2, ACT_NONE, 0);
+    for (unsigned i = 0; i < n->cur.naddrs; i++) {
+        const sd_sockaddr* sa = &n->cur.addrs[i];
+        int code = sa->family == FAM4 ? EV_ADDR_REMOVED_IP4 : EV_ADDR_REMOVED_IP6;
+        timer_add(item_new(code, pl_addr(nwid, sa), sizeof(sd_addr_payload)), t0, 4 + 2 * (uint64_t)i, ACT_NONE, 0);
+    }
+    memset(n, 0, sizeof *n);
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_net_transport_is_ready(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (nwid == 0) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    sd_net* n = net_find(nwid);
+    UNLOCK_RETURN((n && n->cur.naddrs > 0) ? 1 : 0);
+}
+
+SD_API int zts_net_get_status(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    sd_net* n = net_find(nwid);
+    UNLOCK_RETURN(n ? n->cur.status : SD_ERR_NO_RESULT);
+}
+
+SD_API int zts_net_get_name(uint64_t nwid, char* dst, unsigned int len)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (nwid == 0 || !dst || len != NET_NAME_LEN) { /* libzt wants exactly 127 */
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    if (!g_online) {
+        UNLOCK_RETURN(SD_ERR_SERVICE);
+    }
+    sd_net* n = net_find(nwid);
+    if (!n) {
+        UNLOCK_RETURN(SD_ERR_NO_RESULT);
+    }
+    size_t nl = strnlen(n->cur.name, NET_NAME_LEN - 1);
+    memcpy(dst, n->cur.name, nl);
+    dst[nl] = '\0';
+    UNLOCK_RETURN(SD_OK);
+}
+
+SD_API int zts_net_get_mtu(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    sd_net* n = net_find(nwid);
+    UNLOCK_RETURN(n ? (int)n->cur.mtu : SD_ERR_NO_RESULT);
+}
+
+SD_API int zts_net_get_type(uint64_t nwid)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    sd_net* n = net_find(nwid);
+    UNLOCK_RETURN(n ? n->cur.type : SD_ERR_NO_RESULT);
+}
+
+SD_API uint64_t zts_net_get_mac(uint64_t nwid)
+{
+    if (lock_running()) {
+        return (uint64_t)(int64_t)SD_ERR_SERVICE;
+    }
+    sd_net* n = net_find(nwid);
+    uint64_t mac = n ? n->mac : 0;
+    UNLOCK_RETURN(mac);
+}
+
+SD_API uint64_t zts_net_compute_adhoc_id(uint16_t start, uint16_t end)
+{
+    return (0xffull << 56) | ((uint64_t)start << 40) | ((uint64_t)end << 24);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Addresses                                                                */
+/* ------------------------------------------------------------------------ */
+
+SD_API int zts_addr_is_assigned(uint64_t nwid, unsigned int family)
+{
+    if (lock_running()) {
+        return 0;
+    }
+    if (nwid == 0) {
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    int found = 0;
+    sd_net* n = net_find(nwid);
+    if (n && (family == FAM4 || family == FAM6)) {
+        for (unsigned i = 0; i < n->cur.naddrs; i++) {
+            if (n->cur.addrs[i].family == family) {
+                found = 1;
+            }
+        }
+    }
+    UNLOCK_RETURN(found);
+}
+
+SD_API int zts_addr_get_all(uint64_t nwid, void* storage_array, unsigned int* count)
+{
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    if (nwid == 0 || !storage_array || !count || *count != MAX_ADDRS) { /* libzt wants exactly 16 */
+        UNLOCK_RETURN(SD_ERR_ARG);
+    }
+    sd_net* n = net_find(nwid);
+    if (!n) {
+        UNLOCK_RETURN(SD_ERR_NO_RESULT);
+    }
+    memset(storage_array, 0, sizeof(sd_sockaddr) * MAX_ADDRS);
+    if (n->cur.naddrs == 0) {
+        UNLOCK_RETURN(SD_ERR_NO_RESULT);
+    }
+    memcpy(storage_array, n->cur.addrs, sizeof(sd_sockaddr) * n->cur.naddrs);
+    *count = n->cur.naddrs;
+    UNLOCK_RETURN(SD_OK);
+}
+
+static int addr_str(uint64_t nwid, uint64_t node, char* dst, unsigned int len, int plane)
+{
+    if (!nwid || !node || !dst || len != IP_STR_LEN) { /* libzt wants exactly 46 */
+        return SD_ERR_ARG;
+    }
+    uint8_t a[16];
+    if (plane) {
+        addr_6plane(nwid, node & 0xffffffffffull, a);
+    }
+    else {
+        addr_rfc4193(nwid, node & 0xffffffffffull, a);
+    }
+    return inet_ntop(AF_INET6, a, dst, len) ? SD_OK : SD_ERR_GENERAL;
+}
+
+SD_API int zts_addr_compute_6plane_str(uint64_t nwid, uint64_t node, char* dst, unsigned int len)
+{
+    return addr_str(nwid, node, dst, len, 1);
+}
+
+SD_API int zts_addr_compute_rfc4193_str(uint64_t nwid, uint64_t node, char* dst, unsigned int len)
+{
+    return addr_str(nwid, node, dst, len, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Identities, root sets, stats                                             */
+/* ------------------------------------------------------------------------ */
+
+SD_API int zts_id_new(char* key, unsigned int* len)
+{
+    if (!key || !len || *len != ID_BUF_LEN) {
+        return SD_ERR_ARG;
+    }
+    char buf[ID_BUF_LEN];
+    make_identity(buf);
+    size_t n = strlen(buf);
+    memcpy(key, buf, n + 1);
+    *len = (unsigned int)n;
+    return SD_OK;
+}
+
+SD_API int zts_id_pair_is_valid(const char* key, unsigned int len)
+{
+    if (!key || len != ID_BUF_LEN) {
+        return 0;
+    }
+    return secret_identity_ok(key, strnlen(key, len));
+}
+
+typedef struct sd_root_spec {
+    char* public_ids[MAX_ROOTS];
+    char* endpoints[MAX_ROOTS][MAX_ENDPOINTS];
+} sd_root_spec;
+SD_CHECK(sizeof(sd_root_spec) == 4224);
+
+static int blob_put(uint8_t* out, size_t cap, size_t* pos, const void* src, size_t n)
+{
+    if (*pos + n > cap) {
+        return -1;
+    }
+    memcpy(out + *pos, src, n);
+    *pos += n;
+    return 0;
+}
+
+static int blob_str(uint8_t* out, size_t cap, size_t* pos, const char* s, size_t n)
+{
+    uint8_t l[2] = { (uint8_t)(n >> 8), (uint8_t)n };
+    if (blob_put(out, cap, pos, l, 2)) {
+        return -1;
+    }
+    return blob_put(out, cap, pos, s, n);
+}
+
+SD_API int zts_util_sign_root_set(char* roots_out, unsigned int* roots_len, char* prev_key, unsigned int* prev_key_len,
+                                  char* curr_key, unsigned int* curr_key_len, uint64_t id, uint64_t ts,
+                                  void* roots_spec)
+{
+    if (!roots_out || !roots_len || !prev_key || !prev_key_len || !curr_key || !curr_key_len || !roots_spec) {
+        return SD_ERR_ARG;
+    }
+    /* stand-in only: buffer capacities are checked (real libzt ignores them) */
+    if (*prev_key_len < KEY_LEN || *curr_key_len < KEY_LEN) {
+        return SD_ERR_ARG;
+    }
+    char prev[KEY_LEN + 1], curr[KEY_LEN + 1];
+    size_t np = 0, nc = 0;
+    int rp = read_small_file("previous.c25519", prev, sizeof prev, &np);
+    int rc = read_small_file("current.c25519", curr, sizeof curr, &nc);
+    if (rp != -1 && rc != -1) { /* both exist */
+        if (rp != 0 || rc != 0 || np != KEY_LEN || nc != KEY_LEN) {
+            return SD_ERR_ARG;
+        }
+    }
+    else {
+        random_bytes(prev, KEY_LEN);
+        memcpy(curr, prev, KEY_LEN);
+    }
+
+    const sd_root_spec* spec = roots_spec;
+    uint8_t* out = (uint8_t*)roots_out;
+    size_t cap = *roots_len, pos = 0;
+    uint8_t hdr[17];
+    hdr[0] = 0x01;
+    for (int i = 0; i < 8; i++) {
+        hdr[1 + i] = (uint8_t)(id >> (56 - 8 * i));
+        hdr[9 + i] = (uint8_t)(ts >> (56 - 8 * i));
+    }
+    if (blob_put(out, cap, &pos, hdr, sizeof hdr)) {
+        return SD_ERR_ARG;
+    }
+    for (int i = 0; i < MAX_ROOTS && spec->public_ids[i]; i++) {
+        size_t idn = strnlen(spec->public_ids[i], ID_BUF_LEN);
+        if (!idn) {
+            continue;
+        }
+        if (blob_str(out, cap, &pos, spec->public_ids[i], idn)) {
+            return SD_ERR_ARG;
+        }
+        for (int j = 0; j < MAX_ENDPOINTS && spec->endpoints[i][j]; j++) {
+            size_t en = strnlen(spec->endpoints[i][j], IP_STR_LEN + 6);
+            if (en && blob_str(out, cap, &pos, spec->endpoints[i][j], en)) {
+                return SD_ERR_ARG;
+            }
+        }
+        if (blob_str(out, cap, &pos, "", 0)) {
+            return SD_ERR_ARG;
+        }
+    }
+    *roots_len = (unsigned int)pos;
+    memcpy(prev_key, prev, KEY_LEN);
+    memcpy(curr_key, curr, KEY_LEN);
+    *prev_key_len = KEY_LEN;
+    *curr_key_len = KEY_LEN;
+    return SD_OK;
+}
+
+SD_API int zts_stats_get_all(void* dst)
+{
+    if (!dst) {
+        return SD_ERR_ARG;
+    }
+    int e = lock_running();
+    if (e) {
+        return e;
+    }
+    /* behaves like a libzt built without LWIP_STATS: stats unavailable */
+    UNLOCK_RETURN(SD_ERR_NO_RESULT);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Test-only control API                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* One event of `code` with a payload suited to its kind (g_mu held). */
+static sd_item* make_test_event(int code, uint64_t id)
+{
+    sd_sockaddr paths[2], sa;
+    sd_route_payload r;
+    uint8_t cache[16];
+    sd_netcfg c;
+    switch (payload_kind_of(code)) {
+        case 'n': return item_new(code, pl_node(), sizeof(sd_node_payload));
+        case 'w':
+            memset(&c, 0, sizeof c);
+            c.status = NST_OK;
+            c.type = NTYPE_PRIVATE;
+            c.mtu = 2800;
+            c.rev = 1;
+            snprintf(c.name, sizeof c.name, "standin-net");
+            return item_new(code, pl_net(id, fake_mac(id, g_node_id), &c), sizeof(sd_net_payload));
+        case 'i': return item_new(code, pl_netif(id, fake_mac(id, g_node_id), 2800), sizeof(sd_netif_payload));
+        case 'p':
+            test_paths(paths);
+            return mk_peer_item(code, id, ROLE_LEAF, 1, paths);
+        case 'r':
+            memset(&r, 0, sizeof r);
+            sa_set4(&r.target, 10, 147, 17, 0, 24);
+            return item_new(code, pl_route(&r), sizeof r);
+        case 'a':
+            sa_set4(&sa, 10, 0, 0, 1, 24);
+            return item_new(code, pl_addr(id, &sa), sizeof(sd_addr_payload));
+        case 'c':
+            memset(cache, 0x42, sizeof cache);
+            return item_new(code, pl_cache(cache, sizeof cache), sizeof cache);
+        default: return item_new(code, NULL, 0);
+    }
+}
+
+/* Queue one event now (only while the node runs). */
+SD_API void standin_emit(int code, uint64_t id)
+{
+    if (lock_running()) {
+        return;
+    }
+    q_push(make_test_event(code, id));
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* Queue n events in one go; whatever does not fit in the 1024 queue is dropped. */
+SD_API void standin_emit_burst(int code, uint64_t id, int n)
+{
+    if (lock_running()) {
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (g_q_len >= QUEUE_MAX) {
+            g_dropped += (uint64_t)(n - i);
+            break;
+        }
+        q_push(make_test_event(code, id));
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+SD_API uint64_t standin_dropped_events(void)
+{
+    pthread_mutex_lock(&g_mu);
+    uint64_t v = g_dropped;
+    UNLOCK_RETURN(v);
+}
+
+SD_API uint64_t standin_delivered_events(void)
+{
+    pthread_mutex_lock(&g_mu);
+    uint64_t v = g_delivered;
+    UNLOCK_RETURN(v);
+}
+
+SD_API uint64_t standin_event_thread_id(void)
+{
+    pthread_mutex_lock(&g_mu);
+    uint64_t v = g_thread_made ? g_thread_tid : 0;
+    UNLOCK_RETURN(v);
+}
+
+SD_API uint64_t standin_current_thread_id(void)
+{
+    return (uint64_t)pthread_self();
+}
+
+SD_API int standin_handler_thread_is_caller(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int v = g_thread_made && pthread_equal(pthread_self(), g_thread);
+    UNLOCK_RETURN(v);
+}
+
+SD_API void standin_set_online(int online)
+{
+    if (lock_running()) {
+        return;
+    }
+    g_online = online ? 1 : 0;
+    q_push(item_new(online ? EV_NODE_ONLINE : EV_NODE_OFFLINE, pl_node(), sizeof(sd_node_payload)));
+    pthread_mutex_unlock(&g_mu);
+}
+
+SD_API void standin_peer_sequence(uint64_t peer, int direct)
+{
+    if (lock_running()) {
+        return;
+    }
+    sd_sockaddr paths[2];
+    test_paths(paths);
+    q_push(mk_peer_item(direct ? EV_PEER_DIRECT : EV_PEER_RELAY, peer, ROLE_LEAF, direct ? 2u : 0u, paths));
+    pthread_mutex_unlock(&g_mu);
+}
