@@ -5,8 +5,9 @@
  * It implements only the subset of the libzt 1.8 C ABI (LP64) that rxzt
  * calls, with fake but self-consistent behaviour, so CI can exercise
  * Deno.dlopen, callbacks arriving on a foreign thread, non-blocking calls and
- * struct decoding without the real library. Everything here was written from
- * the ABI description only (own struct names, own logic).
+ * struct decoding without the real library. Own struct names and own code:
+ * nothing is copied from libzt, ZeroTierOne or lwIP, and no header of theirs
+ * is needed to build it.
  *
  * Build:  cc -shared -fPIC -O1 -pthread -o libzt_standin.so tests/native/zts_standin.c
  *
@@ -26,7 +27,18 @@
  *   u8 0x01, u64 id BE, u64 ts BE, then per root: u16 BE len + public id,
  *   each endpoint as u16 BE len + text, then u16 0 ending that root.
  *
- * Test-only control API (names start with standin_), see the end of file.
+ * Event messages: `len` is set only for cache events (byte count), else 0.
+ *
+ * Test-only control API (exported by the stand-in only; no-ops unless running):
+ *   void     standin_emit(int code, uint64_t id)          one event, payload by kind
+ *   void     standin_emit_burst(int code, uint64_t id, int n)   n at once (1024 cap)
+ *   uint64_t standin_dropped_events(void)                 cumulative, never reset
+ *   uint64_t standin_delivered_events(void)               handler calls, cumulative
+ *   uint64_t standin_event_thread_id(void)                pthread_self() of event thread
+ *   uint64_t standin_current_thread_id(void)              pthread_self() of the caller
+ *   int      standin_handler_thread_is_caller(void)       1 on the event thread
+ *   void     standin_set_online(int online)               NODE_ONLINE/OFFLINE + state
+ *   void     standin_peer_sequence(uint64_t peer, int direct)   PEER_DIRECT/RELAY
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

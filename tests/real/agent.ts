@@ -1,0 +1,136 @@
+/**
+ * A ZeroTier node process for tier-3 tests, driven over stdin/stdout with one
+ * JSON object per line: `{ id, cmd, ...args }` in, `{ id, ok, result | error }`
+ * out. It uses rxzt's public API only, except `probe`, which opens a raw libzt
+ * socket to make traffic toward a peer (rxzt's own sockets are tested
+ * elsewhere). After `stop` it stops reading and must exit by itself.
+ */
+import { firstValueFrom } from "rxjs";
+import { type PeerState, ZeroTierError, ZeroTierNode } from "../../mod.ts";
+
+let node: ZeroTierNode | undefined;
+let startedAt = 0;
+const onlineChanges: { online: boolean; at: number }[] = [];
+const peerHistory = new Map<string, { link: string; event: string; paths: number; at: number }[]>();
+const networkHistory = new Map<string, string[]>();
+
+function b64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+type Command = { id: number; cmd: string; [k: string]: unknown };
+
+async function handle(c: Command): Promise<unknown> {
+  switch (c.cmd) {
+    case "start": {
+      startedAt = performance.now();
+      node = await ZeroTierNode.start({
+        identity: c.identity as string | undefined,
+        roots: b64(c.roots as string),
+        port: c.port as number,
+        portMapping: false,
+        secondaryPort: false,
+        cache: { identity: false, peers: false, networks: false, roots: false },
+        timeout: 20_000,
+      });
+      node.online$.subscribe((online) => onlineChanges.push({ online, at: performance.now() - startedAt }));
+      node.peer$().subscribe((p: PeerState) => {
+        const list = peerHistory.get(p.peerId) ?? [];
+        list.push({ link: p.link, event: p.lastEvent, paths: p.paths.length, at: performance.now() - startedAt });
+        peerHistory.set(p.peerId, list);
+      });
+      node.networks$.subscribe((all) => {
+        for (const [id, s] of all) {
+          const list = networkHistory.get(id) ?? [];
+          if (list.at(-1) !== s.status) list.push(s.status);
+          networkHistory.set(id, list);
+        }
+      });
+      return { nodeId: node.nodeId, upMs: performance.now() - startedAt };
+    }
+    case "waitOnline":
+      await node!.waitUntilOnline({ timeout: c.timeout as number });
+      return { onlineMs: onlineChanges.find((x) => x.online)?.at };
+    case "join": {
+      const t0 = performance.now();
+      const state = await node!.join(c.network as string, {
+        family: c.family as "IPv4" | "IPv6",
+        timeout: c.timeout as number,
+      });
+      return { state, readyMs: performance.now() - t0, libztAddresses: node!.addresses(c.network as string) };
+    }
+    case "networkHistory":
+      return networkHistory.get(c.network as string) ?? [];
+    case "peerHistory":
+      return peerHistory.get(c.peer as string) ?? [];
+    case "waitPeerLink": {
+      const t0 = performance.now();
+      const state = await firstValueFrom(
+        node!.peer$(c.peer as string).pipe((src) =>
+          new (src.constructor as typeof import("rxjs").Observable)<PeerState>((sub) =>
+            src.subscribe({
+              next: (p) => p.link === c.link && (sub.next(p), sub.complete()),
+              error: (e) => sub.error(e),
+              complete: () => sub.complete(),
+            })
+          )
+        ),
+      );
+      return { state, waitedMs: performance.now() - t0 };
+    }
+    case "probe":
+      return await probe(c.address as string, c.port as number, c.timeout as number);
+    case "stop": {
+      let completed = false;
+      node!.events$.subscribe({ complete: () => (completed = true) });
+      await node!.stop();
+      return { completed, lifecycle: node!.lifecycle };
+    }
+    default:
+      throw new Error(`unknown command ${c.cmd}`);
+  }
+}
+
+// Raw libzt TCP connect attempt, to make packets flow toward a peer.
+async function probe(address: string, port: number, timeoutMs: number) {
+  const lib = Deno.dlopen(node!.libraryPath, {
+    zts_socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    zts_connect: { parameters: ["i32", "buffer", "u16", "i32"], result: "i32", nonblocking: true },
+    zts_close: { parameters: ["i32"], result: "i32" },
+  });
+  const family = address.includes(":") ? 10 : 2;
+  const fd = lib.symbols.zts_socket(family, 1, 0);
+  const ip = new TextEncoder().encode(address + "\0");
+  const rc = await lib.symbols.zts_connect(fd, ip, port, timeoutMs);
+  lib.symbols.zts_close(fd);
+  return { rc };
+}
+
+const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+let buffer = "";
+const reader = lines.getReader();
+const write = (obj: unknown) =>
+  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n"));
+let stopped = false;
+while (!stopped) {
+  const { value, done } = await reader.read();
+  if (done) break;
+  buffer += value;
+  let nl: number;
+  while ((nl = buffer.indexOf("\n")) >= 0) {
+    const line = buffer.slice(0, nl);
+    buffer = buffer.slice(nl + 1);
+    if (!line.trim()) continue;
+    const c = JSON.parse(line) as Command;
+    try {
+      const result = await handle(c);
+      write({ id: c.id, ok: true, result });
+      if (c.cmd === "stop") stopped = true;
+    } catch (err) {
+      const e = err as Error;
+      write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
+    }
+  }
+}
+// Stop reading: from here nothing may keep the process alive.
+await reader.cancel().catch(() => {});

@@ -1,0 +1,200 @@
+/**
+ * Tier 3: rxzt against a real libzt on a self-hosted ZeroTier network.
+ *
+ * Builds network namespaces joined by a bridge, makes a root identity and a
+ * signed root set, and runs one root and two leaves, each in its own process
+ * and namespace. Needs LIBZT_PATH and root; otherwise skipped with a reason.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  adhocIPv4Address,
+  adhocIPv4NetworkId,
+  adhocNetworkId,
+  createRootSet,
+  generateIdentity,
+  identityNodeId,
+  publicIdentity,
+  sixPlaneAddress,
+} from "../../mod.ts";
+import { canBuildTestNetwork, createTestNetwork, type Host, type TestNetwork } from "./netns.ts";
+
+const libzt = Deno.env.get("LIBZT_PATH");
+const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
+
+const ZT_PORT = 9993;
+
+/** One agent process in a namespace. */
+class Agent {
+  #proc: Deno.ChildProcess;
+  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #next = 1;
+  #waiting = new Map<number, (msg: { ok: boolean; result?: unknown; error?: { code: string; message: string } }) => void>();
+  readonly exited: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, host: Host) {
+    const proc = new Deno.Command("ip", {
+      args: ["netns", "exec", host.ns, Deno.execPath(), "run", "-A", "--quiet", new URL("./agent.ts", import.meta.url).pathname],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+      env: { LIBZT_PATH: libzt! },
+    }).spawn();
+    this.#proc = proc;
+    this.#writer = proc.stdin.getWriter();
+    this.exited = proc.status;
+    (async () => {
+      let buf = "";
+      for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const msg = JSON.parse(buf.slice(0, nl));
+          buf = buf.slice(nl + 1);
+          this.#waiting.get(msg.id)?.(msg);
+          this.#waiting.delete(msg.id);
+        }
+      }
+    })();
+  }
+
+  async call<T = Record<string, unknown>>(cmd: string, args: Record<string, unknown> = {}, limitMs = 60_000): Promise<T> {
+    const id = this.#next++;
+    const reply = new Promise<{ ok: boolean; result?: unknown; error?: { code: string; message: string } }>(
+      (resolve) => this.#waiting.set(id, resolve),
+    );
+    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const msg = await Promise.race([
+      reply,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${this.name}: ${cmd} got no answer in ${limitMs} ms`)), limitMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!msg.ok) throw Object.assign(new Error(`${this.name}: ${cmd}: ${msg.error!.message}`), { code: msg.error!.code });
+    return msg.result as T;
+  }
+
+  kill() {
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
+describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
+  let net: TestNetwork;
+  let root: Agent, a: Agent, b: Agent;
+  let ids: { root: string; a: string; b: string };
+  const timings: Record<string, number> = {};
+
+  before(async () => {
+    net = await createTestNetwork(3);
+    const [rootHost, hostA, hostB] = net.hosts;
+    const rootSecret = generateIdentity({ libraryPath: libzt });
+    const planet = createRootSet({
+      roots: [{ identity: publicIdentity(rootSecret), endpoints: [`${rootHost.address}/${ZT_PORT}`] }],
+    });
+    const roots = btoa(String.fromCharCode(...planet.bytes));
+    root = new Agent("root", rootHost);
+    a = new Agent("leafA", hostA);
+    b = new Agent("leafB", hostB);
+    const started = await Promise.all([
+      root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT }),
+      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
+      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
+    ]);
+    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
+    assert.equal(ids.root, identityNodeId(rootSecret));
+  });
+
+  after(async () => {
+    for (const agent of [root, a, b]) agent?.kill();
+    await net?.destroy();
+    console.log("tier 3 timings (ms):", JSON.stringify(timings));
+  });
+
+  test("every node comes online", async () => {
+    const online = await Promise.all([root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })));
+    online.forEach((o, i) => {
+      assert.ok(o.onlineMs > 0);
+      timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
+    });
+  });
+
+  test("leaves join an IPv6 ad-hoc network and get their 6PLANE addresses", async () => {
+    const network = adhocNetworkId(5000, 5010);
+    const joined = await Promise.all([a, b].map((x) => x.call<Record<string, any>>("join", { network, family: "IPv6", timeout: 45_000 })));
+    joined.forEach((j, i) => {
+      const nodeId = i === 0 ? ids.a : ids.b;
+      const expected = sixPlaneAddress(network, nodeId);
+      assert.equal(j.state.status, "OK");
+      assert.equal(j.state.readyIPv6, true);
+      assert.ok(j.state.assignedAddresses.some((p: { address: string }) => p.address === expected), JSON.stringify(j.state.assignedAddresses));
+      assert.ok(j.libztAddresses.some((p: { address: string }) => p.address === expected), JSON.stringify(j.libztAddresses));
+      timings[`ready_ipv6_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
+    });
+  });
+
+  test("leaves join an IPv4 ad-hoc network and get the computed IPv4 address", async () => {
+    const network = adhocIPv4NetworkId(10);
+    const joined = await Promise.all([a, b].map((x) => x.call<Record<string, any>>("join", { network, family: "IPv4", timeout: 45_000 })));
+    joined.forEach((j, i) => {
+      const nodeId = i === 0 ? ids.a : ids.b;
+      assert.equal(j.state.readyIPv4, true);
+      const v4 = adhocIPv4Address(network, nodeId);
+      assert.ok(j.state.assignedAddresses.some((p: { address: string; prefixLength: number }) => p.address === v4 && p.prefixLength === 8), JSON.stringify(j.state.assignedAddresses));
+      timings[`ready_ipv4_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
+    });
+  });
+
+  test("network$ reports NOT_FOUND for a network whose controller is the root", async () => {
+    const network = ((BigInt(`0x${ids.root}`) << 24n) | 1n).toString(16).padStart(16, "0");
+    await assert.rejects(
+      a.call("join", { network, timeout: 45_000 }),
+      (err: Error & { code?: string }) => err.code === "NETWORK_NOT_FOUND",
+    );
+    const history = await a.call<string[]>("networkHistory", { network });
+    assert.equal(history.at(-1), "NOT_FOUND");
+  });
+
+  test("peer$ on one leaf reports the other going from relay to direct", async () => {
+    const network = adhocNetworkId(5000, 5010);
+    // Traffic toward B makes ZeroTier contact it, first through the root.
+    const direct = a.call<{ state: { link: string; paths: unknown[] }; waitedMs: number }>(
+      "waitPeerLink",
+      { peer: ids.b, link: "DIRECT" },
+      60_000,
+    );
+    for (let i = 0; i < 5; i++) {
+      await a.call("probe", { address: sixPlaneAddress(network, ids.b), port: 5001, timeout: 3000 });
+      const seen = await a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
+      if (seen.some((s) => s.link === "DIRECT")) break;
+    }
+    const result = await direct;
+    assert.equal(result.state.link, "DIRECT");
+    assert.ok(result.state.paths.length >= 1, "a direct peer has at least one path");
+    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", { peer: ids.b });
+    const firstRelay = history.findIndex((s) => s.link === "RELAY");
+    const firstDirect = history.findIndex((s) => s.link === "DIRECT");
+    assert.ok(firstRelay >= 0 && firstRelay < firstDirect, `relay before direct: ${JSON.stringify(history)}`);
+    timings.relay_to_direct = Math.round(history[firstDirect].at - history[firstRelay].at);
+  });
+
+  test("stop() completes the observables and every process exits by itself", async () => {
+    for (const [name, agent] of [["a", a], ["b", b], ["root", root]] as const) {
+      const t0 = performance.now();
+      const stopped = await agent.call<{ completed: boolean; lifecycle: string }>("stop");
+      assert.equal(stopped.completed, true);
+      assert.equal(stopped.lifecycle, "stopped");
+      const status = await Promise.race([
+        agent.exited,
+        new Promise<null>((r) => setTimeout(() => r(null), 15_000)),
+      ]);
+      assert.ok(status, `${name} did not exit within 15 s after stop()`);
+      assert.equal(status!.code, 0);
+      timings[`exit_${name}`] = Math.round(performance.now() - t0);
+    }
+  });
+});
