@@ -51,7 +51,7 @@ export function adhocIPv4NetworkId(firstOctet: number, hub: NodeIdInput = 0n): s
  * @example
  * ```ts
  * import { adhocIPv4Address } from "@rxzt/rxzt";
- * adhocIPv4Address("ff0a000000000001", "89e92ceee5"); // "10.206.238.229"
+ * adhocIPv4Address("ff0a000000000001", "89e92ceee5"); // "10.44.238.229"
  * ```
  */
 export function adhocIPv4Address(networkId: NetworkIdInput, nodeId: NodeIdInput): string {

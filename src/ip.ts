@@ -87,13 +87,14 @@ function parseIPv6(input: string): Uint8Array | undefined {
   if (!/^[0-9a-fA-F:.]+$/.test(text) || text.length < 2) return undefined;
   const halves = text.split("::");
   if (halves.length > 2) return undefined;
-  const toGroups = (part: string): number[] | undefined => {
+  // An embedded IPv4 part may only be the last 32 bits of the address.
+  const toGroups = (part: string, mayEndInIPv4: boolean): number[] | undefined => {
     if (part === "") return [];
     const out: number[] = [];
     const pieces = part.split(":");
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i];
-      if (i === pieces.length - 1 && piece.includes(".")) {
+      if (mayEndInIPv4 && i === pieces.length - 1 && piece.includes(".")) {
         const v4 = parseIPv4(piece);
         if (!v4) return undefined;
         out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
@@ -103,8 +104,8 @@ function parseIPv6(input: string): Uint8Array | undefined {
     }
     return out;
   };
-  const head = toGroups(halves[0]);
-  const tail = halves.length === 2 ? toGroups(halves[1]) : [];
+  const head = toGroups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? toGroups(halves[1], true) : [];
   if (!head || !tail) return undefined;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 1 ? missing !== 0 : missing < 1) return undefined;

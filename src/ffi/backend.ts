@@ -44,6 +44,15 @@ export interface NativeLibrary {
    * callback is never freed: libzt's thread may still hold it.
    */
   releaseEventHandler(): void;
+  /**
+   * Works around a libzt 1.8 start race: `zts_node_start` creates the event
+   * thread before it marks callbacks as running, and a thread that looks
+   * first exits at once, so the node runs with no events at all (seen here in
+   * about 1 start in 5 under load). Setting the mark before the start closes
+   * the window. Returns false when the library has no such state to set
+   * (not libzt 1.8, or the CI stand-in).
+   */
+  markCallbacksRunning(): boolean;
   /** Address of a buffer, for the one struct (`zts_root_set_t`) that holds pointers. */
   addressOf(buffer: Uint8Array): bigint;
   /**

@@ -108,6 +108,25 @@ function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
   };
 }
 
+/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
+export const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
+export const STATE_CALLBACKS_RUNNING = 0x08;
+
+function markCallbacksRunning(path: string): boolean {
+  try {
+    const lib = Deno.dlopen(path, {
+      [SERVICE_STATE_SYMBOL]: { type: "pointer", optional: true },
+    } as unknown as Record<string, Deno.ForeignFunction>);
+    const ptr = (lib.symbols as unknown as Record<string, Deno.PointerValue>)[SERVICE_STATE_SYMBOL];
+    if (!ptr) return false;
+    const state = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 1));
+    state[0] |= STATE_CALLBACKS_RUNNING;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads libzt through `Deno.dlopen`.
  *
@@ -169,6 +188,9 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
         if (event) handler(event);
       });
       return setEvent(callback.pointer);
+    },
+    markCallbacksRunning() {
+      return markCallbacksRunning(path);
     },
     addressOf(buffer) {
       return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>)));

@@ -247,6 +247,7 @@ export class ZeroTierNode {
         }
         return undefined;
       }, { timeout: opts.timeout ?? DEFAULT_START_TIMEOUT, signal: opts.signal, what: "starting the node" });
+      lib.markCallbacksRunning();
       check(lib, "zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
       node.#nativeStarted = true;
       await up;

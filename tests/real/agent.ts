@@ -5,7 +5,7 @@
  * socket to make traffic toward a peer (rxzt's own sockets are tested
  * elsewhere). After `stop` it stops reading and must exit by itself.
  */
-import { firstValueFrom } from "rxjs";
+import { filter, firstValueFrom } from "rxjs";
 import { type PeerState, ZeroTierError, ZeroTierNode } from "../../mod.ts";
 
 let node: ZeroTierNode | undefined;
@@ -61,21 +61,13 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "networkHistory":
       return networkHistory.get(c.network as string) ?? [];
+    case "allPeers":
+      return Object.fromEntries(peerHistory);
     case "peerHistory":
       return peerHistory.get(c.peer as string) ?? [];
     case "waitPeerLink": {
       const t0 = performance.now();
-      const state = await firstValueFrom(
-        node!.peer$(c.peer as string).pipe((src) =>
-          new (src.constructor as typeof import("rxjs").Observable)<PeerState>((sub) =>
-            src.subscribe({
-              next: (p) => p.link === c.link && (sub.next(p), sub.complete()),
-              error: (e) => sub.error(e),
-              complete: () => sub.complete(),
-            })
-          )
-        ),
-      );
+      const state = await firstValueFrom(node!.peer$(c.peer as string).pipe(filter((p) => p.link === c.link)));
       return { state, waitedMs: performance.now() - t0 };
     }
     case "probe":
@@ -122,13 +114,17 @@ while (!stopped) {
     buffer = buffer.slice(nl + 1);
     if (!line.trim()) continue;
     const c = JSON.parse(line) as Command;
-    try {
-      const result = await handle(c);
-      write({ id: c.id, ok: true, result });
-      if (c.cmd === "stop") stopped = true;
-    } catch (err) {
-      const e = err as Error;
-      write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
+    // Commands run concurrently (a wait must not block a probe), except stop.
+    const reply = handle(c).then(
+      (result) => write({ id: c.id, ok: true, result }),
+      (err) => {
+        const e = err as Error;
+        write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
+      },
+    );
+    if (c.cmd === "stop") {
+      await reply;
+      stopped = true;
     }
   }
 }

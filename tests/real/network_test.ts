@@ -165,14 +165,17 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     const direct = a.call<{ state: { link: string; paths: unknown[] }; waitedMs: number }>(
       "waitPeerLink",
       { peer: ids.b, link: "DIRECT" },
-      60_000,
+      40_000,
     );
     for (let i = 0; i < 5; i++) {
       await a.call("probe", { address: sixPlaneAddress(network, ids.b), port: 5001, timeout: 3000 });
       const seen = await a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
       if (seen.some((s) => s.link === "DIRECT")) break;
     }
-    const result = await direct;
+    const result = await direct.catch(async (err) => {
+      console.log("peers seen by A:", JSON.stringify(await a.call("allPeers")), "B is", ids.b);
+      throw err;
+    });
     assert.equal(result.state.link, "DIRECT");
     assert.ok(result.state.paths.length >= 1, "a direct peer has at least one path");
     const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", { peer: ids.b });
