@@ -6,7 +6,14 @@
  * elsewhere). After `stop` it stops reading and must exit by itself.
  */
 import { filter, firstValueFrom } from "rxjs";
-import { type PeerState, ZeroTierError, ZeroTierNode } from "../../mod.ts";
+import {
+  createRootSet,
+  generateIdentity,
+  type PeerState,
+  publicIdentity,
+  ZeroTierError,
+  ZeroTierNode,
+} from "../../mod.ts";
 
 let node: ZeroTierNode | undefined;
 let startedAt = 0;
@@ -22,6 +29,12 @@ type Command = { id: number; cmd: string; [k: string]: unknown };
 
 async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
+    case "makePlanet": {
+      // The root makes its identity and a root set naming itself at `endpoint`.
+      const secret = generateIdentity();
+      const planet = createRootSet({ roots: [{ identity: publicIdentity(secret), endpoints: [c.endpoint as string] }] });
+      return { secret, roots: btoa(String.fromCharCode(...planet.bytes)) };
+    }
     case "start": {
       startedAt = performance.now();
       node = await ZeroTierNode.start({
