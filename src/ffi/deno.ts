@@ -150,18 +150,19 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
     );
   }
   const symbols = lib.symbols as unknown as Record<string, unknown>;
-  const missing = Object.keys(buildDefinitions()).filter((name) => symbols[name] == null);
-  let errnoView: Deno.UnsafePointerView | undefined;
-  try {
-    // A pointer static is the address of the data symbol `int zts_errno`.
-    const statics = Deno.dlopen(path, {
-      zts_errno: { type: "pointer" },
-    } as unknown as Record<string, Deno.ForeignFunction>);
-    const ptr = (statics.symbols as unknown as { zts_errno: Deno.PointerValue }).zts_errno;
-    if (ptr) errnoView = new Deno.UnsafePointerView(ptr);
-  } catch {
-    missing.push("zts_errno");
-  }
+  // Deno wraps a missing optional nonblocking symbol instead of giving null, so
+  // presence is checked with plain dlsym lookups (pointer statics) instead.
+  const names = [...Object.keys(buildDefinitions()), "zts_errno"];
+  const present = Deno.dlopen(
+    path,
+    Object.fromEntries(names.map((n) => [n, { type: "pointer", optional: true }])) as unknown as Record<
+      string,
+      Deno.ForeignFunction
+    >,
+  ).symbols as unknown as Record<string, Deno.PointerValue>;
+  const missing = names.filter((name) => present[name] == null);
+  const errnoPtr = present.zts_errno;
+  const errnoView = errnoPtr ? new Deno.UnsafePointerView(errnoPtr) : undefined;
   if (missing.length > 0) {
     lib.close();
     throw new LibraryLoadError(

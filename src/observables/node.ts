@@ -224,6 +224,8 @@ export class ZeroTierNode {
    */
   static async start(options: StartOptions = {}): Promise<ZeroTierNode> {
     const opts = validateStartOptions(options);
+    // An aborted start must not use up the process's one node.
+    opts.signal?.throwIfAborted();
     if (processNode) {
       throw processNode.#lifecycle === "stopped"
         ? new NodeStateError(
@@ -421,11 +423,11 @@ export class ZeroTierNode {
   }
 
   /** Resolves when the node is online (immediately if it is). */
-  waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
+  async waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
     const o = toOptions<WaitUntilOptions>(options);
     const timeout = toTimeout(o.timeout);
     const signal = toSignal(o.signal);
-    return waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
+    return await waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
       timeout,
       signal,
       what: "waiting for the node to come online",
@@ -454,7 +456,8 @@ export class ZeroTierNode {
     const signal = toSignal(o.signal);
     this.#assertRunning("join");
     const hex = hexId(id, 16);
-    const known = this.#networks.value.get(hex);
+    const before = this.#networks.value;
+    const known = before.get(hex);
     if (!known || TERMINAL_PHASES.has(known.status)) {
       // A fresh attempt must not be judged by the outcome of an earlier one.
       const networks = new Map(this.#networks.value);
@@ -474,6 +477,8 @@ export class ZeroTierNode {
     const rc = this.#lib.fn.zts_net_join(id);
     if (rc < 0) {
       outcome.catch(() => {});
+      // libzt refused: forget the state recorded for this attempt.
+      if (!this.#events.closed) this.#networks.next(before);
       throw LibztCallError.fromReturn("zts_net_join", rc, 0, "Is the node online?");
     }
     return await outcome;
