@@ -147,7 +147,7 @@ const DEFAULT_JOIN_TIMEOUT = 60_000;
 // libzt allows one node per process and cannot restart it.
 let processNode: ZeroTierNode | undefined;
 
-function check(lib: NativeLibrary, fn: string, rc: number, hint = ""): void {
+function check(fn: string, rc: number, hint = ""): void {
   if (rc < 0) throw LibztCallError.fromReturn(fn, rc, 0, hint);
 }
 
@@ -250,7 +250,7 @@ export class ZeroTierNode {
         return undefined;
       }, { timeout: opts.timeout ?? DEFAULT_START_TIMEOUT, signal: opts.signal, what: "starting the node" });
       lib.markCallbacksRunning();
-      check(lib, "zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
+      check("zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
       node.#nativeStarted = true;
       await up;
       node.#nodeId = hexId(lib.fn.zts_node_get_id(), 10);
@@ -267,19 +267,19 @@ export class ZeroTierNode {
   #initialize(o: StartOptions): void {
     const f = this.#lib.fn;
     if (o.storagePath !== undefined) {
-      check(this.#lib, "zts_init_from_storage", f.zts_init_from_storage(nulTerminated(o.storagePath)));
+      check("zts_init_from_storage", f.zts_init_from_storage(nulTerminated(o.storagePath)));
     }
     if (o.identity !== undefined) {
-      check(this.#lib, "zts_init_from_memory", initFromMemory(this.#lib, o.identity), "The identity was rejected.");
+      check("zts_init_from_memory", initFromMemory(this.#lib, o.identity), "The identity was rejected.");
     }
-    if (o.roots !== undefined) check(this.#lib, "zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
-    if (o.port !== undefined) check(this.#lib, "zts_init_set_port", f.zts_init_set_port(o.port));
+    if (o.roots !== undefined) check("zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    if (o.port !== undefined) check("zts_init_set_port", f.zts_init_set_port(o.port));
     if (o.randomPortRange) {
       const { start, end } = o.randomPortRange;
-      check(this.#lib, "zts_init_set_random_port_range", f.zts_init_set_random_port_range(start, end));
+      check("zts_init_set_random_port_range", f.zts_init_set_random_port_range(start, end));
     }
     const flag = (v: boolean | undefined, name: string, call: (x: number) => number) => {
-      if (v !== undefined) check(this.#lib, name, call(v ? 1 : 0));
+      if (v !== undefined) check(name, call(v ? 1 : 0));
     };
     flag(o.secondaryPort, "zts_init_allow_secondary_port", f.zts_init_allow_secondary_port);
     flag(o.portMapping, "zts_init_allow_port_mapping", f.zts_init_allow_port_mapping);
@@ -290,9 +290,9 @@ export class ZeroTierNode {
     flag(o.lowBandwidthMode, "zts_init_set_low_bandwidth_mode", f.zts_init_set_low_bandwidth_mode);
     for (const prefix of o.interfaceBlacklist ?? []) {
       const bytes = nulTerminated(prefix);
-      check(this.#lib, "zts_init_blacklist_if", f.zts_init_blacklist_if(bytes, bytes.length - 1));
+      check("zts_init_blacklist_if", f.zts_init_blacklist_if(bytes, bytes.length - 1));
     }
-    check(this.#lib, "zts_init_set_event_handler", this.#lib.setEventHandler((raw) => this.#receive(raw)));
+    check("zts_init_set_event_handler", this.#lib.setEventHandler((raw) => this.#receive(raw)));
   }
 
   // Called on the JS thread while libzt's callback thread waits: queue and return.
@@ -376,7 +376,7 @@ export class ZeroTierNode {
   get port(): number {
     this.#assertRunning("port");
     const port = this.#lib.fn.zts_node_get_port();
-    check(this.#lib, "zts_node_get_port", port);
+    check("zts_node_get_port", port);
     return port;
   }
 

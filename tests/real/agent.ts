@@ -11,7 +11,7 @@ import {
   generateIdentity,
   type PeerState,
   publicIdentity,
-  ZeroTierError,
+  type ZeroTierError,
   ZeroTierNode,
 } from "../../mod.ts";
 

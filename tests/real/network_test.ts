@@ -22,6 +22,12 @@ if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
 
 const ZT_PORT = 9993;
 
+interface JoinReply {
+  state: { status: string; readyIPv4: boolean; readyIPv6: boolean; assignedAddresses: { address: string; prefixLength: number }[] };
+  readyMs: number;
+  libztAddresses: { address: string }[];
+}
+
 /** One agent process in a namespace. */
 class Agent {
   #proc: Deno.ChildProcess;
@@ -121,7 +127,7 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   test("leaves join an IPv6 ad-hoc network and get their 6PLANE addresses", async () => {
     const network = adhocNetworkId(5000, 5010);
-    const joined = await Promise.all([a, b].map((x) => x.call<Record<string, any>>("join", { network, family: "IPv6", timeout: 45_000 })));
+    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv6", timeout: 45_000 })));
     joined.forEach((j, i) => {
       const nodeId = i === 0 ? ids.a : ids.b;
       const expected = sixPlaneAddress(network, nodeId);
@@ -135,7 +141,7 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   test("leaves join an IPv4 ad-hoc network and get the computed IPv4 address", async () => {
     const network = adhocIPv4NetworkId(10);
-    const joined = await Promise.all([a, b].map((x) => x.call<Record<string, any>>("join", { network, family: "IPv4", timeout: 45_000 })));
+    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })));
     joined.forEach((j, i) => {
       const nodeId = i === 0 ? ids.a : ids.b;
       assert.equal(j.state.readyIPv4, true);
