@@ -34,7 +34,7 @@ export function defaultLocations(os: string): string[] {
 
 /** How to install libzt, appended to "not found" errors. */
 export const INSTALL_HINT =
-  "Install libzt 1.8 (the ZeroTier SDK; build it from its sources with `./build.sh host release`, " +
+  "Install libzt 1.8 (the ZeroTier SDK: build it from its sources as its README describes, " +
   "or `brew install libzt`), then point LIBZT_PATH at the shared library " +
   "(e.g. LIBZT_PATH=/usr/local/lib/libzt.so) or pass { libraryPath } to rxzt.";
 
