@@ -80,3 +80,24 @@ export function toCString(value: unknown, name: string, max = 4096): string {
   }
   return value;
 }
+
+/** `nodeId:0:public:secret`, as libzt writes a secret identity. */
+export const SECRET_IDENTITY = /^([0-9a-f]{10}):0:([0-9a-f]{128}):([0-9a-f]{128})$/;
+/** `nodeId:0:public`, a public identity. */
+export const PUBLIC_IDENTITY = /^([0-9a-f]{10}):0:([0-9a-f]{128})$/;
+
+/** Validates a secret identity. The value is a secret: errors never echo it. */
+export function toSecretIdentity(value: unknown, name = "identity"): string {
+  if (typeof value !== "string" || !SECRET_IDENTITY.test(value)) {
+    throw new InvalidArgumentError(name, "must be a secret identity nodeId:0:public:secret (see generateIdentity)");
+  }
+  return value;
+}
+
+/** Validates a public identity. */
+export function toPublicIdentity(value: unknown, name = "identity"): string {
+  if (typeof value !== "string" || !PUBLIC_IDENTITY.test(value)) {
+    throw new InvalidArgumentError(name, "must be a public identity nodeId:0:public (use publicIdentity())");
+  }
+  return value;
+}

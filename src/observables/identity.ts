@@ -7,8 +7,7 @@
 import { InvalidArgumentError, LibztCallError } from "../errors.ts";
 import { identityIsValid, newIdentity } from "../ffi/calls.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
-
-const SECRET_FORM = /^([0-9a-f]{10}):0:([0-9a-f]{128}):([0-9a-f]{128})$/;
+import { PUBLIC_IDENTITY, SECRET_IDENTITY, toSecretIdentity } from "../validate.ts";
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
@@ -45,7 +44,7 @@ export function generateIdentity(options: IdentityOptions = {}): string {
  * ```
  */
 export function isValidIdentity(identity: string, options: IdentityOptions = {}): boolean {
-  if (typeof identity !== "string" || !SECRET_FORM.test(identity)) return false;
+  if (typeof identity !== "string" || !SECRET_IDENTITY.test(identity)) return false;
   return identityIsValid(loadLibrary(options.libraryPath), identity);
 }
 
@@ -60,9 +59,8 @@ export function isValidIdentity(identity: string, options: IdentityOptions = {})
  * ```
  */
 export function publicIdentity(identity: string): string {
-  const m = typeof identity === "string" ? SECRET_FORM.exec(identity) : null;
-  if (!m) throw new InvalidArgumentError("identity", "must be a secret identity nodeId:0:public:secret");
-  return `${m[1]}:0:${m[2]}`;
+  const [, nodeId, publicKey] = SECRET_IDENTITY.exec(toSecretIdentity(identity))!;
+  return `${nodeId}:0:${publicKey}`;
 }
 
 /**
@@ -75,7 +73,7 @@ export function publicIdentity(identity: string): string {
  * ```
  */
 export function identityNodeId(identity: string): string {
-  const m = typeof identity === "string" ? /^([0-9a-f]{10}):0:[0-9a-f]{128}(:[0-9a-f]{128})?$/.exec(identity) : null;
+  const m = typeof identity === "string" ? (SECRET_IDENTITY.exec(identity) ?? PUBLIC_IDENTITY.exec(identity)) : null;
   if (!m) throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
   return m[1];
 }

@@ -40,8 +40,10 @@ import {
   toBool,
   toCString,
   toNetworkId,
+  toNodeId,
   toOptions,
   toPort,
+  toSecretIdentity,
   toSignal,
   toTimeout,
 } from "../validate.ts";
@@ -412,9 +414,7 @@ export class ZeroTierNode {
     if (peerId === undefined) {
       return defer(() => merge([...this.#peers.value.values()], this.#peerUpdates));
     }
-    const id = typeof peerId === "bigint" ? peerId : BigInt(`0x${validatePeerId(peerId)}`);
-    if (id < 0n || id > 0xffffffffffn) throw new InvalidArgumentError("peerId", "must be 10 hex digits", peerId);
-    const hex = hexId(id, 10);
+    const hex = hexId(toNodeId(peerId, "peerId"), 10);
     return this.#peers.pipe(
       map((all) => all.get(hex)),
       filter((s): s is PeerState => s !== undefined),
@@ -610,11 +610,6 @@ export class ZeroTierNode {
   }
 }
 
-function validatePeerId(value: string): string {
-  if (!/^[0-9a-fA-F]{10}$/.test(value)) throw new InvalidArgumentError("peerId", "must be 10 hex digits", value);
-  return value.toLowerCase();
-}
-
 function networkFailure(networkId: string, status: NetworkState["status"]): NetworkError {
   const detail: Record<string, string> = {
     NOT_FOUND: "not found: no controller answers for it (check the network id)",
@@ -637,12 +632,7 @@ function validateStartOptions(options: unknown): StartOptions {
   }
   if (o.libraryPath !== undefined) toCString(o.libraryPath, "libraryPath");
   if (o.storagePath !== undefined) toCString(o.storagePath, "storagePath");
-  if (o.identity !== undefined) {
-    if (typeof o.identity !== "string" || !/^[0-9a-f]{10}:0:[0-9a-f]{128}:[0-9a-f]{128}$/.test(o.identity)) {
-      // The value is a secret: never echo it.
-      throw new InvalidArgumentError("identity", "must be a secret identity string nodeId:0:public:secret (see generateIdentity)");
-    }
-  }
+  if (o.identity !== undefined) toSecretIdentity(o.identity);
   if (o.port !== undefined) toPort(o.port, "port");
   if (o.randomPortRange !== undefined) {
     const r = toOptions<{ start: number; end: number }>(o.randomPortRange, "randomPortRange");

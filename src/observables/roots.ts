@@ -8,6 +8,7 @@ import { InvalidArgumentError, LibztCallError } from "../errors.ts";
 import { signRootSet } from "../ffi/rootset.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
 import { parseIp } from "../ip.ts";
+import { toPublicIdentity } from "../validate.ts";
 
 /** One root of a root set. */
 export interface RootDefinition {
@@ -67,9 +68,7 @@ export function createRootSet(options: CreateRootSetOptions): RootSet {
   }
   roots.forEach((root, i) => {
     if (root === null || typeof root !== "object") throw new InvalidArgumentError(`roots[${i}]`, "must be an object");
-    if (typeof root.identity !== "string" || !/^[0-9a-f]{10}:0:[0-9a-f]{128}$/.test(root.identity)) {
-      throw new InvalidArgumentError(`roots[${i}].identity`, "must be a public identity nodeId:0:public (use publicIdentity())");
-    }
+    toPublicIdentity(root.identity, `roots[${i}].identity`);
     if (!Array.isArray(root.endpoints) || root.endpoints.length < 1 || root.endpoints.length > 32) {
       throw new InvalidArgumentError(`roots[${i}].endpoints`, "must be an array of 1 to 32 ip/port strings", root.endpoints);
     }

@@ -52,6 +52,7 @@ export function waitFor<V, T>(
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
+      // The source may settle us while subscribe() is still running: unsubscribe after it returns.
       queueMicrotask(() => subscription?.unsubscribe());
       settle();
     };
@@ -75,6 +76,5 @@ export function waitFor<V, T>(
       complete: () =>
         finish(() => reject(new NodeStateError("NODE_STOPPED", `${what}: the node stopped while waiting`))),
     });
-    if (settled) subscription.unsubscribe();
   });
 }
