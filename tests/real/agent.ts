@@ -102,13 +102,20 @@ async function probe(address: string, port: number, timeoutMs: number) {
     zts_socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     zts_connect: { parameters: ["i32", "buffer", "u16", "i32"], result: "i32", nonblocking: true },
     zts_close: { parameters: ["i32"], result: "i32" },
-  });
+    zts_errno: { type: "pointer" },
+  } as unknown as Record<string, Deno.ForeignFunction>) as unknown as Deno.DynamicLibrary<{
+    zts_socket: { parameters: ["i32", "i32", "i32"]; result: "i32" };
+    zts_connect: { parameters: ["i32", "buffer", "u16", "i32"]; result: "i32"; nonblocking: true };
+    zts_close: { parameters: ["i32"]; result: "i32" };
+  }>;
+  const errnoPtr = (lib.symbols as unknown as { zts_errno: Deno.PointerValue }).zts_errno;
   const family = address.includes(":") ? 10 : 2;
   const fd = lib.symbols.zts_socket(family, 1, 0);
   const ip = new TextEncoder().encode(address + "\0");
   const rc = await lib.symbols.zts_connect(fd, ip, port, timeoutMs);
+  const errno = errnoPtr ? new Deno.UnsafePointerView(errnoPtr).getInt32() : 0;
   lib.symbols.zts_close(fd);
-  return { rc };
+  return { rc, errno };
 }
 
 const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());

@@ -44,7 +44,7 @@ export async function canBuildTestNetwork(): Promise<string | undefined> {
 }
 
 /**
- * Creates `count` hosts on 10.222.X.0/24 (X from the pid, so parallel runs do
+ * Creates `count` hosts on 172.31.X.0/24 (X from the pid, so parallel runs do
  * not collide), each in its own namespace, bridged together.
  */
 export async function createTestNetwork(count: number): Promise<TestNetwork> {
@@ -69,7 +69,7 @@ export async function createTestNetwork(count: number): Promise<TestNetwork> {
     await run(["ip", "-n", hub, "link", "set", bridge, "up"]);
     for (let i = 0; i < count; i++) {
       const ns = `${tag}-n${i}`;
-      const address = `10.222.${subnet}.${i + 1}`;
+      const address = `172.31.${subnet}.${i + 1}`;
       await run(["ip", "netns", "add", ns]);
       created.push(ns);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
