@@ -550,7 +550,10 @@ export class ZeroTierNode {
     this.#assertRunning("stats");
     const result = statsOf(this.#lib);
     if (result === -4 /* NO_RESULT */) {
-      throw new UnavailableError("stats", "this libzt was built without statistics (ZTS_ENABLE_STATS / LWIP_STATS)");
+      throw new UnavailableError(
+        "stats",
+        "this libzt reports no statistics (zts_stats_get_all answers ZTS_ERR_NO_RESULT: its stats code is compiled out, as in libzt 1.8 host builds)",
+      );
     }
     if (typeof result === "number") throw LibztCallError.fromReturn("zts_stats_get_all", result);
     return result;

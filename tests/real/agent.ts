@@ -72,6 +72,14 @@ async function handle(c: Command): Promise<unknown> {
       });
       return { state, readyMs: performance.now() - t0, libztAddresses: node!.addresses(c.network as string) };
     }
+    case "info":
+      let stats: unknown;
+      try {
+        stats = node!.stats();
+      } catch (err) {
+        stats = { unavailable: (err as ZeroTierError).code };
+      }
+      return { port: node!.port, stats, eventCounters: node!.eventCounters };
     case "networkHistory":
       return networkHistory.get(c.network as string) ?? [];
     case "allPeers":

@@ -195,6 +195,25 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     console.log("A saw B:", history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
   });
 
+  test("port and lwIP statistics are queried from libzt", async () => {
+    const info = await a.call<{
+      port: number;
+      stats: { tcp?: { tx: number; rx: number }; unavailable?: string };
+      eventCounters: { received: number; decodeErrors: number };
+    }>("info");
+    assert.equal(info.port, ZT_PORT);
+    if (info.stats.unavailable) {
+      // libzt builds whose stats code is compiled out say so; rxzt must not report zeros.
+      assert.equal(info.stats.unavailable, "UNAVAILABLE");
+      console.log("lwIP statistics: unavailable in this libzt build");
+    } else {
+      // The probes above sent TCP segments and received resets.
+      assert.ok(info.stats.tcp!.tx > 0 && info.stats.tcp!.rx > 0, JSON.stringify(info.stats.tcp));
+    }
+    assert.ok(info.eventCounters.received > 0);
+    assert.equal(info.eventCounters.decodeErrors, 0);
+  });
+
   test("stop() completes the observables and every process exits by itself", async () => {
     for (const [name, agent] of [["a", a], ["b", b], ["root", root]] as const) {
       const t0 = performance.now();
