@@ -1,7 +1,7 @@
 /**
  * A pingable node: joins a network, prints its addresses and stays up, so
  * another ZeroTier member can `ping` it (libzt's stack answers ICMP echo).
- * Ctrl-C stops it.
+ * Ctrl-C stops it, also while it is still coming up.
  *
  *   LIBZT_PATH=/usr/local/lib/libzt.so ZT_NETWORK=<network id> deno run -A examples/ping_node.ts
  */
@@ -9,13 +9,23 @@ import { ZeroTierNode } from "../mod.ts";
 import { networkId, startOptions } from "./_config.ts";
 
 const node = await ZeroTierNode.start(startOptions());
-console.log(`node ${node.nodeId} started; waiting to come online...`);
-await node.waitUntilOnline({ timeout: 60_000 });
-const network = await node.join(networkId, { timeout: 60_000 });
-for (const a of network.assignedAddresses) console.log(`ping me at ${a.address} (network ${network.networkId})`);
-
+const interrupted = new AbortController();
 const stop = async () => {
   Deno.removeSignalListener("SIGINT", stop);
-  await node.stop();
+  interrupted.abort(new Error("interrupted"));
+  await node.stop(); // the process then exits by itself
+  console.log("stopped");
 };
 Deno.addSignalListener("SIGINT", stop);
+
+try {
+  console.log(`node ${node.nodeId} started; waiting to come online...`);
+  await node.waitUntilOnline({ timeout: 60_000, signal: interrupted.signal });
+  const network = await node.join(networkId, { timeout: 60_000, signal: interrupted.signal });
+  for (const a of network.assignedAddresses) console.log(`ping me at ${a.address} (network ${network.networkId})`);
+} catch (err) {
+  if (!interrupted.signal.aborted) {
+    console.error(`${(err as { code?: string }).code ?? "ERROR"}: ${(err as Error).message}`);
+    await stop();
+  }
+}
