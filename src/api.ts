@@ -46,7 +46,7 @@ export type {
   ZeroTierEvent,
 } from "./ffi/events.ts";
 export type { LayerCounters, NodeStats } from "./ffi/stats.ts";
-export { formatIp, ipFamily, parseIp } from "./ip.ts";
+export { formatIp, ipFamily, parseIp, prefixContains } from "./ip.ts";
 export type { IpFamily } from "./ip.ts";
 export {
   adhocIPv4Address,
@@ -69,6 +69,9 @@ export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./observab
 export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./observables/identity.ts";
 export type { IdentityOptions } from "./observables/identity.ts";
 export { createRootSet } from "./observables/roots.ts";
+export { SocketClosedError } from "./streams/tcp.ts";
+export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
+export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
 export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observables/roots.ts";
 
 /**

@@ -117,3 +117,24 @@ function parseIPv6(input: string): Uint8Array | undefined {
   });
   return out;
 }
+
+/**
+ * Whether `address` lies in `prefix`/`prefixLength` (same family only).
+ *
+ * @example
+ * ```ts
+ * import { prefixContains } from "@rxzt/rxzt";
+ * prefixContains("10.0.0.0", 8, "10.44.238.229"); // true
+ * ```
+ */
+export function prefixContains(prefix: string, prefixLength: number, address: string): boolean {
+  const p = parseIp(prefix);
+  const a = parseIp(address);
+  if (!p || !a || p.length !== a.length || prefixLength < 0 || prefixLength > p.length * 8) return false;
+  const whole = prefixLength >> 3;
+  for (let i = 0; i < whole; i++) if (p[i] !== a[i]) return false;
+  const rest = prefixLength & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (p[whole] & mask) === (a[whole] & mask);
+}

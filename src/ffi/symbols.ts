@@ -84,6 +84,27 @@ export const SYMBOLS = {
 
   // Statistics (real figures only in a stats-enabled libzt build).
   zts_stats_get_all: fn(["buf"], "i32"),
+
+  // BSD sockets. Sockets are non-blocking: every call but poll returns at once
+  // and runs on the JS thread, so `zts_errno` (one global) is read right after.
+  zts_bsd_socket: fn(["i32", "i32", "i32"], "i32"),
+  zts_bsd_connect: fn(["i32", "buf", "u32"], "i32"),
+  zts_bsd_bind: fn(["i32", "buf", "u32"], "i32"),
+  zts_bsd_listen: fn(["i32", "i32"], "i32"),
+  zts_bsd_accept: fn(["i32", "buf", "buf"], "i32"),
+  zts_bsd_recv: fn(["i32", "buf", "usize", "i32"], "isize"),
+  zts_bsd_send: fn(["i32", "buf", "usize", "i32"], "isize"),
+  zts_bsd_recvfrom: fn(["i32", "buf", "usize", "i32", "buf", "buf"], "isize"),
+  zts_bsd_sendto: fn(["i32", "buf", "usize", "i32", "buf", "u32"], "isize"),
+  zts_bsd_shutdown: fn(["i32", "i32"], "i32"),
+  zts_bsd_close: fn(["i32"], "i32"),
+  zts_bsd_fcntl: fn(["i32", "i32", "i32"], "i32"),
+  zts_bsd_setsockopt: fn(["i32", "i32", "i32", "buf", "u32"], "i32"),
+  zts_bsd_getsockopt: fn(["i32", "i32", "i32", "buf", "buf"], "i32"),
+  zts_bsd_getsockname: fn(["i32", "buf", "buf"], "i32"),
+  zts_bsd_getpeername: fn(["i32", "buf", "buf"], "i32"),
+  // The one call that waits: the shared readiness poller runs it off the JS thread.
+  zts_bsd_poll: fn(["buf", "u32", "i32"], "i32", true),
 } as const satisfies Record<string, SymbolDef>;
 
 /** Names of the functions in {@link SYMBOLS}. */

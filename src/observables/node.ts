@@ -34,7 +34,7 @@ import {
   type ZeroTierEvent,
 } from "../ffi/events.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
-import type { IpFamily } from "../ip.ts";
+import { type IpFamily, prefixContains } from "../ip.ts";
 import {
   type NetworkIdInput,
   toBool,
@@ -59,6 +59,11 @@ import {
   TERMINAL_PHASES,
 } from "./state.ts";
 import { waitFor } from "./wait.ts";
+import { SocketCalls } from "../ffi/sockets.ts";
+import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
+import type { Closable, SocketHost } from "../streams/host.ts";
+import { ReadinessPoller } from "../streams/poller.ts";
+import type { TcpConn, TcpListener } from "../streams/tcp.ts";
 
 /** Options of {@link ZeroTierNode.start}. Every field is optional. */
 export interface StartOptions {
@@ -188,6 +193,8 @@ export class ZeroTierNode {
   #nativeStarted = false;
   #received = 0;
   #decodeErrors = 0;
+  #socketHost?: SocketHost;
+  readonly #sockets = new Set<Closable>();
 
   /** Every libzt event, decoded. Hot: subscribers see events from when they subscribe. */
   readonly events$: Observable<ZeroTierEvent> = this.#events.asObservable();
@@ -422,6 +429,73 @@ export class ZeroTierNode {
     );
   }
 
+  /**
+   * Opens a TCP connection to a peer on a joined network, like
+   * `Deno.connect`. Waits (within `timeout`) until some joined network is
+   * ready for the address's family, and retries while ZeroTier sets up the
+   * path to the peer.
+   *
+   * @example
+   * ```ts
+   * const conn = await node.connect({ hostname: "fc12:3456:78aa:bbcc:dd00::1", port: 5000 });
+   * await conn.readable.pipeTo(Deno.stdout.writable);
+   * ```
+   */
+  connect(options: ConnectOptions): Promise<TcpConn> {
+    try {
+      this.#assertRunning("connect");
+      return connectTcp(this.#sockets$(), options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Listens for TCP connections, like `Deno.listen`.
+   *
+   * @example
+   * ```ts
+   * const listener = node.listen({ port: 5000 });
+   * for await (const conn of listener) conn.readable.pipeTo(conn.writable); // echo
+   * ```
+   */
+  listen(options: ListenOptions): TcpListener {
+    this.#assertRunning("listen");
+    return listenTcp(this.#sockets$(), options);
+  }
+
+  /** Sockets this node has open now (connections and listeners). */
+  get openSockets(): number {
+    return this.#sockets.size;
+  }
+
+  #sockets$(): SocketHost {
+    if (this.#socketHost) return this.#socketHost;
+    const calls = new SocketCalls(this.#lib);
+    const sockets = this.#sockets;
+    const networks$ = this.#networks;
+    this.#socketHost = {
+      calls,
+      poller: new ReadinessPoller(calls),
+      track: (s) => void sockets.add(s),
+      untrack: (s) => void sockets.delete(s),
+      familyReady: (family, signal) =>
+        waitFor(networks$, (all) => {
+          for (const n of all.values()) if (family === "IPv4" ? n.readyIPv4 : n.readyIPv6) return { done: undefined };
+          return undefined;
+        }, { signal, what: `waiting for a network ready for ${family}` }),
+      sourceAddressFor: (destination) => {
+        for (const n of networks$.value.values()) {
+          for (const a of n.assignedAddresses) {
+            if (prefixContains(a.address, a.prefixLength, destination)) return a.address;
+          }
+        }
+        return undefined;
+      },
+    };
+    return this.#socketHost;
+  }
+
   /** Resolves when the node is online (immediately if it is). */
   async waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
     const o = toOptions<WaitUntilOptions>(options);
@@ -577,6 +651,9 @@ export class ZeroTierNode {
   async #shutdown(): Promise<void> {
     if (this.#lifecycle === "stopped") return;
     this.#lifecycle = "stopping";
+    const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
+    for (const socket of [...this.#sockets]) socket.terminate(reason);
+    this.#socketHost?.poller.shutdown(reason);
     try {
       // zts_node_stop takes libzt's service lock: run it off the JS thread.
       if (this.#nativeStarted) await this.#lib.fn.zts_node_stop();

@@ -1,13 +1,15 @@
 /*
  * zts_standin.c -- a STAND-IN (test double) for libzt, built for rxzt's CI.
  *
- * THIS IS NOT libzt. It contains no ZeroTier, no networking and no crypto.
- * It implements only the subset of the libzt 1.8 C ABI (LP64) that rxzt
- * calls, with fake but self-consistent behaviour, so CI can exercise
+ * THIS IS NOT libzt. It contains no ZeroTier, no virtual network and no
+ * crypto. It implements only the subset of the libzt 1.8 C ABI (LP64) that
+ * rxzt calls, with fake but self-consistent behaviour, so CI can exercise
  * Deno.dlopen, callbacks arriving on a foreign thread, non-blocking calls and
- * struct decoding without the real library. Own struct names and own code:
- * nothing is copied from libzt, ZeroTierOne or lwIP, and no header of theirs
- * is needed to build it.
+ * struct decoding without the real library. Its zts_bsd_* socket calls are
+ * mapped onto the HOST's own sockets (see "BSD sockets" below), so streams can
+ * be tested over the host's loopback. Own struct names and own code: nothing
+ * is copied from libzt, ZeroTierOne or lwIP, and no header of theirs is needed
+ * to build it.
  *
  * Build:  cc -shared -fPIC -O1 -pthread -o libzt_standin.so tests/native/zts_standin.c
  *
@@ -39,17 +41,58 @@
  *   int      standin_handler_thread_is_caller(void)       1 on the event thread
  *   void     standin_set_online(int online)               NODE_ONLINE/OFFLINE + state
  *   void     standin_peer_sequence(uint64_t peer, int direct)   PEER_DIRECT/RELAY
+ *   int      standin_open_sockets(void)                   open zts_bsd_* sockets (any state)
+ *
+ * BSD sockets (zts_bsd_*): each call goes to a real host socket, translating
+ * libzt's constants, sockaddrs (BSD layout with a length byte), option values,
+ * poll bits and errno numbers (lwIP's) both ways. Rules mimicked:
+ *  - -2 (ERR_SERVICE) unless the node runs (started, not stopped, not freed);
+ *    zts_bsd_close works regardless (stand-in choice: real libzt's close also
+ *    checks the service). Stopping the node does not close sockets.
+ *  - -3 (ERR_ARG) where libzt's wrapper checks: NULL buf (send/recv/recvfrom/
+ *    sendto, whatever the length; Deno passes NULL for an empty buffer), NULL
+ *    addr or addrlen outside [16, 28] (connect/bind/sendto; getsockname and
+ *    getpeername check *addrlen, and here also a NULL addrlen).
+ *  - otherwise -1 with the global zts_errno set (lwIP numbering; EPIPE is
+ *    reported as ENOTCONN 107); zts_errno is left alone on success.
+ *  - descriptors are the host's numbers, but only those made here are valid
+ *    (others: EBADF); at most 1024 open at once (then ENFILE; accept closes the
+ *    connection it could not register, as lwIP does).
+ *  - sockets are blocking until F_SETFL O_NONBLOCK; F_GETFL also reports
+ *    O_RDONLY (2) / O_WRONLY (4) until that side is shut down locally; F_SETFL
+ *    ignores those bits and rejects any other with ENOSYS.
+ *  - sends never raise SIGPIPE. Sockaddr mismatching the socket's family:
+ *    EINVAL; unknown family: EAFNOSUPPORT. sendto on TCP ignores the address;
+ *    recvfrom on TCP reports the peer. shutdown on UDP: EOPNOTSUPP. connect on
+ *    a connected TCP socket: EISCONN (Linux would accept one more after a
+ *    non-blocking connect completed).
+ *  - zts_bsd_poll blocks up to timeout_ms (-1: forever) and may be called from
+ *    any thread. A descriptor that is not (or no longer) a stand-in socket makes
+ *    it return -1 (EBADF) with POLLNVAL on that entry, as lwIP does; closing a
+ *    socket wakes a poll waiting on it. revents are the host's, translated
+ *    (Linux reports POLLHUP, which lwIP never does).
+ *  - options: SOL_SOCKET REUSEADDR/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/
+ *    SNDTIMEO/RCVTIMEO (struct {long sec; long usec;}) and, read-only,
+ *    ERROR (translated errno)/TYPE/ACCEPTCONN; IPPROTO_TCP NODELAY/KEEPIDLE/
+ *    KEEPINTVL/KEEPCNT; IPPROTO_IP TOS/TTL; IPPROTO_IPV6 V6ONLY. Others:
+ *    ENOPROTOOPT. Values follow the host (Linux doubles SO_RCVBUF).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -1822,4 +1865,1115 @@ SD_API void standin_peer_sequence(uint64_t peer, int direct)
     test_paths(paths);
     q_push(mk_peer_item(direct ? EV_PEER_DIRECT : EV_PEER_RELAY, peer, ROLE_LEAF, direct ? 2u : 0u, paths));
     pthread_mutex_unlock(&g_mu);
+}
+
+/* ------------------------------------------------------------------------ */
+/* BSD sockets, backed by the host's own sockets                            */
+/* ------------------------------------------------------------------------ */
+
+/* libzt's (lwIP's) numbering; FAM4 / FAM6 above are its address families */
+#define Z_SOCK_STREAM   1
+#define Z_SOCK_DGRAM    2
+#define Z_SOCK_RAW      3
+#define Z_SOL_SOCKET    0x0fff
+#define Z_IPPROTO_IP    0
+#define Z_IPPROTO_TCP   6
+#define Z_IPPROTO_IPV6  41
+#define Z_MSG_PEEK      0x01
+#define Z_MSG_DONTWAIT  0x08
+#define Z_MSG_MORE      0x10
+#define Z_SHUT_RD       0
+#define Z_SHUT_WR       1
+#define Z_SHUT_RDWR     2
+#define Z_F_GETFL       3
+#define Z_F_SETFL       4
+#define Z_O_NONBLOCK    1
+#define Z_O_RDONLY      2
+#define Z_O_WRONLY      4
+#define Z_POLLIN        0x001
+#define Z_POLLOUT       0x002
+#define Z_POLLERR       0x004
+#define Z_POLLNVAL      0x008
+#define Z_POLLRDNORM    0x010
+#define Z_POLLRDBAND    0x020
+#define Z_POLLPRI       0x040
+#define Z_POLLWRNORM    0x080
+#define Z_POLLWRBAND    0x100
+#define Z_POLLHUP       0x200
+
+/* lwIP errno numbers the stand-in produces itself */
+#define Z_EBADF           9
+#define Z_ENOMEM          12
+#define Z_EFAULT          14
+#define Z_EINVAL          22
+#define Z_ENFILE          23
+#define Z_ENOSYS          38
+#define Z_ENOPROTOOPT     92
+#define Z_ESOCKTNOSUPPORT 94
+#define Z_EOPNOTSUPP      95
+#define Z_EAFNOSUPPORT    97
+#define Z_EISCONN         106
+#define Z_ENOTCONN        107
+
+#define SK_MAX  1024 /* open sockets at once, like lwIP's netconn pool */
+#define SA4_LEN 16   /* libzt's sockaddr_in */
+#define SA6_LEN 28   /* libzt's sockaddr_in6 / sockaddr_storage */
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* BSDs: SO_NOSIGPIPE is set on each socket instead */
+#endif
+
+typedef struct sd_pollfd {
+    int fd;
+    short events;
+    short revents;
+} sd_pollfd;
+
+typedef struct sd_timeval {
+    long sec;
+    long usec;
+} sd_timeval;
+
+typedef struct sd_linger {
+    int onoff;
+    int secs;
+} sd_linger;
+
+SD_CHECK(sizeof(sd_pollfd) == 8);
+SD_CHECK(offsetof(sd_pollfd, revents) == 6);
+SD_CHECK(sizeof(sd_timeval) == 16);
+SD_CHECK(sizeof(sd_linger) == 8);
+
+/* One entry per host descriptor number that the stand-in made. */
+typedef struct sd_sock {
+    uint8_t used;
+    uint8_t family; /* FAM4 / FAM6 */
+    uint8_t type;   /* Z_SOCK_* */
+    uint8_t shut_rd;
+    uint8_t shut_wr;
+    uint32_t gen;   /* bumped at each close: tells a reused number apart */
+} sd_sock;
+
+/* A zts_bsd_poll in progress (lives on its caller's stack). */
+typedef struct sd_poller {
+    struct sd_poller* next;
+    const struct pollfd* host;
+    unsigned int n;
+    int wake_wr; /* closing one of its sockets writes a byte here (-1: none) */
+} sd_poller;
+
+/* A wake-up pipe, reused across polls. */
+typedef struct sd_wake {
+    struct sd_wake* next;
+    int rd, wr;
+} sd_wake;
+
+typedef union host_sa {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+} host_sa;
+
+static pthread_mutex_t g_sk_mu = PTHREAD_MUTEX_INITIALIZER; /* everything below */
+static sd_sock* g_sk;                                       /* indexed by host fd */
+static size_t g_sk_cap;
+static int g_sk_open; /* includes slots reserved by a socket()/accept() in progress */
+static sd_poller* g_pollers;
+static sd_wake* g_wake_pool;
+
+/* the node is started and neither stopped nor freed */
+static int service_ok(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int ok = !g_freed && g_running;
+    pthread_mutex_unlock(&g_mu);
+    return ok;
+}
+
+/* host errno -> lwIP's number */
+static int zerr_of(int e)
+{
+#if EWOULDBLOCK != EAGAIN
+    if (e == EWOULDBLOCK) {
+        return 11;
+    }
+#endif
+    switch (e) {
+        case EAGAIN: return 11;
+        case EPIPE: return Z_ENOTCONN; /* lwIP: sending on a closed connection */
+        case EPERM: return 1;
+        case ENOENT: return 2;
+        case ESRCH: return 3;
+        case EINTR: return 4;
+        case EIO: return 5;
+        case ENXIO: return 6;
+        case EBADF: return Z_EBADF;
+        case ENOMEM: return Z_ENOMEM;
+        case EACCES: return 13;
+        case EFAULT: return Z_EFAULT;
+        case EBUSY: return 16;
+        case EEXIST: return 17;
+        case ENODEV: return 19;
+        case EINVAL: return Z_EINVAL;
+        case ENFILE: return Z_ENFILE;
+        case EMFILE: return 24;
+        case ENOSYS: return Z_ENOSYS;
+        case ENOTSOCK: return 88;
+        case EDESTADDRREQ: return 89;
+        case EMSGSIZE: return 90;
+        case EPROTOTYPE: return 91;
+        case ENOPROTOOPT: return Z_ENOPROTOOPT;
+        case EPROTONOSUPPORT: return 93;
+        case ESOCKTNOSUPPORT: return Z_ESOCKTNOSUPPORT;
+        case EOPNOTSUPP: return Z_EOPNOTSUPP;
+        case EPFNOSUPPORT: return 96;
+        case EAFNOSUPPORT: return Z_EAFNOSUPPORT;
+        case EADDRINUSE: return 98;
+        case EADDRNOTAVAIL: return 99;
+        case ENETDOWN: return 100;
+        case ENETUNREACH: return 101;
+        case ECONNABORTED: return 103;
+        case ECONNRESET: return 104;
+        case ENOBUFS: return 105;
+        case EISCONN: return Z_EISCONN;
+        case ENOTCONN: return Z_ENOTCONN;
+        case ETIMEDOUT: return 110;
+        case ECONNREFUSED: return 111;
+        case EHOSTUNREACH: return 113;
+        case EALREADY: return 114;
+        case EINPROGRESS: return 115;
+        default: return e;
+    }
+}
+
+static int fail(int zerr)
+{
+    zts_errno = zerr;
+    return SD_ERR_SOCKET;
+}
+
+/* -1 with zts_errno from the host's errno (read first thing) */
+static int fail_host(void)
+{
+    return fail(zerr_of(errno));
+}
+
+/* Copies the record of fd if it is an open stand-in socket; else 0. */
+static int sk_get(int fd, sd_sock* out)
+{
+    int ok = 0;
+    pthread_mutex_lock(&g_sk_mu);
+    if (fd >= 0 && (size_t)fd < g_sk_cap && g_sk[fd].used) {
+        if (out) {
+            *out = g_sk[fd];
+        }
+        ok = 1;
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    return ok;
+}
+
+/* Takes one of the SK_MAX slots; 0 if none is left. */
+static int sk_reserve(void)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    int ok = g_sk_open < SK_MAX;
+    if (ok) {
+        g_sk_open++;
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    return ok;
+}
+
+static void sk_unreserve(void)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    g_sk_open--;
+    pthread_mutex_unlock(&g_sk_mu);
+}
+
+/* Records a new host socket in a reserved slot; 0 if out of memory. */
+static int sk_register(int fd, int family, int type)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    if ((size_t)fd >= g_sk_cap) {
+        size_t cap = g_sk_cap ? g_sk_cap : 256;
+        while (cap <= (size_t)fd) {
+            cap *= 2;
+        }
+        sd_sock* t = realloc(g_sk, cap * sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&g_sk_mu);
+            return 0;
+        }
+        memset(t + g_sk_cap, 0, (cap - g_sk_cap) * sizeof *t);
+        g_sk = t;
+        g_sk_cap = cap;
+    }
+    sd_sock* s = &g_sk[fd];
+    uint32_t gen = s->gen + 1;
+    memset(s, 0, sizeof *s);
+    s->used = 1;
+    s->family = (uint8_t)family;
+    s->type = (uint8_t)type;
+    s->gen = gen;
+    pthread_mutex_unlock(&g_sk_mu);
+    return 1;
+}
+
+/* Per-socket host settings: close-on-exec, blocking, no SIGPIPE. */
+static void host_prepare(int fd, int accepted)
+{
+#if !defined(SOCK_CLOEXEC) || !defined(__linux__)
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+#if !defined(__linux__)
+    if (accepted) { /* BSDs let accepted sockets inherit O_NONBLOCK; lwIP does not */
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0) {
+            fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+        }
+    }
+#else
+    (void)accepted;
+#endif
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    (void)fd;
+}
+
+static void host_sa_setlen(host_sa* h, socklen_t len)
+{
+#if defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__) || defined(__DragonFly__)
+    h->sa.sa_len = (uint8_t)len;
+#else
+    (void)h;
+    (void)len;
+#endif
+}
+
+/* libzt sockaddr (addrlen already checked to be 16..28) -> host sockaddr.
+ * Returns 0 or an lwIP errno. AF_UNSPEC passes only for UDP connect. */
+static int sa_in(const void* addr, uint32_t addrlen, const sd_sock* s, int allow_unspec, host_sa* h, socklen_t* hlen)
+{
+    sd_sockaddr z;
+    memset(&z, 0, sizeof z);
+    memcpy(&z, addr, addrlen < sizeof z ? addrlen : sizeof z);
+    memset(h, 0, sizeof *h);
+    if (z.family == 0 && allow_unspec && s->type == Z_SOCK_DGRAM) {
+        h->sa.sa_family = AF_UNSPEC;
+        *hlen = sizeof h->sa;
+        host_sa_setlen(h, *hlen);
+        return 0;
+    }
+    if (z.family != FAM4 && z.family != FAM6) {
+        return z.family == 0 ? Z_EINVAL : Z_EAFNOSUPPORT;
+    }
+    if (z.family != s->family) {
+        return Z_EINVAL; /* lwIP: address type does not match the socket's */
+    }
+    if (z.family == FAM4) {
+        h->in4.sin_family = AF_INET;
+        h->in4.sin_port = z.port;
+        memcpy(&h->in4.sin_addr, z.u.v4.addr, 4);
+        *hlen = sizeof h->in4;
+    }
+    else {
+        if (addrlen < SA6_LEN) {
+            return Z_EINVAL;
+        }
+        h->in6.sin6_family = AF_INET6;
+        h->in6.sin6_port = z.port;
+        h->in6.sin6_flowinfo = z.u.v6.flowinfo;
+        memcpy(&h->in6.sin6_addr, z.u.v6.addr, 16);
+        h->in6.sin6_scope_id = z.u.v6.scope;
+        *hlen = sizeof h->in6;
+    }
+    host_sa_setlen(h, *hlen);
+    return 0;
+}
+
+/* Host sockaddr -> libzt's layout (len byte 16 / 28): copies at most *addrlen
+ * bytes into addr and sets *addrlen to the full size (0: no address). */
+static void sa_out(const host_sa* h, void* addr, uint32_t* addrlen)
+{
+    sd_sockaddr z;
+    uint32_t full = 0;
+    memset(&z, 0, sizeof z);
+    if (h->sa.sa_family == AF_INET) {
+        full = SA4_LEN;
+        z.family = FAM4;
+        z.port = h->in4.sin_port;
+        memcpy(z.u.v4.addr, &h->in4.sin_addr, 4);
+    }
+    else if (h->sa.sa_family == AF_INET6) {
+        full = SA6_LEN;
+        z.family = FAM6;
+        z.port = h->in6.sin6_port;
+        z.u.v6.flowinfo = h->in6.sin6_flowinfo;
+        memcpy(z.u.v6.addr, &h->in6.sin6_addr, 16);
+        z.u.v6.scope = h->in6.sin6_scope_id;
+    }
+    z.len = (uint8_t)full;
+    if (!addr || !addrlen) {
+        return;
+    }
+    memcpy(addr, &z, *addrlen < full ? *addrlen : full);
+    *addrlen = full;
+}
+
+static int recv_flags(int z)
+{
+    int h = 0;
+    if (z & Z_MSG_PEEK) {
+        h |= MSG_PEEK;
+    }
+    if (z & Z_MSG_DONTWAIT) {
+        h |= MSG_DONTWAIT;
+    }
+    return h;
+}
+
+static int send_flags(int z)
+{
+    int h = MSG_NOSIGNAL;
+    if (z & Z_MSG_DONTWAIT) {
+        h |= MSG_DONTWAIT;
+    }
+#ifdef MSG_MORE
+    if (z & Z_MSG_MORE) {
+        h |= MSG_MORE;
+    }
+#endif
+    return h;
+}
+
+SD_API int zts_bsd_socket(int family, int type, int protocol)
+{
+    (void)protocol; /* lwIP only looks at it for raw and UDP-Lite sockets */
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    int hfam, htype;
+    if (family == FAM4) {
+        hfam = AF_INET;
+    }
+    else if (family == FAM6) {
+        hfam = AF_INET6;
+    }
+    else {
+        return fail(Z_EAFNOSUPPORT);
+    }
+    if (type == Z_SOCK_STREAM) {
+        htype = SOCK_STREAM;
+    }
+    else if (type == Z_SOCK_DGRAM) {
+        htype = SOCK_DGRAM;
+    }
+    else {
+        return fail(type == Z_SOCK_RAW ? Z_ESOCKTNOSUPPORT : Z_EINVAL); /* raw: not in the stand-in */
+    }
+    if (!sk_reserve()) {
+        return fail(Z_ENFILE);
+    }
+#if defined(SOCK_CLOEXEC) && defined(__linux__)
+    htype |= SOCK_CLOEXEC;
+#endif
+    int fd = socket(hfam, htype, 0);
+    if (fd < 0) {
+        int e = errno;
+        sk_unreserve();
+        return fail(zerr_of(e));
+    }
+    host_prepare(fd, 0);
+    if (!sk_register(fd, family, type)) {
+        close(fd);
+        sk_unreserve();
+        return fail(Z_ENOMEM);
+    }
+    return fd;
+}
+
+SD_API int zts_bsd_connect(int fd, const void* addr, uint32_t addrlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!addr || addrlen < SA4_LEN || addrlen > SA6_LEN) {
+        return SD_ERR_ARG;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    host_sa h;
+    socklen_t hl = 0;
+    int e = sa_in(addr, addrlen, &s, 1, &h, &hl);
+    if (e) {
+        return fail(e);
+    }
+    if (s.type == Z_SOCK_STREAM) {
+        /* Linux accepts one more connect() after a non-blocking one completed;
+         * lwIP says EISCONN */
+        host_sa peer;
+        socklen_t pl = sizeof peer;
+        if (getpeername(fd, &peer.sa, &pl) == 0) {
+            return fail(Z_EISCONN);
+        }
+    }
+    return connect(fd, &h.sa, hl) == 0 ? SD_OK : fail_host();
+}
+
+SD_API int zts_bsd_bind(int fd, const void* addr, uint32_t addrlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!addr || addrlen < SA4_LEN || addrlen > SA6_LEN) {
+        return SD_ERR_ARG;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    host_sa h;
+    socklen_t hl = 0;
+    int e = sa_in(addr, addrlen, &s, 0, &h, &hl);
+    if (e) {
+        return fail(e);
+    }
+    return bind(fd, &h.sa, hl) == 0 ? SD_OK : fail_host();
+}
+
+SD_API int zts_bsd_listen(int fd, int backlog)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    return listen(fd, backlog) == 0 ? SD_OK : fail_host();
+}
+
+SD_API int zts_bsd_accept(int fd, void* addr, uint32_t* addrlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    host_sa h;
+    socklen_t hl = sizeof h;
+    memset(&h, 0, sizeof h);
+#if defined(SOCK_CLOEXEC) && defined(__linux__)
+    int nfd = accept4(fd, &h.sa, &hl, SOCK_CLOEXEC);
+#else
+    int nfd = accept(fd, &h.sa, &hl);
+#endif
+    if (nfd < 0) {
+        return fail_host();
+    }
+    host_prepare(nfd, 1);
+    if (!sk_reserve()) {
+        close(nfd); /* lwIP drops a connection it has no socket for */
+        return fail(Z_ENFILE);
+    }
+    if (!sk_register(nfd, s.family, s.type)) {
+        close(nfd);
+        sk_unreserve();
+        return fail(Z_ENOMEM);
+    }
+    sa_out(&h, addr, addrlen);
+    return nfd;
+}
+
+SD_API ssize_t zts_bsd_recv(int fd, void* buf, size_t len, int flags)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!buf) {
+        return SD_ERR_ARG;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    ssize_t n = recv(fd, buf, len, recv_flags(flags));
+    return n < 0 ? fail_host() : n;
+}
+
+SD_API ssize_t zts_bsd_recvfrom(int fd, void* buf, size_t len, int flags, void* addr, uint32_t* addrlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!buf) {
+        return SD_ERR_ARG;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    host_sa h;
+    socklen_t hl = sizeof h;
+    memset(&h, 0, sizeof h);
+    ssize_t n = recvfrom(fd, buf, len, recv_flags(flags), &h.sa, &hl);
+    if (n < 0) {
+        return fail_host();
+    }
+    if (addr && addrlen) {
+        if (s.type == Z_SOCK_STREAM && (hl == 0 || h.sa.sa_family == AF_UNSPEC)) {
+            hl = sizeof h; /* TCP: lwIP reports the peer */
+            if (getpeername(fd, &h.sa, &hl) != 0) {
+                memset(&h, 0, sizeof h);
+            }
+        }
+        sa_out(&h, addr, addrlen);
+    }
+    return n;
+}
+
+SD_API ssize_t zts_bsd_send(int fd, const void* buf, size_t len, int flags)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!buf) {
+        return SD_ERR_ARG;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    ssize_t n = send(fd, buf, len, send_flags(flags));
+    return n < 0 ? fail_host() : n;
+}
+
+SD_API ssize_t zts_bsd_sendto(int fd, const void* buf, size_t len, int flags, const void* addr, uint32_t addrlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!addr || !buf || addrlen < SA4_LEN || addrlen > SA6_LEN) {
+        return SD_ERR_ARG;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    ssize_t n;
+    if (s.type == Z_SOCK_STREAM) {
+        n = send(fd, buf, len, send_flags(flags)); /* lwIP ignores the address on TCP */
+    }
+    else {
+        host_sa h;
+        socklen_t hl = 0;
+        int e = sa_in(addr, addrlen, &s, 0, &h, &hl);
+        if (e) {
+            return fail(e);
+        }
+        n = sendto(fd, buf, len, send_flags(flags), &h.sa, hl);
+    }
+    return n < 0 ? fail_host() : n;
+}
+
+SD_API int zts_bsd_shutdown(int fd, int how)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    if (s.type != Z_SOCK_STREAM) {
+        return fail(Z_EOPNOTSUPP);
+    }
+    int hhow;
+    switch (how) {
+        case Z_SHUT_RD: hhow = SHUT_RD; break;
+        case Z_SHUT_WR: hhow = SHUT_WR; break;
+        case Z_SHUT_RDWR: hhow = SHUT_RDWR; break;
+        default: return fail(Z_EINVAL);
+    }
+    if (shutdown(fd, hhow) != 0) {
+        return fail_host();
+    }
+    pthread_mutex_lock(&g_sk_mu);
+    if ((size_t)fd < g_sk_cap && g_sk[fd].used && g_sk[fd].gen == s.gen) {
+        if (how != Z_SHUT_WR) {
+            g_sk[fd].shut_rd = 1;
+        }
+        if (how != Z_SHUT_RD) {
+            g_sk[fd].shut_wr = 1;
+        }
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    return SD_OK;
+}
+
+/* Works whether or not the node runs (stand-in choice, see the header). */
+SD_API int zts_bsd_close(int fd)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    if (fd < 0 || (size_t)fd >= g_sk_cap || !g_sk[fd].used) {
+        pthread_mutex_unlock(&g_sk_mu);
+        return fail(Z_EBADF);
+    }
+    g_sk[fd].used = 0;
+    g_sk[fd].gen++;
+    g_sk_open--;
+    /* wake the polls waiting on it: they report POLLNVAL, as lwIP's do */
+    for (sd_poller* p = g_pollers; p; p = p->next) {
+        for (unsigned int i = 0; i < p->n; i++) {
+            if (p->host[i].fd == fd) {
+                if (p->wake_wr >= 0 && write(p->wake_wr, "!", 1) < 0) {
+                    /* pipe full: it is readable already */
+                }
+                break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    /* The number stays ours until the host close below, so no one can reuse
+     * it meanwhile; closing outside the lock keeps a lingering close from
+     * stalling other calls. Whatever the host says, the descriptor is gone. */
+    close(fd);
+    return SD_OK;
+}
+
+SD_API int zts_bsd_fcntl(int fd, int cmd, int flags)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
+        return fail(Z_EBADF);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) {
+        return fail_host();
+    }
+    if (cmd == Z_F_GETFL) {
+        int r = (fl & O_NONBLOCK) ? Z_O_NONBLOCK : 0;
+        if (s.type == Z_SOCK_STREAM) {
+            r |= (s.shut_rd ? 0 : Z_O_RDONLY) | (s.shut_wr ? 0 : Z_O_WRONLY);
+        }
+        else {
+            r |= Z_O_RDONLY | Z_O_WRONLY;
+        }
+        return r;
+    }
+    if (cmd == Z_F_SETFL) {
+        flags &= ~(Z_O_RDONLY | Z_O_WRONLY); /* access-mode bits are ignored */
+        if (flags & ~Z_O_NONBLOCK) {
+            return fail(Z_ENOSYS);
+        }
+        fl = (flags & Z_O_NONBLOCK) ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+        return fcntl(fd, F_SETFL, fl) == 0 ? SD_OK : fail_host();
+    }
+    return fail(Z_ENOSYS);
+}
+
+/* Socket options: libzt (level, name) -> host, with the value's shape. */
+enum { OPT_INT, OPT_INT_RO, OPT_LINGER, OPT_TIMEVAL, OPT_ERROR, OPT_TYPE };
+
+typedef struct sd_opt {
+    int level, name;
+    int hlevel, hname;
+    int kind;
+} sd_opt;
+
+static const sd_opt g_opts[] = {
+    { Z_SOL_SOCKET, 0x0002, SOL_SOCKET, SO_ACCEPTCONN, OPT_INT_RO },
+    { Z_SOL_SOCKET, 0x0004, SOL_SOCKET, SO_REUSEADDR, OPT_INT },
+    { Z_SOL_SOCKET, 0x0008, SOL_SOCKET, SO_KEEPALIVE, OPT_INT },
+    { Z_SOL_SOCKET, 0x0020, SOL_SOCKET, SO_BROADCAST, OPT_INT },
+    { Z_SOL_SOCKET, 0x0080, SOL_SOCKET, SO_LINGER, OPT_LINGER },
+    { Z_SOL_SOCKET, 0x1001, SOL_SOCKET, SO_SNDBUF, OPT_INT },
+    { Z_SOL_SOCKET, 0x1002, SOL_SOCKET, SO_RCVBUF, OPT_INT },
+    { Z_SOL_SOCKET, 0x1005, SOL_SOCKET, SO_SNDTIMEO, OPT_TIMEVAL },
+    { Z_SOL_SOCKET, 0x1006, SOL_SOCKET, SO_RCVTIMEO, OPT_TIMEVAL },
+    { Z_SOL_SOCKET, 0x1007, SOL_SOCKET, SO_ERROR, OPT_ERROR },
+    { Z_SOL_SOCKET, 0x1008, SOL_SOCKET, SO_TYPE, OPT_TYPE },
+    { Z_IPPROTO_TCP, 0x0001, IPPROTO_TCP, TCP_NODELAY, OPT_INT },
+#if defined(TCP_KEEPIDLE)
+    { Z_IPPROTO_TCP, 0x0003, IPPROTO_TCP, TCP_KEEPIDLE, OPT_INT },
+#elif defined(TCP_KEEPALIVE) /* macOS's name for it */
+    { Z_IPPROTO_TCP, 0x0003, IPPROTO_TCP, TCP_KEEPALIVE, OPT_INT },
+#endif
+#ifdef TCP_KEEPINTVL
+    { Z_IPPROTO_TCP, 0x0004, IPPROTO_TCP, TCP_KEEPINTVL, OPT_INT },
+#endif
+#ifdef TCP_KEEPCNT
+    { Z_IPPROTO_TCP, 0x0005, IPPROTO_TCP, TCP_KEEPCNT, OPT_INT },
+#endif
+    { Z_IPPROTO_IP, 0x0001, IPPROTO_IP, IP_TOS, OPT_INT },
+    { Z_IPPROTO_IP, 0x0002, IPPROTO_IP, IP_TTL, OPT_INT },
+    { Z_IPPROTO_IPV6, 0x001b, IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT },
+};
+
+static const sd_opt* opt_find(int level, int name)
+{
+    for (size_t i = 0; i < sizeof g_opts / sizeof g_opts[0]; i++) {
+        if (g_opts[i].level == level && g_opts[i].name == name) {
+            return &g_opts[i];
+        }
+    }
+    return NULL;
+}
+
+SD_API int zts_bsd_setsockopt(int fd, int level, int optname, const void* optval, uint32_t optlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    if (!optval) {
+        return fail(Z_EFAULT);
+    }
+    const sd_opt* o = opt_find(level, optname);
+    if (!o || (o->kind != OPT_INT && o->kind != OPT_LINGER && o->kind != OPT_TIMEVAL)) {
+        return fail(Z_ENOPROTOOPT);
+    }
+    int r;
+    if (o->kind == OPT_INT) {
+        int v;
+        if (optlen < sizeof v) {
+            return fail(Z_EINVAL);
+        }
+        memcpy(&v, optval, sizeof v);
+        r = setsockopt(fd, o->hlevel, o->hname, &v, sizeof v);
+    }
+    else if (o->kind == OPT_LINGER) {
+        sd_linger z;
+        struct linger l;
+        if (optlen < sizeof z) {
+            return fail(Z_EINVAL);
+        }
+        memcpy(&z, optval, sizeof z);
+        l.l_onoff = z.onoff;
+        l.l_linger = z.secs;
+        r = setsockopt(fd, o->hlevel, o->hname, &l, sizeof l);
+    }
+    else {
+        sd_timeval z;
+        struct timeval tv;
+        if (optlen < sizeof z) {
+            return fail(Z_EINVAL);
+        }
+        memcpy(&z, optval, sizeof z);
+        tv.tv_sec = (time_t)z.sec;
+        tv.tv_usec = (suseconds_t)z.usec;
+        r = setsockopt(fd, o->hlevel, o->hname, &tv, sizeof tv);
+    }
+    return r == 0 ? SD_OK : fail_host();
+}
+
+SD_API int zts_bsd_getsockopt(int fd, int level, int optname, void* optval, uint32_t* optlen)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    if (!optval || !optlen) {
+        return fail(Z_EFAULT);
+    }
+    const sd_opt* o = opt_find(level, optname);
+    if (!o) {
+        return fail(Z_ENOPROTOOPT);
+    }
+    if (o->kind == OPT_LINGER) {
+        sd_linger z;
+        struct linger l;
+        socklen_t hl = sizeof l;
+        if (*optlen < sizeof z) {
+            return fail(Z_EINVAL);
+        }
+        memset(&l, 0, sizeof l);
+        if (getsockopt(fd, o->hlevel, o->hname, &l, &hl) != 0) {
+            return fail_host();
+        }
+        z.onoff = l.l_onoff;
+        z.secs = l.l_linger;
+        memcpy(optval, &z, sizeof z);
+        *optlen = sizeof z;
+        return SD_OK;
+    }
+    if (o->kind == OPT_TIMEVAL) {
+        sd_timeval z;
+        struct timeval tv;
+        socklen_t hl = sizeof tv;
+        if (*optlen < sizeof z) {
+            return fail(Z_EINVAL);
+        }
+        memset(&tv, 0, sizeof tv);
+        if (getsockopt(fd, o->hlevel, o->hname, &tv, &hl) != 0) {
+            return fail_host();
+        }
+        z.sec = (long)tv.tv_sec;
+        z.usec = (long)tv.tv_usec;
+        memcpy(optval, &z, sizeof z);
+        *optlen = sizeof z;
+        return SD_OK;
+    }
+    int v = 0;
+    socklen_t hl = sizeof v;
+    if (*optlen < sizeof v) {
+        return fail(Z_EINVAL);
+    }
+    if (getsockopt(fd, o->hlevel, o->hname, &v, &hl) != 0) {
+        return fail_host();
+    }
+    if (o->kind == OPT_ERROR) {
+        v = v ? zerr_of(v) : 0;
+    }
+    else if (o->kind == OPT_TYPE) {
+        v = v == SOCK_STREAM ? Z_SOCK_STREAM : v == SOCK_DGRAM ? Z_SOCK_DGRAM : Z_SOCK_RAW;
+    }
+    memcpy(optval, &v, sizeof v);
+    *optlen = sizeof v;
+    return SD_OK;
+}
+
+static int sock_or_peer_name(int fd, void* addr, uint32_t* addrlen, int peer)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!addr || !addrlen || *addrlen < SA4_LEN || *addrlen > SA6_LEN) {
+        return SD_ERR_ARG;
+    }
+    if (!sk_get(fd, NULL)) {
+        return fail(Z_EBADF);
+    }
+    host_sa h;
+    socklen_t hl = sizeof h;
+    memset(&h, 0, sizeof h);
+    int r = peer ? getpeername(fd, &h.sa, &hl) : getsockname(fd, &h.sa, &hl);
+    if (r != 0) {
+        return fail_host();
+    }
+    sa_out(&h, addr, addrlen);
+    return SD_OK;
+}
+
+SD_API int zts_bsd_getsockname(int fd, void* addr, uint32_t* addrlen)
+{
+    return sock_or_peer_name(fd, addr, addrlen, 0);
+}
+
+SD_API int zts_bsd_getpeername(int fd, void* addr, uint32_t* addrlen)
+{
+    return sock_or_peer_name(fd, addr, addrlen, 1);
+}
+
+static short poll_to_host(short z)
+{
+    short h = 0;
+    if (z & Z_POLLIN) h |= POLLIN;
+    if (z & Z_POLLOUT) h |= POLLOUT;
+    if (z & Z_POLLRDNORM) h |= POLLRDNORM;
+    if (z & Z_POLLRDBAND) h |= POLLRDBAND;
+    if (z & Z_POLLPRI) h |= POLLPRI;
+    if (z & Z_POLLWRNORM) h |= POLLWRNORM;
+    if (z & Z_POLLWRBAND) h |= POLLWRBAND;
+    return h;
+}
+
+static short poll_from_host(short h)
+{
+    short z = 0;
+    if (h & POLLIN) z |= Z_POLLIN;
+    if (h & POLLOUT) z |= Z_POLLOUT;
+    if (h & POLLERR) z |= Z_POLLERR;
+    if (h & POLLNVAL) z |= Z_POLLNVAL;
+    if (h & POLLHUP) z |= Z_POLLHUP;
+    if (h & POLLRDNORM) z |= Z_POLLRDNORM;
+    if (h & POLLRDBAND) z |= Z_POLLRDBAND;
+    if (h & POLLPRI) z |= Z_POLLPRI;
+    if (h & POLLWRNORM) z |= Z_POLLWRNORM;
+    if (h & POLLWRBAND) z |= Z_POLLWRBAND;
+    return z;
+}
+
+/* A wake-up pipe from the pool, or a new one; NULL if none can be made
+ * (the poll then just waits for its timeout). g_sk_mu held. */
+static sd_wake* wake_take(void)
+{
+    sd_wake* w = g_wake_pool;
+    if (w) {
+        g_wake_pool = w->next;
+        w->next = NULL;
+        return w;
+    }
+    w = calloc(1, sizeof *w);
+    int p[2];
+#ifdef __linux__
+    if (!w || pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) {
+        free(w);
+        return NULL;
+    }
+#else
+    if (!w || pipe(p) != 0) {
+        free(w);
+        return NULL;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(p[i], F_SETFD, FD_CLOEXEC);
+        fcntl(p[i], F_SETFL, fcntl(p[i], F_GETFL) | O_NONBLOCK);
+    }
+#endif
+    w->rd = p[0];
+    w->wr = p[1];
+    return w;
+}
+
+SD_API int zts_bsd_poll(void* fds, unsigned int nfds, int timeout_ms)
+{
+    if (!service_ok()) {
+        return SD_ERR_SERVICE;
+    }
+    if (!fds && nfds) {
+        return SD_ERR_ARG;
+    }
+    sd_pollfd* z = fds;
+    struct pollfd* h = calloc((size_t)nfds + 1, sizeof *h);
+    uint32_t* gen = calloc((size_t)nfds + 1, sizeof *gen);
+    if (!h || !gen) {
+        free(h);
+        free(gen);
+        return fail(Z_ENOMEM);
+    }
+    sd_poller me;
+    sd_wake* wk = NULL;
+    int bad = 0;
+    memset(&me, 0, sizeof me);
+
+    pthread_mutex_lock(&g_sk_mu);
+    for (unsigned int i = 0; i < nfds; i++) {
+        int fd = z[i].fd;
+        z[i].revents = 0;
+        h[i].fd = -1; /* negative: ignored, as POSIX and lwIP do */
+        if (fd < 0) {
+            continue;
+        }
+        if ((size_t)fd >= g_sk_cap || !g_sk[fd].used) {
+            z[i].revents = Z_POLLNVAL;
+            bad = 1;
+            continue;
+        }
+        h[i].fd = fd;
+        h[i].events = poll_to_host(z[i].events);
+        gen[i] = g_sk[fd].gen;
+    }
+    if (!bad) {
+        wk = wake_take();
+        me.host = h;
+        me.n = nfds;
+        me.wake_wr = wk ? wk->wr : -1;
+        me.next = g_pollers;
+        g_pollers = &me;
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    if (bad) { /* lwIP: -1 as soon as one descriptor is not a socket */
+        free(h);
+        free(gen);
+        return fail(Z_EBADF);
+    }
+
+    h[nfds].fd = wk ? wk->rd : -1;
+    h[nfds].events = POLLIN;
+    uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+    int r, err = 0;
+    for (;;) {
+        int t = timeout_ms;
+        if (timeout_ms > 0) {
+            uint64_t now = now_ms();
+            t = now >= deadline ? 0 : (int)(deadline - now);
+        }
+        r = poll(h, (nfds_t)nfds + 1, t);
+        if (r >= 0 || errno != EINTR) {
+            break;
+        }
+    }
+    if (r < 0) {
+        err = errno;
+    }
+
+    int ready = 0;
+    pthread_mutex_lock(&g_sk_mu);
+    for (sd_poller** pp = &g_pollers; *pp; pp = &(*pp)->next) {
+        if (*pp == &me) {
+            *pp = me.next;
+            break;
+        }
+    }
+    if (wk) {
+        char drain[64];
+        while (read(wk->rd, drain, sizeof drain) > 0) {
+        }
+        wk->next = g_wake_pool;
+        g_wake_pool = wk;
+    }
+    for (unsigned int i = 0; i < nfds; i++) {
+        int fd = h[i].fd;
+        if (fd < 0) {
+            continue;
+        }
+        if ((size_t)fd >= g_sk_cap || !g_sk[fd].used || g_sk[fd].gen != gen[i]) {
+            z[i].revents = Z_POLLNVAL; /* closed while we waited */
+            bad = 1;
+            continue;
+        }
+        if (r > 0) {
+            z[i].revents = poll_from_host(h[i].revents);
+        }
+        if (z[i].revents) {
+            ready++;
+        }
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+    free(h);
+    free(gen);
+    if (bad) {
+        return fail(Z_EBADF);
+    }
+    if (r < 0) {
+        return fail(zerr_of(err));
+    }
+    return ready;
+}
+
+/* Open zts_bsd_* sockets, whatever their state (node stopped or not). */
+SD_API int standin_open_sockets(void)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    int n = g_sk_open;
+    pthread_mutex_unlock(&g_sk_mu);
+    return n;
+}
+
+/* On unload: close the idle wake-up pipes (sockets stay the caller's). */
+__attribute__((destructor)) static void standin_sockets_unload(void)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    while (g_wake_pool) {
+        sd_wake* w = g_wake_pool;
+        g_wake_pool = w->next;
+        close(w->rd);
+        close(w->wr);
+        free(w);
+    }
+    pthread_mutex_unlock(&g_sk_mu);
 }

@@ -5,6 +5,7 @@
  * socket to make traffic toward a peer (rxzt's own sockets are tested
  * elsewhere). After `stop` it stops reading and must exit by itself.
  */
+import { createHash } from "node:crypto";
 import { filter, firstValueFrom } from "rxjs";
 import {
   createRootSet,
@@ -18,7 +19,7 @@ import {
 let node: ZeroTierNode | undefined;
 let startedAt = 0;
 const onlineChanges: { online: boolean; at: number }[] = [];
-const peerHistory = new Map<string, { link: string; event: string; paths: number; at: number }[]>();
+const peerHistory = new Map<string, { link: string; event: string; paths: string[]; at: number }[]>();
 const networkHistory = new Map<string, string[]>();
 
 function b64(text: string): Uint8Array {
@@ -49,7 +50,7 @@ async function handle(c: Command): Promise<unknown> {
       node.online$.subscribe((online) => onlineChanges.push({ online, at: performance.now() - startedAt }));
       node.peer$().subscribe((p: PeerState) => {
         const list = peerHistory.get(p.peerId) ?? [];
-        list.push({ link: p.link, event: p.lastEvent, paths: p.paths.length, at: performance.now() - startedAt });
+        list.push({ link: p.link, event: p.lastEvent, paths: p.paths.map((x) => `${x.address}/${x.port}`), at: performance.now() - startedAt });
         peerHistory.set(p.peerId, list);
       });
       node.networks$.subscribe((all) => {
@@ -72,7 +73,7 @@ async function handle(c: Command): Promise<unknown> {
       });
       return { state, readyMs: performance.now() - t0, libztAddresses: node!.addresses(c.network as string) };
     }
-    case "info":
+    case "info": {
       let stats: unknown;
       try {
         stats = node!.stats();
@@ -80,6 +81,52 @@ async function handle(c: Command): Promise<unknown> {
         stats = { unavailable: (err as ZeroTierError).code };
       }
       return { port: node!.port, stats, eventCounters: node!.eventCounters };
+    }
+    case "sinkServer": {
+      // Each connection: hash everything received, answer with the hex digest, close.
+      const listener = node!.listen({ port: c.port as number, hostname: c.hostname as string | undefined });
+      (async () => {
+        for await (const conn of listener) {
+          (async () => {
+            const hash = createHash("sha256");
+            let bytes = 0;
+            for await (const chunk of conn.readable) {
+              hash.update(chunk);
+              bytes += chunk.byteLength;
+            }
+            const w = conn.writable.getWriter();
+            await w.write(new TextEncoder().encode(JSON.stringify({ digest: hash.digest("hex"), bytes })));
+            await w.close();
+          })().catch((err) => console.error("sink:", err));
+        }
+      })();
+      return { addr: listener.addr };
+    }
+    case "send": {
+      // Stream `bytes` of pseudo-random data, half-close, read the sink's digest.
+      const t0 = performance.now();
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const connectMs = performance.now() - t0;
+      const total = c.bytes as number;
+      const chunk = new Uint8Array(c.chunk as number ?? 256 * 1024);
+      const hash = createHash("sha256");
+      let seed = 0x12345678 ^ (c.seed as number ?? 0);
+      const w = conn.writable.getWriter();
+      const t1 = performance.now();
+      for (let sent = 0; sent < total;) {
+        const n = Math.min(chunk.length, total - sent);
+        const words = new Uint32Array(chunk.buffer, 0, n >> 2);
+        for (let i = 0; i < words.length; i++) words[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        const piece = chunk.subarray(0, n);
+        hash.update(piece);
+        await w.write(piece);
+        sent += n;
+      }
+      await w.close();
+      const reply = JSON.parse(await new Response(conn.readable).text());
+      const seconds = (performance.now() - t1) / 1000;
+      return { connectMs, sentDigest: hash.digest("hex"), reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
+    }
     case "networkHistory":
       return networkHistory.get(c.network as string) ?? [];
     case "allPeers":

@@ -17,6 +17,12 @@ export interface Host {
 
 export interface TestNetwork {
   readonly hosts: readonly Host[];
+  /**
+   * Drops (true) or restores (false) direct traffic from `from` to `to`: an
+   * nftables rule in `from` (routes are not enough: ZeroTier binds its sockets
+   * to the interface, which bypasses blackhole routes).
+   */
+  block(from: Host, to: Host, blocked: boolean): Promise<void>;
   /** Runs a command inside a host's namespace; throws with its stderr on failure. */
   exec(host: Host, args: string[]): Promise<string>;
   destroy(): Promise<void>;
@@ -39,6 +45,11 @@ export async function canBuildTestNetwork(): Promise<string | undefined> {
     await run(["ip", "netns", "list"]);
   } catch (err) {
     return `iproute2 'ip netns' is unavailable: ${(err as Error).message}`;
+  }
+  try {
+    await run(["nft", "--version"]);
+  } catch {
+    return "nftables' nft is needed to cut paths between test hosts (apt-get install nftables)";
   }
   return undefined;
 }
@@ -72,6 +83,10 @@ export async function createTestNetwork(count: number): Promise<TestNetwork> {
       const address = `172.31.${subnet}.${i + 1}`;
       await run(["ip", "netns", "add", ns]);
       created.push(ns);
+      // IPv4 only: otherwise ZeroTier also finds paths over IPv6 link-local addresses,
+      // which the tests' path blocking would not cover.
+      await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
+      await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
       // Create the pair inside the host namespace, then move the far end to the hub.
       await run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", `${tag}h${i}`]);
@@ -89,6 +104,16 @@ export async function createTestNetwork(count: number): Promise<TestNetwork> {
   return {
     hosts,
     exec: (host, args) => run(["ip", "netns", "exec", host.ns, ...args]),
+    block: async (from, to, blocked) => {
+      const nft = (...args: string[]) => run(["ip", "netns", "exec", from.ns, "nft", ...args]);
+      if (!blocked) {
+        await nft("delete", "table", "inet", "rxzt");
+        return;
+      }
+      await nft("add", "table", "inet", "rxzt");
+      await nft("add", "chain", "inet", "rxzt", "out", "{ type filter hook output priority 0; }");
+      await nft("add", "rule", "inet", "rxzt", "out", "ip", "daddr", to.address, "drop");
+    },
     destroy,
   };
 }

@@ -1,0 +1,212 @@
+/**
+ * libzt's BSD socket calls with libzt's sockaddr layout, as plain functions
+ * over file descriptors. Every call here is non-blocking and runs on the JS
+ * thread, so `zts_errno` (a single global in libzt) is read right after it;
+ * only `poll` runs elsewhere.
+ *
+ * @module
+ */
+import { LibztCallError } from "../errors.ts";
+import { formatIp, parseIp } from "../ip.ts";
+import type { NativeLibrary } from "./backend.ts";
+import { AF_INET, AF_INET6 } from "./layout.ts";
+
+/** libzt's socket constants (`ZeroTierSockets.h`). */
+export const SOCK = {
+  STREAM: 1,
+  DGRAM: 2,
+  SOL_SOCKET: 0x0fff,
+  IPPROTO_TCP: 6,
+  SO_REUSEADDR: 0x0004,
+  SO_KEEPALIVE: 0x0008,
+  SO_LINGER: 0x0080,
+  SO_SNDBUF: 0x1001,
+  SO_RCVBUF: 0x1002,
+  SO_ERROR: 0x1007,
+  TCP_NODELAY: 0x0001,
+  TCP_KEEPIDLE: 0x0003,
+  TCP_KEEPINTVL: 0x0004,
+  TCP_KEEPCNT: 0x0005,
+  SHUT_RD: 0,
+  SHUT_WR: 1,
+  SHUT_RDWR: 2,
+  F_GETFL: 3,
+  F_SETFL: 4,
+  O_NONBLOCK: 1,
+  POLLIN: 0x001,
+  POLLOUT: 0x002,
+  POLLERR: 0x004,
+  POLLNVAL: 0x008,
+  POLLHUP: 0x200,
+  MSG_DONTWAIT: 0x0008,
+} as const;
+
+/** lwIP errno values rxzt branches on. */
+export const ERRNO = {
+  EAGAIN: 11,
+  EINPROGRESS: 115,
+  EALREADY: 114,
+  EISCONN: 106,
+  EMSGSIZE: 90,
+} as const;
+
+/** Size of a `zts_pollfd` (int fd, short events, short revents). */
+export const POLLFD_SIZE = 8;
+const SOCKADDR_IN_SIZE = 16;
+const SOCKADDR_IN6_SIZE = 28;
+/** Room for either family when libzt writes an address back. */
+export const SOCKADDR_MAX = 28;
+
+/** An endpoint as rxzt's stream layer sees it. */
+export interface Endpoint {
+  readonly hostname: string;
+  readonly port: number;
+  readonly family: "IPv4" | "IPv6";
+}
+
+/** Encodes an IP literal and port as a libzt sockaddr; `undefined` if not an IP literal. */
+export function encodeSockaddr(hostname: string, port: number): Uint8Array | undefined {
+  const ip = parseIp(hostname);
+  if (!ip) return undefined;
+  const v6 = ip.length === 16;
+  const out = new Uint8Array(v6 ? SOCKADDR_IN6_SIZE : SOCKADDR_IN_SIZE);
+  out[0] = out.length;
+  out[1] = v6 ? AF_INET6 : AF_INET;
+  out[2] = port >> 8;
+  out[3] = port & 0xff;
+  out.set(ip, v6 ? 8 : 4);
+  return out;
+}
+
+/** Decodes a libzt sockaddr written back by accept/recvfrom/getsockname. */
+export function decodeSockaddr(bytes: Uint8Array): Endpoint | undefined {
+  const port = (bytes[2] << 8) | bytes[3];
+  if (bytes[1] === AF_INET) return { hostname: formatIp(bytes.subarray(4, 8)), port, family: "IPv4" };
+  if (bytes[1] === AF_INET6) return { hostname: formatIp(bytes.subarray(8, 24)), port, family: "IPv6" };
+  return undefined;
+}
+
+/** Result of a call that may fail with an errno. */
+export type Outcome = { ok: true; value: number } | { ok: false; rc: number; errno: number };
+
+/** The socket calls of one loaded libzt. */
+export class SocketCalls {
+  readonly #lib: NativeLibrary;
+  readonly #addrLen = new Uint32Array(1);
+  readonly #addrBuf = new Uint8Array(SOCKADDR_MAX);
+  readonly #int = new Int32Array(1);
+  readonly #intLen = new Uint32Array(1);
+
+  constructor(lib: NativeLibrary) {
+    this.#lib = lib;
+  }
+
+  #outcome(rc: number): Outcome {
+    return rc >= 0 ? { ok: true, value: rc } : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
+  }
+
+  /** Throws the typed error of a failed outcome. */
+  static fail(fn: string, o: Outcome & { ok: false }, hint = ""): never {
+    throw LibztCallError.fromReturn(fn, o.rc, o.errno, hint);
+  }
+
+  /** A new non-blocking socket. */
+  open(family: "IPv4" | "IPv6", type: number): Outcome {
+    const f = this.#lib.fn;
+    const fd = this.#outcome(f.zts_bsd_socket(family === "IPv6" ? AF_INET6 : AF_INET, type, 0));
+    if (!fd.ok) return fd;
+    const flags = f.zts_bsd_fcntl(fd.value, SOCK.F_GETFL, 0);
+    const set = this.#outcome(f.zts_bsd_fcntl(fd.value, SOCK.F_SETFL, (flags < 0 ? 0 : flags) | SOCK.O_NONBLOCK));
+    if (!set.ok) {
+      f.zts_bsd_close(fd.value);
+      return set;
+    }
+    return fd;
+  }
+
+  connect(fd: number, addr: Uint8Array): Outcome {
+    return this.#outcome(this.#lib.fn.zts_bsd_connect(fd, addr, addr.length));
+  }
+
+  bind(fd: number, addr: Uint8Array): Outcome {
+    return this.#outcome(this.#lib.fn.zts_bsd_bind(fd, addr, addr.length));
+  }
+
+  listen(fd: number, backlog: number): Outcome {
+    return this.#outcome(this.#lib.fn.zts_bsd_listen(fd, backlog));
+  }
+
+  /** Accepts one pending connection: the new fd and the peer's endpoint. */
+  accept(fd: number): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
+    this.#addrLen[0] = SOCKADDR_MAX;
+    const o = this.#outcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
+    if (!o.ok) return o;
+    return { ok: true, fd: o.value, peer: decodeSockaddr(this.#addrBuf) };
+  }
+
+  /** Reads into `buf`: bytes read (0 at end of stream) or a failure. */
+  recv(fd: number, buf: Uint8Array): Outcome {
+    return this.#outcome(Number(this.#lib.fn.zts_bsd_recv(fd, buf, buf.byteLength, 0)));
+  }
+
+  /** Writes from `buf`: bytes accepted by the stack, or a failure. */
+  send(fd: number, buf: Uint8Array): Outcome {
+    return this.#outcome(Number(this.#lib.fn.zts_bsd_send(fd, buf, buf.byteLength, 0)));
+  }
+
+  /** One datagram into `buf`, with its sender. */
+  recvfrom(fd: number, buf: Uint8Array): { ok: true; size: number; from: Endpoint | undefined } | (Outcome & { ok: false }) {
+    this.#addrLen[0] = SOCKADDR_MAX;
+    const o = this.#outcome(
+      Number(this.#lib.fn.zts_bsd_recvfrom(fd, buf, buf.byteLength, 0, this.#addrBuf, this.#addrLen)),
+    );
+    if (!o.ok) return o;
+    return { ok: true, size: o.value, from: decodeSockaddr(this.#addrBuf) };
+  }
+
+  sendto(fd: number, buf: Uint8Array, addr: Uint8Array): Outcome {
+    return this.#outcome(
+      Number(this.#lib.fn.zts_bsd_sendto(fd, buf, buf.byteLength, 0, addr, addr.length)),
+    );
+  }
+
+  shutdown(fd: number, how: number): Outcome {
+    return this.#outcome(this.#lib.fn.zts_bsd_shutdown(fd, how));
+  }
+
+  close(fd: number): Outcome {
+    return this.#outcome(this.#lib.fn.zts_bsd_close(fd));
+  }
+
+  setInt(fd: number, level: number, option: number, value: number): Outcome {
+    this.#int[0] = value;
+    return this.#outcome(this.#lib.fn.zts_bsd_setsockopt(fd, level, option, new Uint8Array(this.#int.buffer), 4));
+  }
+
+  getInt(fd: number, level: number, option: number): Outcome {
+    this.#int[0] = 0;
+    this.#intLen[0] = 4;
+    const o = this.#outcome(this.#lib.fn.zts_bsd_getsockopt(fd, level, option, new Uint8Array(this.#int.buffer), this.#intLen));
+    return o.ok ? { ok: true, value: this.#int[0] } : o;
+  }
+
+  /** `SO_LINGER` as libzt lays out `struct linger` (two ints). */
+  setLinger(fd: number, seconds: number | undefined): Outcome {
+    const v = new Int32Array([seconds === undefined ? 0 : 1, seconds ?? 0]);
+    return this.#outcome(this.#lib.fn.zts_bsd_setsockopt(fd, SOCK.SOL_SOCKET, SOCK.SO_LINGER, new Uint8Array(v.buffer), 8));
+  }
+
+  /** The local (`peer` false) or remote endpoint of a socket. */
+  endpoint(fd: number, peer: boolean): Endpoint | undefined {
+    this.#addrLen[0] = SOCKADDR_MAX;
+    this.#addrBuf.fill(0);
+    const f = this.#lib.fn;
+    const rc = peer ? f.zts_bsd_getpeername(fd, this.#addrBuf, this.#addrLen) : f.zts_bsd_getsockname(fd, this.#addrBuf, this.#addrLen);
+    return rc < 0 ? undefined : decodeSockaddr(this.#addrBuf);
+  }
+
+  /** Waits (off the JS thread) for readiness of the fds in `pollfds`. */
+  poll(pollfds: Uint8Array, count: number, timeoutMs: number): Promise<number> {
+    return this.#lib.fn.zts_bsd_poll(pollfds, count, timeoutMs);
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `connect` and `listen`: argument checks, waiting for the address family to
+ * be ready, and the retries ZeroTier's link setup needs.
+ *
+ * @module
+ */
+import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
+import { encodeSockaddr, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { ipFamily } from "../ip.ts";
+import { toOptions, toPort, toSignal, toTimeout } from "../validate.ts";
+import type { SocketHost } from "./host.ts";
+import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
+
+/** Options of `node.connect()`, like `Deno.connect`. */
+export interface ConnectOptions {
+  /** The peer's IP address on a ZeroTier network (ZeroTier has no DNS). */
+  hostname: string;
+  /** The peer's port. */
+  port: number;
+  /** Give up after this many milliseconds (`TimeoutError`). Default: 30000. */
+  timeout?: number;
+  /** Abort the attempt (rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/** Options of `node.listen()`, like `Deno.listen`. */
+export interface ListenOptions {
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** Local address to bind. Default: `"::"` (IPv6 and IPv4). */
+  hostname?: string;
+  /** Pending-connection queue length. Default: 128. */
+  backlog?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT = 30_000;
+// Errors that mean "the path is not there yet" while ZeroTier sets it up.
+const RETRYABLE = new Set([101 /* ENETUNREACH */, 113 /* EHOSTUNREACH */, 110 /* ETIMEDOUT */, 103 /* ECONNABORTED */]);
+
+/** Connects to a TCP peer. */
+export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
+  const o = toOptions<ConnectOptions>(options, "options");
+  if (typeof o.hostname !== "string" || !ipFamily(o.hostname)) {
+    throw new InvalidArgumentError("hostname", "must be an IPv4 or IPv6 address (ZeroTier networks have no DNS)", o.hostname);
+  }
+  const port = toPort(o.port, "port", false);
+  const timeout = toTimeout(o.timeout) ?? DEFAULT_CONNECT_TIMEOUT;
+  const userSignal = toSignal(o.signal);
+  const family = ipFamily(o.hostname)!;
+  const addr = encodeSockaddr(o.hostname, port)!;
+  const deadline = AbortSignal.timeout(timeout);
+  const signal = userSignal ? AbortSignal.any([userSignal, deadline]) : deadline;
+  const what = `connect to ${o.hostname}:${port}`;
+  const rethrow = (err: unknown): never => {
+    if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
+    throw err;
+  };
+  await host.familyReady(family, signal).catch(rethrow);
+  for (let attempt = 0;; attempt++) {
+    const fd = host.calls.open(family, SOCK.STREAM);
+    if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+    const failed = (errno: number) => {
+      host.calls.close(fd.value);
+      return errno;
+    };
+    let errno = 0;
+    // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
+    // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
+    // routes by source address first: bind to our address on the destination's network.
+    const source = host.sourceAddressFor(o.hostname);
+    if (source !== undefined) {
+      const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
+      if (!bound.ok) {
+        host.calls.close(fd.value);
+        SocketCalls.fail("zts_bsd_bind", bound, `binding to ${source}, this node's address on the peer's network`);
+      }
+    }
+    const started = host.calls.connect(fd.value, addr);
+    if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
+    if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
+      errno = failed(started.errno);
+    } else {
+      try {
+        await host.poller.wait(fd.value, SOCK.POLLOUT, signal);
+      } catch (err) {
+        host.poller.release(fd.value, () => host.calls.close(fd.value));
+        rethrow(err);
+      }
+      const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
+      if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
+      errno = failed(so.ok ? so.value : so.errno);
+    }
+    if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
+    // ZeroTier may still be setting up the path to the peer: try again shortly.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));
+    if (signal.aborted) rethrow(signal.reason);
+  }
+}
+
+/** Starts listening for TCP connections. */
+export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener {
+  const o = toOptions<ListenOptions>(options, "options");
+  const port = toPort(o.port, "port");
+  const hostname = o.hostname ?? "::";
+  if (typeof hostname !== "string" || !ipFamily(hostname)) {
+    throw new InvalidArgumentError("hostname", "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any", hostname);
+  }
+  const backlog = o.backlog ?? 128;
+  if (!Number.isInteger(backlog) || backlog < 1 || backlog > 1024) {
+    throw new InvalidArgumentError("backlog", "must be an integer from 1 to 1024", backlog);
+  }
+  const family = ipFamily(hostname)!;
+  const fd = host.calls.open(family, SOCK.STREAM);
+  if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  const steps: [string, () => ReturnType<SocketCalls["bind"]>][] = [
+    ["zts_bsd_setsockopt", () => host.calls.setInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1)],
+    ["zts_bsd_bind", () => host.calls.bind(fd.value, encodeSockaddr(hostname, port)!)],
+    ["zts_bsd_listen", () => host.calls.listen(fd.value, backlog)],
+  ];
+  for (const [name, step] of steps) {
+    const r = step();
+    if (!r.ok) {
+      host.calls.close(fd.value);
+      SocketCalls.fail(name, r, name === "zts_bsd_bind" ? `Is port ${port} already in use?` : "");
+    }
+  }
+  return openTcpListener(host, fd.value);
+}

@@ -1,0 +1,356 @@
+/**
+ * TCP over ZeroTier as web streams, shaped like `Deno.connect` / `Deno.listen`:
+ * a {@link TcpConn} has a byte `readable` (BYOB-capable) and a `writable`;
+ * a {@link TcpListener} is an async iterable of connections.
+ *
+ * @module
+ */
+import { Observable } from "rxjs";
+import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
+import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import type { SocketHost } from "./host.ts";
+
+/** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
+export interface NetAddr {
+  readonly transport: "tcp" | "udp";
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/**
+ * The socket was closed (by `close()`, `node.stop()` or the peer) while an
+ * operation was pending or after it (code `SOCKET_CLOSED`).
+ *
+ * @example
+ * ```ts
+ * import { SocketClosedError } from "@rxzt/rxzt";
+ * console.log(new SocketClosedError("read").code); // "SOCKET_CLOSED"
+ * ```
+ */
+export class SocketClosedError extends ZeroTierError {
+  constructor(what: string) {
+    super("SOCKET_CLOSED", `Cannot ${what}: the socket is closed.`);
+  }
+}
+
+const READ_CHUNK = 64 * 1024;
+
+// Constructors stay private (their parameters are internals); these factories are the way in.
+let createConn: (host: SocketHost, fd: number, remote?: Endpoint) => TcpConn;
+let createListener: (host: SocketHost, fd: number) => TcpListener;
+
+/** @internal Wraps a connected socket. */
+export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint): TcpConn {
+  return createConn(host, fd, remote);
+}
+
+/** @internal Wraps a listening socket. */
+export function openTcpListener(host: SocketHost, fd: number): TcpListener {
+  return createListener(host, fd);
+}
+
+function netAddr(e: Endpoint | undefined): NetAddr {
+  return { transport: "tcp", hostname: e?.hostname ?? "", port: e?.port ?? 0 };
+}
+
+/**
+ * One TCP connection. Reading and writing go through `readable` and
+ * `writable`; both respect backpressure: nothing is read from libzt unless a
+ * reader asks, and a write resolves only once libzt has taken the bytes.
+ *
+ * The socket is released exactly once: when both directions are finished
+ * (read to the end or cancelled, and writable closed or aborted), or at
+ * `close()`, or when the node stops.
+ *
+ * @example
+ * ```ts
+ * const conn = await node.connect({ hostname: "10.1.2.3", port: 5000 });
+ * await conn.writable.getWriter().write(new TextEncoder().encode("hello"));
+ * for await (const chunk of conn.readable) console.log(chunk.length);
+ * ```
+ */
+export class TcpConn {
+  /** Bytes from the peer; ends when the peer closes its sending side. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; `close()` half-closes (the peer reads end of stream). */
+  readonly writable: WritableStream<Uint8Array>;
+  /** This end's address. */
+  readonly localAddr: NetAddr;
+  /** The peer's address. */
+  readonly remoteAddr: NetAddr;
+
+  readonly #host: SocketHost;
+  readonly #fd: number;
+  #readDone = false;
+  #writeDone = false;
+  #released = false;
+  #readController?: ReadableByteStreamController;
+  #writeController?: WritableStreamDefaultController;
+
+  static {
+    createConn = (host, fd, remote) => new TcpConn(host, fd, remote);
+  }
+
+  private constructor(host: SocketHost, fd: number, remote?: Endpoint) {
+    this.#host = host;
+    this.#fd = fd;
+    this.localAddr = netAddr(host.calls.endpoint(fd, false));
+    this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
+    host.track(this);
+    const calls = host.calls;
+    this.readable = new ReadableStream({
+      type: "bytes",
+      autoAllocateChunkSize: READ_CHUNK,
+      start: (c) => {
+        this.#readController = c;
+      },
+      pull: async (c) => {
+        const request = c.byobRequest!;
+        const v = request.view!;
+        const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        for (;;) {
+          if (this.#released) throw new SocketClosedError("read");
+          const r = calls.recv(this.#fd, view);
+          if (r.ok) {
+            if (r.value === 0) {
+              this.#readDone = true;
+              c.close();
+              request.respond(0);
+              this.#maybeRelease();
+            } else {
+              request.respond(r.value);
+            }
+            return;
+          }
+          if (r.errno !== ERRNO.EAGAIN) {
+            this.#readDone = true;
+            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
+            this.#maybeRelease();
+            throw err;
+          }
+          await host.poller.wait(this.#fd, SOCK.POLLIN);
+        }
+      },
+      cancel: () => {
+        this.#readDone = true;
+        if (!this.#released) calls.shutdown(this.#fd, SOCK.SHUT_RD);
+        this.#maybeRelease();
+      },
+    }, { highWaterMark: 0 });
+    this.writable = new WritableStream<Uint8Array>({
+      start: (c) => {
+        this.#writeController = c;
+      },
+      write: async (chunk) => {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
+        }
+        let offset = 0;
+        while (offset < chunk.byteLength) {
+          if (this.#released) throw new SocketClosedError("write");
+          const r = calls.send(this.#fd, chunk.subarray(offset));
+          if (r.ok) {
+            offset += r.value;
+          } else if (r.errno === ERRNO.EAGAIN) {
+            await host.poller.wait(this.#fd, SOCK.POLLOUT);
+          } else {
+            this.#writeDone = true;
+            const err = LibztCallError.fromReturn("zts_bsd_send", r.rc, r.errno);
+            this.#maybeRelease();
+            throw err;
+          }
+        }
+      },
+      close: () => {
+        this.#writeDone = true;
+        if (!this.#released) calls.shutdown(this.#fd, SOCK.SHUT_WR);
+        this.#maybeRelease();
+      },
+      abort: () => {
+        this.#writeDone = true;
+        this.#maybeRelease();
+      },
+    });
+  }
+
+  /** Half-closes: the peer reads end of stream; reading goes on. */
+  async closeWrite(): Promise<void> {
+    if (this.writable.locked) {
+      throw new ZeroTierError("STREAM_LOCKED", "closeWrite(): release the writable's writer first, or close it yourself.");
+    }
+    await this.writable.close();
+  }
+
+  /** Disables (true) or enables Nagle's algorithm. */
+  setNoDelay(noDelay = true): void {
+    this.#option("setNoDelay", SOCK.IPPROTO_TCP, SOCK.TCP_NODELAY, noDelay ? 1 : 0);
+  }
+
+  /**
+   * Enables TCP keep-alive (optionally with idle time, probe interval in
+   * seconds and probe count), so a dead peer is noticed.
+   */
+  setKeepAlive(keepAlive = true, options: { idle?: number; interval?: number; count?: number } = {}): void {
+    this.#option("setKeepAlive", SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, keepAlive ? 1 : 0);
+    if (options.idle !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, options.idle);
+    if (options.interval !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, options.interval);
+    if (options.count !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, options.count);
+  }
+
+  /** Sets `SO_LINGER`: seconds to wait for unsent data at close; 0 resets the connection. */
+  setLinger(seconds: number | undefined): void {
+    if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < 0)) {
+      throw new InvalidArgumentError("seconds", "must be a non-negative integer or undefined", seconds);
+    }
+    this.#assertOpen("setLinger");
+    const r = this.#host.calls.setLinger(this.#fd, seconds);
+    if (!r.ok) SocketCalls.fail("zts_bsd_setsockopt", r);
+  }
+
+  /** Sets the receive buffer size in bytes (`SO_RCVBUF`). */
+  setReceiveBufferSize(bytes: number): void {
+    this.#option("setReceiveBufferSize", SOCK.SOL_SOCKET, SOCK.SO_RCVBUF, bytes);
+  }
+
+  #option(what: string, level: number, option: number, value: number): void {
+    if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(what, "needs a non-negative integer", value);
+    this.#assertOpen(what);
+    const r = this.#host.calls.setInt(this.#fd, level, option, value);
+    if (!r.ok) SocketCalls.fail("zts_bsd_setsockopt", r);
+  }
+
+  #assertOpen(what: string): void {
+    if (this.#released) throw new SocketClosedError(what);
+  }
+
+  /**
+   * Closes both directions now and releases the socket. Pending reads and
+   * writes fail with `SocketClosedError`. Safe to call more than once.
+   */
+  close(): void {
+    this.#terminate(new SocketClosedError("use the connection"));
+  }
+
+  /** @internal Closes with a given reason (node stop). */
+  terminate(reason: unknown): void {
+    this.#terminate(reason);
+  }
+
+  #terminate(reason: unknown): void {
+    if (this.#released) return;
+    this.#readDone = this.#writeDone = true;
+    try {
+      this.#readController?.error(reason);
+    } catch { /* already closed */ }
+    try {
+      this.#writeController?.error(reason);
+    } catch { /* already closed */ }
+    this.#release(reason);
+  }
+
+  #maybeRelease(): void {
+    if (this.#readDone && this.#writeDone) this.#release(new SocketClosedError("use the connection"));
+  }
+
+  #release(reason: unknown): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.untrack(this);
+    this.#host.poller.cancel(this.#fd, reason);
+    const fd = this.#fd;
+    this.#host.poller.release(fd, () => this.#host.calls.close(fd));
+  }
+}
+
+/**
+ * A listening TCP socket: `for await (const conn of listener)`, `accept()`,
+ * or `connection$`. Closing it ends the iteration.
+ *
+ * @example
+ * ```ts
+ * const listener = node.listen({ port: 5000 });
+ * for await (const conn of listener) conn.readable.pipeTo(conn.writable); // echo
+ * ```
+ */
+export class TcpListener implements AsyncIterable<TcpConn> {
+  /** The address it listens on. */
+  readonly addr: NetAddr;
+  readonly #host: SocketHost;
+  readonly #fd: number;
+  #closed = false;
+
+  static {
+    createListener = (host, fd) => new TcpListener(host, fd);
+  }
+
+  private constructor(host: SocketHost, fd: number) {
+    this.#host = host;
+    this.#fd = fd;
+    this.addr = netAddr(host.calls.endpoint(fd, false));
+    host.track(this);
+  }
+
+  /** Waits for the next connection; rejects with `SocketClosedError` once closed. */
+  async accept(): Promise<TcpConn> {
+    for (;;) {
+      if (this.#closed) throw new SocketClosedError("accept");
+      const r = this.#host.calls.accept(this.#fd);
+      if (r.ok) return openTcpConn(this.#host, r.fd, r.peer);
+      if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
+      await this.#host.poller.wait(this.#fd, SOCK.POLLIN);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof SocketClosedError || this.#closed) return;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Accepted connections as an observable: subscribing starts accepting,
+   * unsubscribing stops (the listener stays open; accepted connections are
+   * the subscriber's to close).
+   */
+  get connection$(): Observable<TcpConn> {
+    return new Observable<TcpConn>((subscriber) => {
+      let active = true;
+      (async () => {
+        while (active) {
+          try {
+            const conn = await this.accept();
+            if (active) subscriber.next(conn);
+            else conn.close();
+          } catch (err) {
+            if (err instanceof SocketClosedError) subscriber.complete();
+            else subscriber.error(err);
+            return;
+          }
+        }
+      })();
+      return () => {
+        active = false;
+      };
+    });
+  }
+
+  /** Stops listening; pending `accept()` calls reject, iteration ends. Safe to call twice. */
+  close(): void {
+    this.terminate(new SocketClosedError("accept"));
+  }
+
+  /** @internal */
+  terminate(reason: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#host.untrack(this);
+    this.#host.poller.cancel(this.#fd, reason);
+    const fd = this.#fd;
+    this.#host.poller.release(fd, () => this.#host.calls.close(fd));
+  }
+}
