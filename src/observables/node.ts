@@ -64,6 +64,7 @@ import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "
 import type { Closable, SocketHost } from "../streams/host.ts";
 import { ReadinessPoller } from "../streams/poller.ts";
 import type { TcpConn, TcpListener } from "../streams/tcp.ts";
+import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 
 /** Options of {@link ZeroTierNode.start}. Every field is optional. */
 export interface StartOptions {
@@ -464,7 +465,22 @@ export class ZeroTierNode {
     return listenTcp(this.#sockets$(), options);
   }
 
-  /** Sockets this node has open now (connections and listeners). */
+  /**
+   * Opens a UDP socket: a readable of received datagrams and a writable of
+   * datagrams to send.
+   *
+   * @example
+   * ```ts
+   * const udp = node.listenDatagram({ port: 5003 });
+   * for await (const { data, remoteAddr } of udp.readable) console.log(remoteAddr, data);
+   * ```
+   */
+  listenDatagram(options: DatagramOptions): DatagramConn {
+    this.#assertRunning("listenDatagram");
+    return listenDatagram(this.#sockets$(), options);
+  }
+
+  /** Sockets this node has open now (connections, listeners, UDP sockets). */
   get openSockets(): number {
     return this.#sockets.size;
   }

@@ -79,8 +79,11 @@ export class TcpConn {
   /** The peer's address. */
   readonly remoteAddr: NetAddr;
 
+  /** Resolves when the socket is released, whatever the reason (never rejects). */
+  readonly closed: Promise<void>;
   readonly #host: SocketHost;
   readonly #fd: number;
+  #markClosed!: () => void;
   #readDone = false;
   #writeDone = false;
   #released = false;
@@ -94,6 +97,7 @@ export class TcpConn {
   private constructor(host: SocketHost, fd: number, remote?: Endpoint) {
     this.#host = host;
     this.#fd = fd;
+    this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.localAddr = netAddr(host.calls.endpoint(fd, false));
     this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
     host.track(this);
@@ -123,9 +127,9 @@ export class TcpConn {
             return;
           }
           if (r.errno !== ERRNO.EAGAIN) {
-            this.#readDone = true;
+            // A failed connection is dead both ways: release it now, not when the app finishes.
             const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
-            this.#maybeRelease();
+            this.#terminate(err);
             throw err;
           }
           await host.poller.wait(this.#fd, SOCK.POLLIN);
@@ -154,9 +158,8 @@ export class TcpConn {
           } else if (r.errno === ERRNO.EAGAIN) {
             await host.poller.wait(this.#fd, SOCK.POLLOUT);
           } else {
-            this.#writeDone = true;
             const err = LibztCallError.fromReturn("zts_bsd_send", r.rc, r.errno);
-            this.#maybeRelease();
+            this.#terminate(err);
             throw err;
           }
         }
@@ -255,6 +258,7 @@ export class TcpConn {
   #release(reason: unknown): void {
     if (this.#released) return;
     this.#released = true;
+    this.#markClosed();
     this.#host.untrack(this);
     this.#host.poller.cancel(this.#fd, reason);
     const fd = this.#fd;
