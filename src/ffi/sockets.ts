@@ -112,16 +112,20 @@ export class SocketCalls {
 
   /** A new non-blocking socket. */
   open(family: "IPv4" | "IPv6", type: number): Outcome {
+    const fd = this.#outcome(this.#lib.fn.zts_bsd_socket(family === "IPv6" ? AF_INET6 : AF_INET, type, 0));
+    return fd.ok ? this.#nonBlocking(fd.value) : fd;
+  }
+
+  // Every socket rxzt holds is non-blocking; accepted ones do not inherit it from the listener.
+  #nonBlocking(fd: number): Outcome {
     const f = this.#lib.fn;
-    const fd = this.#outcome(f.zts_bsd_socket(family === "IPv6" ? AF_INET6 : AF_INET, type, 0));
-    if (!fd.ok) return fd;
-    const flags = f.zts_bsd_fcntl(fd.value, SOCK.F_GETFL, 0);
-    const set = this.#outcome(f.zts_bsd_fcntl(fd.value, SOCK.F_SETFL, (flags < 0 ? 0 : flags) | SOCK.O_NONBLOCK));
+    const flags = f.zts_bsd_fcntl(fd, SOCK.F_GETFL, 0);
+    const set = this.#outcome(f.zts_bsd_fcntl(fd, SOCK.F_SETFL, (flags < 0 ? 0 : flags) | SOCK.O_NONBLOCK));
     if (!set.ok) {
-      f.zts_bsd_close(fd.value);
+      f.zts_bsd_close(fd);
       return set;
     }
-    return fd;
+    return { ok: true, value: fd };
   }
 
   connect(fd: number, addr: Uint8Array): Outcome {
@@ -141,7 +145,9 @@ export class SocketCalls {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#outcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
     if (!o.ok) return o;
-    return { ok: true, fd: o.value, peer: decodeSockaddr(this.#addrBuf) };
+    const peer = decodeSockaddr(this.#addrBuf);
+    const nb = this.#nonBlocking(o.value);
+    return nb.ok ? { ok: true, fd: o.value, peer } : nb;
   }
 
   /** Reads into `buf`: bytes read (0 at end of stream) or a failure. */

@@ -195,6 +195,7 @@ export class ZeroTierNode {
   #received = 0;
   #decodeErrors = 0;
   #socketHost?: SocketHost;
+  readonly #stopped = new AbortController();
   readonly #sockets = new Set<Closable>();
 
   /** Every libzt event, decoded. Hot: subscribers see events from when they subscribe. */
@@ -493,6 +494,7 @@ export class ZeroTierNode {
     this.#socketHost = {
       calls,
       poller: new ReadinessPoller(calls),
+      stopped: this.#stopped.signal,
       track: (s) => void sockets.add(s),
       untrack: (s) => void sockets.delete(s),
       familyReady: (family, signal) =>
@@ -668,6 +670,7 @@ export class ZeroTierNode {
     if (this.#lifecycle === "stopped") return;
     this.#lifecycle = "stopping";
     const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
+    this.#stopped.abort(reason);
     for (const socket of [...this.#sockets]) socket.terminate(reason);
     this.#socketHost?.poller.shutdown(reason);
     try {

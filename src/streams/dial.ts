@@ -37,6 +37,21 @@ const DEFAULT_CONNECT_TIMEOUT = 30_000;
 // Errors that mean "the path is not there yet" while ZeroTier sets it up.
 const RETRYABLE = new Set([101 /* ENETUNREACH */, 113 /* EHOSTUNREACH */, 110 /* ETIMEDOUT */, 103 /* ECONNABORTED */]);
 
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
 /** Connects to a TCP peer. */
 export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
   const o = toOptions<ConnectOptions>(options, "options");
@@ -49,14 +64,16 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
   const family = ipFamily(o.hostname)!;
   const addr = encodeSockaddr(o.hostname, port)!;
   const deadline = AbortSignal.timeout(timeout);
-  const signal = userSignal ? AbortSignal.any([userSignal, deadline]) : deadline;
+  const signal = AbortSignal.any(userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped]);
   const what = `connect to ${o.hostname}:${port}`;
   const rethrow = (err: unknown): never => {
+    if (host.stopped.aborted) throw host.stopped.reason;
     if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
     throw err;
   };
   await host.familyReady(family, signal).catch(rethrow);
   for (let attempt = 0;; attempt++) {
+    if (host.stopped.aborted) throw host.stopped.reason;
     const fd = host.calls.open(family, SOCK.STREAM);
     if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
     const failed = (errno: number) => {
@@ -92,8 +109,7 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
     }
     if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
     // ZeroTier may still be setting up the path to the peer: try again shortly.
-    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * 2 ** attempt)));
-    if (signal.aborted) rethrow(signal.reason);
+    await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
   }
 }
 

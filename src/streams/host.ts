@@ -17,6 +17,8 @@ export interface Closable {
 export interface SocketHost {
   readonly calls: SocketCalls;
   readonly poller: ReadinessPoller;
+  /** Aborted (with a NODE_STOPPED reason) when the node stops. */
+  readonly stopped: AbortSignal;
   track(socket: Closable): void;
   untrack(socket: Closable): void;
   /** Resolves once some joined network is ready for `family`. */

@@ -145,23 +145,31 @@ export class TcpConn {
       start: (c) => {
         this.#writeController = c;
       },
-      write: async (chunk) => {
-        if (!(chunk instanceof Uint8Array)) {
-          throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
-        }
-        let offset = 0;
-        while (offset < chunk.byteLength) {
-          if (this.#released) throw new SocketClosedError("write");
-          const r = calls.send(this.#fd, chunk.subarray(offset));
-          if (r.ok) {
-            offset += r.value;
-          } else if (r.errno === ERRNO.EAGAIN) {
-            await host.poller.wait(this.#fd, SOCK.POLLOUT);
-          } else {
-            const err = LibztCallError.fromReturn("zts_bsd_send", r.rc, r.errno);
-            this.#terminate(err);
-            throw err;
+      write: async (chunk, controller) => {
+        try {
+          if (!(chunk instanceof Uint8Array)) {
+            throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
           }
+          let offset = 0;
+          while (offset < chunk.byteLength) {
+            if (this.#released) throw new SocketClosedError("write");
+            const r = calls.send(this.#fd, chunk.subarray(offset));
+            if (r.ok) {
+              offset += r.value;
+            } else if (r.errno === ERRNO.EAGAIN) {
+              // abort() must not wait for a peer that stopped reading.
+              await host.poller.wait(this.#fd, SOCK.POLLOUT, controller.signal);
+            } else {
+              const err = LibztCallError.fromReturn("zts_bsd_send", r.rc, r.errno);
+              this.#terminate(err);
+              throw err;
+            }
+          }
+        } catch (err) {
+          // The writable is errored from here on: its side of the socket is done.
+          this.#writeDone = true;
+          this.#maybeRelease();
+          throw err;
         }
       },
       close: () => {
@@ -294,14 +302,18 @@ export class TcpListener implements AsyncIterable<TcpConn> {
     host.track(this);
   }
 
-  /** Waits for the next connection; rejects with `SocketClosedError` once closed. */
-  async accept(): Promise<TcpConn> {
+  /**
+   * Waits for the next connection; rejects with `SocketClosedError` once
+   * closed, or with `signal.reason` when aborted (no connection is taken then).
+   */
+  async accept(options: { signal?: AbortSignal } = {}): Promise<TcpConn> {
     for (;;) {
       if (this.#closed) throw new SocketClosedError("accept");
+      options.signal?.throwIfAborted();
       const r = this.#host.calls.accept(this.#fd);
       if (r.ok) return openTcpConn(this.#host, r.fd, r.peer);
       if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
-      await this.#host.poller.wait(this.#fd, SOCK.POLLIN);
+      await this.#host.poller.wait(this.#fd, SOCK.POLLIN, options.signal);
     }
   }
 
@@ -323,23 +335,21 @@ export class TcpListener implements AsyncIterable<TcpConn> {
    */
   get connection$(): Observable<TcpConn> {
     return new Observable<TcpConn>((subscriber) => {
-      let active = true;
+      const stop = new AbortController();
       (async () => {
-        while (active) {
+        while (!stop.signal.aborted) {
           try {
-            const conn = await this.accept();
-            if (active) subscriber.next(conn);
-            else conn.close();
+            subscriber.next(await this.accept({ signal: stop.signal }));
           } catch (err) {
+            if (stop.signal.aborted) return;
             if (err instanceof SocketClosedError) subscriber.complete();
             else subscriber.error(err);
             return;
           }
         }
       })();
-      return () => {
-        active = false;
-      };
+      // Unsubscribing withdraws the pending accept, so no connection is taken and dropped.
+      return () => stop.abort();
     });
   }
 
