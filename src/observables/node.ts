@@ -151,6 +151,8 @@ export type NodeLifecycle = "starting" | "running" | "stopping" | "stopped";
 
 const DEFAULT_START_TIMEOUT = 30_000;
 const DEFAULT_JOIN_TIMEOUT = 60_000;
+const QUIET_MS = 250;
+const QUIET_LIMIT_MS = 3_000;
 
 // libzt allows one node per process and cannot restart it.
 let processNode: ZeroTierNode | undefined;
@@ -673,9 +675,15 @@ export class ZeroTierNode {
     this.#stopped.abort(reason);
     for (const socket of [...this.#sockets]) socket.terminate(reason);
     this.#socketHost?.poller.shutdown(reason);
+    // Let the poll in flight return and the deferred socket closes run while libzt's
+    // service is still up, before stopping it.
+    await this.#socketHost?.poller.idle();
     try {
       // zts_node_stop takes libzt's service lock: run it off the JS thread.
-      if (this.#nativeStarted) await this.#lib.fn.zts_node_stop();
+      if (this.#nativeStarted) {
+        await this.#lib.fn.zts_node_stop();
+        await this.#untilEventsQuiet();
+      }
     } finally {
       this.#flush();
       this.#online.next(false);
@@ -686,6 +694,23 @@ export class ZeroTierNode {
       this.#networks.complete();
       this.#peers.complete();
       this.#lib.releaseEventHandler();
+    }
+  }
+
+  // libzt still delivers events queued before the stop, and disables events only ~50 ms
+  // after its service is torn down. If the process exited meanwhile, libzt's thread would
+  // call into a runtime that is gone (seen here as a crash at exit). So the callback stays
+  // referenced until no event has arrived for QUIET_MS (at most QUIET_LIMIT_MS).
+  async #untilEventsQuiet(): Promise<void> {
+    const started = performance.now();
+    let seen = this.#received;
+    let quietSince = performance.now();
+    while (performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (this.#received !== seen) {
+        seen = this.#received;
+        quietSince = performance.now();
+      }
     }
   }
 

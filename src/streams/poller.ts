@@ -1,30 +1,34 @@
 /**
- * One readiness poller shared by every socket of a node.
+ * Readiness polling shared by every socket of a node.
  *
  * Why this design: libzt's blocking calls would freeze the JS thread, and one
  * blocking call per socket on a worker thread would cost one OS thread per
  * idle connection (libzt allows ~1024 sockets). So sockets are non-blocking;
  * reads and writes are tried directly on the JS thread, and only when one
- * would block does the socket wait here. A single `zts_bsd_poll` call, run off
- * the JS thread, covers every waiting socket.
+ * would block does the socket wait here, in a `zts_bsd_poll` call that runs
+ * off the JS thread.
  *
  * libzt cannot wake a thread blocked in `zts_bsd_poll` (no loopback interface
- * for a wake pipe), so a socket that starts waiting while a poll is in flight
- * is picked up when that poll returns. Polls therefore use a short timeout
- * (1 ms) that doubles up to 20 ms while nothing happens, and drops back to
- * 1 ms as soon as a new socket starts waiting: the added latency is at most
- * one timeout, and an idle node makes at most 50 polls a second.
+ * for a wake pipe). So instead of one poll that new sockets would have to
+ * wait out, a socket that starts waiting while no poll in flight covers it
+ * gets a poll of its own at once, covering every socket not yet covered: a
+ * bounded pool of at most {@link MAX_POLLS} concurrent polls. Busy sockets
+ * therefore add no timeout latency, and polls can use a long timeout
+ * ({@link POLL_TIMEOUT_MS}), so an idle node makes few polls. Only when all
+ * polls of the pool are in flight does a new waiter wait for one to return.
  *
  * A socket is never closed while a poll that includes it is in flight:
- * `release()` defers the close until that poll returns.
+ * `release()` defers the close until the last such poll returns.
  *
  * @module
  */
 import { NodeStateError } from "../errors.ts";
 import { POLLFD_SIZE, SOCK, type SocketCalls } from "../ffi/sockets.ts";
 
-const MIN_TIMEOUT_MS = 1;
-const MAX_TIMEOUT_MS = 20;
+/** Most polls in flight at once (each holds one worker thread). */
+export const MAX_POLLS = 16;
+/** Timeout of each poll: the most a deferred close waits. */
+export const POLL_TIMEOUT_MS = 100;
 const PROBLEM = SOCK.POLLERR | SOCK.POLLHUP | SOCK.POLLNVAL;
 
 interface Waiter {
@@ -33,15 +37,15 @@ interface Waiter {
   reject(reason: unknown): void;
 }
 
-/** Shared readiness poller of one node's sockets. */
+/** Shared readiness polling of one node's sockets. */
 export class ReadinessPoller {
   readonly #calls: SocketCalls;
   readonly #waiters = new Map<number, Set<Waiter>>();
-  readonly #inFlight = new Set<number>();
+  /** How many polls in flight include each fd. */
+  readonly #covered = new Map<number, number>();
   readonly #deferredClose = new Map<number, () => void>();
-  #buf = new Uint8Array(POLLFD_SIZE * 64);
-  #running = false;
-  #timeout = MIN_TIMEOUT_MS;
+  readonly #inFlight = new Set<Promise<void>>();
+  #launchScheduled = false;
   #closedReason: unknown;
   /** Polls made, for tests and benchmarks. */
   polls = 0;
@@ -77,8 +81,7 @@ export class ReadinessPoller {
       };
       set.add(waiter);
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.#timeout = MIN_TIMEOUT_MS;
-      if (!this.#running) this.#run();
+      if (!this.#covered.get(fd)) this.#scheduleLaunch();
     });
   }
 
@@ -90,9 +93,9 @@ export class ReadinessPoller {
     for (const w of set) w.reject(reason);
   }
 
-  /** Runs `close` now, or once the poll in flight that includes `fd` returns. */
+  /** Runs `close` now, or once the last poll in flight that includes `fd` returns. */
   release(fd: number, close: () => void): void {
-    if (this.#inFlight.has(fd)) this.#deferredClose.set(fd, close);
+    if (this.#covered.get(fd)) this.#deferredClose.set(fd, close);
     else close();
   }
 
@@ -102,6 +105,11 @@ export class ReadinessPoller {
     for (const fd of [...this.#waiters.keys()]) this.cancel(fd, reason);
   }
 
+  /** Resolves once no poll is in flight (and deferred closes have run). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+  }
+
   #remove(fd: number, waiter: Waiter): void {
     const set = this.#waiters.get(fd);
     if (!set) return;
@@ -109,64 +117,79 @@ export class ReadinessPoller {
     if (set.size === 0) this.#waiters.delete(fd);
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
+  // Batches the registrations of one turn of the event loop into one poll.
+  #scheduleLaunch(): void {
+    if (this.#launchScheduled) return;
+    this.#launchScheduled = true;
+    queueMicrotask(() => {
+      this.#launchScheduled = false;
+      this.#launch();
+    });
+  }
+
+  #launch(): void {
+    if (this.#closedReason !== undefined || this.#inFlight.size >= MAX_POLLS) return;
+    const fds = [...this.#waiters.keys()].filter((fd) => !this.#covered.get(fd));
+    if (fds.length === 0) return;
+    const poll = this.#poll(fds);
+    this.#inFlight.add(poll);
+    poll.finally(() => {
+      this.#inFlight.delete(poll);
+      // Waiters left uncovered (the pool was full, or they came back): poll again.
+      this.#launch();
+    });
+  }
+
+  async #poll(fds: number[]): Promise<void> {
+    const buf = new Uint8Array(fds.length * POLLFD_SIZE);
+    const view = new DataView(buf.buffer);
+    fds.forEach((fd, i) => {
+      let events = 0;
+      for (const w of this.#waiters.get(fd) ?? []) events |= w.events;
+      view.setInt32(i * POLLFD_SIZE, fd, true);
+      view.setInt16(i * POLLFD_SIZE + 4, events, true);
+      this.#covered.set(fd, (this.#covered.get(fd) ?? 0) + 1);
+    });
+    let ready: number;
     try {
-      while (this.#waiters.size > 0) {
-        const fds = [...this.#waiters.keys()];
-        if (this.#buf.length < fds.length * POLLFD_SIZE) this.#buf = new Uint8Array(fds.length * POLLFD_SIZE * 2);
-        const view = new DataView(this.#buf.buffer);
-        fds.forEach((fd, i) => {
-          let events = 0;
-          for (const w of this.#waiters.get(fd)!) events |= w.events;
-          view.setInt32(i * POLLFD_SIZE, fd, true);
-          view.setInt16(i * POLLFD_SIZE + 4, events, true);
-          view.setInt16(i * POLLFD_SIZE + 6, 0, true);
-          this.#inFlight.add(fd);
-        });
-        const timeout = this.#timeout;
-        let ready: number;
-        try {
-          this.polls++;
-          ready = await this.#calls.poll(this.#buf, fds.length, timeout);
-        } finally {
-          this.#inFlight.clear();
-          for (const [fd, close] of this.#deferredClose) {
-            this.#deferredClose.delete(fd);
-            close();
-          }
-        }
-        if (ready < -1) {
-          // ZTS_ERR_SERVICE: the node's service is gone; nothing will become ready again.
-          this.shutdown(new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed."));
-          return;
-        }
-        // -1 (EBADF): some entry is not an open socket; lwIP marks it POLLNVAL and its
-        // waiters are woken below to find out, like any other readiness.
-        if (ready === 0 || (ready === -1 && !fds.some((_, i) => view.getInt16(i * POLLFD_SIZE + 6, true) !== 0))) {
-          this.#timeout = Math.min(MAX_TIMEOUT_MS, this.#timeout * 2);
+      this.polls++;
+      ready = await this.#calls.poll(buf, fds.length, POLL_TIMEOUT_MS);
+    } finally {
+      for (const fd of fds) {
+        const n = (this.#covered.get(fd) ?? 1) - 1;
+        if (n > 0) {
+          this.#covered.set(fd, n);
           continue;
         }
-        this.#timeout = MIN_TIMEOUT_MS;
-        fds.forEach((fd, i) => {
-          const revents = view.getInt16(i * POLLFD_SIZE + 6, true);
-          if (revents === 0) return;
-          const set = this.#waiters.get(fd);
-          if (!set) return;
-          for (const w of [...set]) {
-            if ((w.events & revents) !== 0 || (revents & PROBLEM) !== 0) {
-              set.delete(w);
-              w.resolve(revents);
-            }
-          }
-          if (set.size === 0) this.#waiters.delete(fd);
-        });
-        // Let the woken sockets run (read, write, wait again) before the next poll
-        // starts, so they are in it instead of waiting out its timeout.
-        await new Promise((resolve) => setTimeout(resolve, 0));
+        this.#covered.delete(fd);
+        const close = this.#deferredClose.get(fd);
+        if (close) {
+          this.#deferredClose.delete(fd);
+          close();
+        }
       }
-    } finally {
-      this.#running = false;
     }
+    if (ready < -1) {
+      // ZTS_ERR_SERVICE: the node's service is gone; nothing will become ready again.
+      this.shutdown(new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed."));
+      return;
+    }
+    // ready -1 (EBADF): some entry is not an open socket; lwIP marks it POLLNVAL and its
+    // waiters are woken below to find out, like any other readiness.
+    fds.forEach((fd, i) => {
+      const revents = view.getInt16(i * POLLFD_SIZE + 6, true);
+      if (revents === 0) return;
+      const set = this.#waiters.get(fd);
+      if (!set) return;
+      for (const w of [...set]) {
+        if ((w.events & revents) !== 0 || (revents & PROBLEM) !== 0) {
+          set.delete(w);
+          w.resolve(revents);
+        }
+      }
+      if (set.size === 0) this.#waiters.delete(fd);
+    });
+    // No yield to the timer queue here: Deno's timers tick in milliseconds, which would
+    // cost every wake a millisecond. Sockets that wait again are batched by #scheduleLaunch.
   }
 }
