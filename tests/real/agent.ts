@@ -4,14 +4,18 @@
  * out. It uses rxzt's public API only, except `probe`, which opens a raw libzt
  * socket to make traffic toward a peer (rxzt's own sockets are tested
  * elsewhere). After `stop` it stops reading and must exit by itself.
+ * `benchStart`, `benchSink`, `benchSend`, `benchSendParallel`, `cpu` and
+ * `eventDelays` serve the benchmark (bench/run.ts).
  */
 import { createHash } from "node:crypto";
-import { filter, firstValueFrom } from "rxjs";
+import process from "node:process";
+import { filter, firstValueFrom, map, of, timeout } from "rxjs";
 import {
   createRootSet,
   generateIdentity,
   type PeerState,
   publicIdentity,
+  type TcpConn,
   type ZeroTierError,
   ZeroTierNode,
 } from "../../mod.ts";
@@ -21,6 +25,9 @@ let startedAt = 0;
 const onlineChanges: { online: boolean; at: number }[] = [];
 const peerHistory = new Map<string, { link: string; event: string; paths: string[]; at: number }[]>();
 const networkHistory = new Map<string, string[]>();
+// Benchmark: delay from rxzt's event callback to an events$ subscriber, in ms.
+const eventDelays: number[] = [];
+const eventDelayTypes: string[] = [];
 
 function b64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
@@ -127,6 +134,76 @@ async function handle(c: Command): Promise<unknown> {
       const seconds = (performance.now() - t1) / 1000;
       return { connectMs, sentDigest: hash.digest("hex"), reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
     }
+    case "benchStart": {
+      // `start`, then record how long each event takes from rxzt's callback to a subscriber.
+      const started = await handle({ ...c, cmd: "start" });
+      node!.events$.subscribe((e) => {
+        eventDelays.push(performance.now() - e.receivedAt);
+        eventDelayTypes.push(`${e.type}@${Math.round(e.receivedAt - startedAt)}ms`);
+      });
+      return started;
+    }
+    case "benchSink": {
+      // Each connection: count everything received (BYOB, one 256 KiB buffer), answer with
+      // the count as 8 bytes (big-endian), close.
+      const listener = node!.listen({ port: c.port as number });
+      (async () => {
+        for await (const conn of listener) {
+          (async () => {
+            const reader = conn.readable.getReader({ mode: "byob" });
+            let buf = new ArrayBuffer(BENCH_CHUNK);
+            let bytes = 0;
+            for (;;) {
+              const { value, done } = await reader.read(new Uint8Array(buf));
+              if (done) break;
+              bytes += value.byteLength;
+              buf = value.buffer as ArrayBuffer;
+            }
+            reader.releaseLock();
+            const reply = new Uint8Array(8);
+            new DataView(reply.buffer).setBigUint64(0, BigInt(bytes));
+            const w = conn.writable.getWriter();
+            await w.write(reply);
+            await w.close();
+          })().catch((err) => console.error("benchSink:", err));
+        }
+      })();
+      return { addr: listener.addr };
+    }
+    case "benchSend": {
+      // One stream: a fixed 256 KiB buffer written until `bytes` are sent, half-close, read
+      // the sink's count. Timed (wall and this process's CPU) from connected to reply read.
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const direct = await waitLeafDirect(c.waitDirectMs as number ?? 10_000);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const count = await benchTransfer(conn, c.bytes as number);
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(process.cpuUsage(cpu0));
+      if (count !== c.bytes) throw new Error(`sink counted ${count} bytes, ${c.bytes} were sent`);
+      return { bytes: count, seconds, cpu, direct };
+    }
+    case "benchSendParallel": {
+      // `streams` connections at once, `bytesEach` on each; timed from all connected to all replies.
+      const streams = c.streams as number;
+      const bytesEach = c.bytesEach as number;
+      const conns = await Promise.all(
+        Array.from({ length: streams }, () => node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 60_000 })),
+      );
+      const direct = await waitLeafDirect(c.waitDirectMs as number ?? 10_000);
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const counts = await Promise.all(conns.map((conn) => benchTransfer(conn, bytesEach)));
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = cpuSeconds(process.cpuUsage(cpu0));
+      const short = counts.filter((n) => n !== bytesEach).length;
+      if (short) throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
+      return { bytes: streams * bytesEach, seconds, cpu, direct };
+    }
+    case "cpu":
+      return process.cpuUsage();
+    case "eventDelays":
+      return { delays: eventDelays, events: eventDelayTypes, received: node?.eventCounters.received };
     case "networkHistory":
       return networkHistory.get(c.network as string) ?? [];
     case "allPeers":
@@ -149,6 +226,37 @@ async function handle(c: Command): Promise<unknown> {
     default:
       throw new Error(`unknown command ${c.cmd}`);
   }
+}
+
+const BENCH_CHUNK = 256 * 1024;
+const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
+
+function cpuSeconds(u: { user: number; system: number }): number {
+  return (u.user + u.system) / 1e6;
+}
+
+// Whether some leaf peer is (or becomes within `ms`) reached directly rather than through the root.
+function waitLeafDirect(ms: number): Promise<boolean> {
+  return firstValueFrom(node!.peer$().pipe(
+    filter((p) => p.role === "leaf" && p.link === "DIRECT"),
+    map(() => true),
+    timeout({ first: ms, with: () => of(false) }),
+  ));
+}
+
+// Writes `bytes` from the fixed buffer, half-closes, reads the sink's 8-byte count.
+async function benchTransfer(conn: TcpConn, bytes: number): Promise<number> {
+  const w = conn.writable.getWriter();
+  for (let sent = 0; sent < bytes;) {
+    const n = Math.min(BENCH_CHUNK, bytes - sent);
+    await w.write(n === BENCH_CHUNK ? benchBuffer : benchBuffer.subarray(0, n));
+    sent += n;
+  }
+  w.releaseLock();
+  await conn.closeWrite();
+  const reply = new Uint8Array(await new Response(conn.readable).arrayBuffer());
+  if (reply.byteLength !== 8) throw new Error(`reply of ${reply.byteLength} bytes, expected 8`);
+  return Number(new DataView(reply.buffer).getBigUint64(0));
 }
 
 // Raw libzt TCP connect attempt, to make packets flow toward a peer.

@@ -1,0 +1,560 @@
+/**
+ * `deno task bench`: rxzt against libzt's own C API on a self-hosted ZeroTier
+ * network (network namespaces joined by a bridge, one root, two leaves; see
+ * tests/real/netns.ts).
+ *
+ * 1. C baseline: bench/zt_bench.c, built here against the user's libzt; its
+ *    server runs in leaf B's namespace, its client in leaf A's.
+ * 2. rxzt, one stream: the same transfers between two agent processes
+ *    (tests/real/agent.ts) in the same namespaces, after the C nodes exit.
+ * 3. rxzt, parallel streams.
+ * 4. Event delay: from rxzt's event callback to an `events$` subscriber.
+ *
+ * Each side starts fresh nodes, makes one unmeasured warm-up transfer, then
+ * BENCH_RUNS measured ones (a new connection each); the table shows medians.
+ * Why: libzt's TCP (lwIP) loses segments now and then inside libzt and
+ * recovers by retransmission timeout, a stall of about 1.5 s (2.7 s on a
+ * fresh path) whatever the binding; one run of a few seconds measures mostly
+ * how many stalls it hit.
+ *
+ * Needs LIBZT_PATH, root, iproute2, nftables and a C compiler; without the
+ * first two it prints one line saying why and exits 0.
+ *
+ * Environment: BENCH_BYTES (per single-stream run, default 200000000),
+ * BENCH_RUNS (default 5), BENCH_WARMUP_BYTES (default 20000000; 0: none),
+ * BENCH_STREAMS (default 100), BENCH_STREAM_BYTES (per parallel stream,
+ * default 10000000), LIBZT_INCLUDE (directory of ZeroTierSockets.h; default
+ * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
+ * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
+ * ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
+ * bench/zt_bench.c).
+ */
+import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
+import {
+  canBuildTestNetwork,
+  createTestNetwork,
+  type Host,
+  type TestNetwork,
+} from "../tests/real/netns.ts";
+
+const ZT_PORT = 9993;
+const C_PORT = 7100;
+const RXZT_PORT = 7200;
+
+const libzt = Deno.env.get("LIBZT_PATH");
+const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+if (skip) {
+  console.log(`bench skipped: ${skip}`);
+  Deno.exit(0);
+}
+
+function envInt(name: string, fallback: number): number {
+  const raw = Deno.env.get(name);
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw.replaceAll("_", ""));
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new Error(`${name} must be a positive integer, got ${raw}`);
+  }
+  return n;
+}
+
+const BYTES = envInt("BENCH_BYTES", 200_000_000);
+const RUNS = envInt("BENCH_RUNS", 5);
+const WARMUP = Deno.env.get("BENCH_WARMUP_BYTES") === "0"
+  ? 0
+  : envInt("BENCH_WARMUP_BYTES", 20_000_000);
+const STREAMS = envInt("BENCH_STREAMS", 100);
+const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
+const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
+
+const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
+
+/** The header's directory: LIBZT_INCLUDE, else <dir of LIBZT_PATH>/../include. */
+function findInclude(libPath: string): string {
+  const candidates = [Deno.env.get("LIBZT_INCLUDE"), `${dirname(libPath)}/../include`].filter((
+    x,
+  ): x is string => !!x);
+  for (const dir of candidates) {
+    try {
+      Deno.statSync(`${dir}/ZeroTierSockets.h`);
+      return dir;
+    } catch { /* next */ }
+  }
+  throw new Error(
+    `ZeroTierSockets.h not found (looked in ${
+      candidates.join(", ")
+    }): set LIBZT_INCLUDE to the directory ` +
+      "holding libzt's header, which the C baseline is compiled against.",
+  );
+}
+
+/** Builds bench/zt_bench.c against the user's libzt; returns the binary's path. */
+async function buildCBench(dir: string): Promise<string> {
+  const libPath = await Deno.realPath(libzt!).catch(() => libzt!);
+  const include = findInclude(libzt!);
+  const libDir = dirname(libPath);
+  const base = libPath.slice(libDir.length + 1);
+  const link = base === "libzt.so" || base === "libzt.dylib" ? "-lzt" : `-l:${base}`;
+  const out = `${dir}/zt_bench`;
+  const src = new URL("./zt_bench.c", import.meta.url).pathname;
+  const args = ["-O2", "-o", out, src, `-I${include}`, `-L${libDir}`, link, `-Wl,-rpath,${libDir}`];
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command("cc", { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (err) {
+    throw new Error(`cannot run cc to build the C baseline: ${(err as Error).message}`);
+  }
+  if (!result.success) {
+    throw new Error(`cc ${args.join(" ")} failed:\n${new TextDecoder().decode(result.stderr)}`);
+  }
+  return out;
+}
+
+/** Lines of a byte stream. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (buf) yield buf;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((
+      _,
+      reject,
+    ) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+type Reply = {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { code?: string; message: string };
+};
+
+/** One agent process (tests/real/agent.ts) in a namespace, driven by JSON lines. */
+class Agent {
+  readonly #proc: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #waiting = new Map<number, (msg: Reply) => void>();
+  #next = 1;
+  readonly exited: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, host: Host) {
+    const agent = new URL("../tests/real/agent.ts", import.meta.url).pathname;
+    const proc = new Deno.Command("ip", {
+      args: [
+        "netns",
+        "exec",
+        host.ns,
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        ...DENO_FLAGS,
+        agent,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      env: { LIBZT_PATH: libzt! },
+    }).spawn();
+    this.#proc = proc;
+    this.#writer = proc.stdin.getWriter();
+    this.exited = proc.status;
+    (async () => {
+      for await (const line of lines(proc.stdout)) {
+        const msg = JSON.parse(line) as Reply;
+        this.#waiting.get(msg.id)?.(msg);
+        this.#waiting.delete(msg.id);
+      }
+    })().catch(() => {});
+    (async () => {
+      for await (const line of lines(proc.stderr)) console.error(`[${name}] ${line}`);
+    })().catch(() => {});
+  }
+
+  async call<T>(cmd: string, args: Record<string, unknown> = {}, limitMs = 60_000): Promise<T> {
+    const id = this.#next++;
+    const reply = new Promise<Reply>((resolve) => this.#waiting.set(id, resolve));
+    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
+    const msg = await withTimeout(reply, limitMs, `${this.name}: ${cmd}`);
+    if (!msg.ok) throw new Error(`${this.name}: ${cmd}: ${msg.error!.message}`);
+    return msg.result as T;
+  }
+
+  /** Stops the node and waits for the process to exit (so --cpu-prof files get written); kills it otherwise. */
+  async stop(): Promise<void> {
+    try {
+      await this.call("stop", {}, 15_000);
+      await withTimeout(this.exited, 15_000, `${this.name}: exit`);
+    } catch {
+      this.kill();
+    }
+  }
+
+  kill() {
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
+/** A zt_bench process in a namespace: its JSON stdout lines and its stderr. */
+class CProcess {
+  readonly #proc: Deno.ChildProcess;
+  readonly #out: AsyncGenerator<string>;
+  stderr = "";
+  readonly exited: Promise<Deno.CommandStatus>;
+
+  constructor(readonly name: string, host: Host, bin: string, args: string[]) {
+    const proc = new Deno.Command("ip", {
+      args: ["netns", "exec", host.ns, bin, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#proc = proc;
+    this.exited = proc.status;
+    this.#out = lines(proc.stdout);
+    (async () => {
+      for await (const line of lines(proc.stderr)) this.stderr += line + "\n";
+    })().catch(() => {});
+  }
+
+  /** The next JSON line on stdout. */
+  async next<T>(limitMs: number): Promise<T> {
+    const r = await withTimeout(this.#out.next(), limitMs, this.name).catch((err) => {
+      throw new Error(`${err.message}\n${this.name} stderr:\n${this.stderr}`);
+    });
+    if (r.done) {
+      const status = await this.exited;
+      throw new Error(
+        `${this.name} exited (code ${status.code}) without a result; stderr:\n${this.stderr}`,
+      );
+    }
+    return JSON.parse(r.value) as T;
+  }
+
+  kill() {
+    try {
+      this.#proc.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+
+interface Transfer {
+  bytes: number;
+  seconds: number;
+  cpu: number;
+  direct: boolean;
+}
+
+/** One measured transfer: both ends' CPU seconds over it. */
+interface Run {
+  mbps: number;
+  cpuClient: number;
+  cpuServer: number;
+  direct: boolean;
+}
+
+interface Results {
+  c: Run[];
+  rxzt: Run[];
+  parallel: Run & { streams: number; bytesEach: number };
+  events: {
+    count: number;
+    median: number;
+    p99: number;
+    max: number;
+    perAgent: Record<string, number>;
+    slowest: string[];
+  };
+}
+
+const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
+  return sorted[Math.max(0, i)];
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const describe = (r: Run) =>
+  `${r.mbps.toFixed(1)} MB/s, CPU client ${r.cpuClient.toFixed(2)} s + server ${
+    r.cpuServer.toFixed(2)
+  } s`;
+
+async function runBench(): Promise<Results> {
+  let net: TestNetwork | undefined;
+  const agents: Agent[] = [];
+  const cprocs: CProcess[] = [];
+  const tmp = await Deno.makeTempDir({ prefix: "rxzt-bench-" });
+  try {
+    console.error(`building the C baseline against ${libzt} ...`);
+    const bin = await buildCBench(tmp);
+
+    net = await createTestNetwork(3);
+    const [rootHost, hostA, hostB] = net.hosts;
+    const root = new Agent("root", rootHost);
+    agents.push(root);
+    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
+      endpoint: `${rootHost.address}/${ZT_PORT}`,
+    });
+    const { nodeId: rootId } = await root.call<{ nodeId: string }>("benchStart", {
+      identity: secret,
+      roots,
+      port: ZT_PORT,
+    });
+    await root.call("waitOnline", { timeout: 45_000 }, 50_000);
+    const planetPath = `${tmp}/planet.bin`;
+    await Deno.writeFile(planetPath, Uint8Array.from(atob(roots), (ch) => ch.charCodeAt(0)));
+    const network = adhocIPv4NetworkId(10, rootId);
+
+    // (a) C: server in B, client in A; fresh processes, warm-up, then RUNS transfers.
+    console.error(
+      `C baseline: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`,
+    );
+    const connections = RUNS + (WARMUP > 0 ? 1 : 0);
+    const server = new CProcess("zt_bench server", hostB, bin, [
+      planetPath,
+      network,
+      "server",
+      String(C_PORT),
+      String(connections),
+    ]);
+    cprocs.push(server);
+    const ready = await server.next<{ address: string; nodeId: string }>(60_000);
+    const client = new CProcess("zt_bench client", hostA, bin, [
+      planetPath,
+      network,
+      "client",
+      ready.address,
+      String(C_PORT),
+      String(BYTES),
+      String(RUNS),
+      String(WARMUP),
+    ]);
+    cprocs.push(client);
+    if (WARMUP > 0) await server.next<Transfer>(600_000);
+    const c: Run[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const sent = await client.next<Transfer>(600_000);
+      const received = await server.next<Transfer>(30_000);
+      if (sent.bytes !== BYTES || received.bytes !== BYTES) {
+        throw new Error(`C transfer incomplete: ${JSON.stringify({ sent, received })}`);
+      }
+      c.push({
+        mbps: sent.bytes / 1e6 / sent.seconds,
+        cpuClient: sent.cpu,
+        cpuServer: received.cpu,
+        direct: sent.direct,
+      });
+      console.error(`  run ${i + 1}: ${describe(c[i])}`);
+    }
+    await Promise.all(
+      [client.exited, server.exited].map((p) =>
+        withTimeout(p, 10_000, "zt_bench exit").catch(() => {})
+      ),
+    );
+    for (const p of cprocs) p.kill();
+    await Promise.all(cprocs.map((p) => p.exited));
+
+    // (b) rxzt, one stream: fresh agents in the same namespaces, same warm-up and runs.
+    console.error(`rxzt: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`);
+    const a = new Agent("leafA", hostA);
+    const b = new Agent("leafB", hostB);
+    agents.push(a, b);
+    const [, { nodeId: idB }] = await Promise.all([
+      a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
+      b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
+    ]);
+    await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
+    await Promise.all(
+      [a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 45_000 }, 50_000)),
+    );
+    await b.call("benchSink", { port: RXZT_PORT });
+    const hostname = adhocIPv4Address(network, idB);
+    if (WARMUP > 0) {
+      await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: WARMUP }, 600_000);
+    }
+    const rxzt: Run[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const sink0 = cpuOf(await b.call("cpu"));
+      const sent = await a.call<Transfer>(
+        "benchSend",
+        { hostname, port: RXZT_PORT, bytes: BYTES },
+        600_000,
+      );
+      const sink1 = cpuOf(await b.call("cpu"));
+      rxzt.push({
+        mbps: sent.bytes / 1e6 / sent.seconds,
+        cpuClient: sent.cpu,
+        cpuServer: sink1 - sink0,
+        direct: sent.direct,
+      });
+      console.error(`  run ${i + 1}: ${describe(rxzt[i])}`);
+    }
+
+    // (c) rxzt, parallel streams.
+    console.error(`rxzt: ${STREAMS} parallel streams of ${STREAM_BYTES} bytes ...`);
+    const par0 = cpuOf(await b.call("cpu"));
+    const par = await a.call<Transfer>(
+      "benchSendParallel",
+      { hostname, port: RXZT_PORT, streams: STREAMS, bytesEach: STREAM_BYTES },
+      900_000,
+    );
+    const par1 = cpuOf(await b.call("cpu"));
+    const parallel = {
+      mbps: par.bytes / 1e6 / par.seconds,
+      cpuClient: par.cpu,
+      cpuServer: par1 - par0,
+      direct: par.direct,
+      streams: STREAMS,
+      bytesEach: STREAM_BYTES,
+    };
+    console.error(`  ${describe(parallel)}`);
+
+    // (d) event delays: every event of the run on every agent.
+    const perAgent: Record<string, number> = {};
+    const labelled: { ms: number; what: string }[] = [];
+    for (const agent of [root, a, b]) {
+      const r = await agent.call<{ delays: number[]; events: string[] }>("eventDelays");
+      perAgent[agent.name] = r.delays.length;
+      r.delays.forEach((ms, i) => labelled.push({ ms, what: `${agent.name} ${r.events[i]}` }));
+    }
+    labelled.sort((x, y) => x.ms - y.ms);
+    const delays = labelled.map((x) => x.ms);
+    const slowest = labelled.slice(-3).reverse().map((x) => `${x.what} ${x.ms.toFixed(3)} ms`);
+    await Promise.all([a, b].map((x) => x.stop()));
+
+    return {
+      c,
+      rxzt,
+      parallel,
+      events: {
+        count: delays.length,
+        median: percentile(delays, 50),
+        p99: percentile(delays, 99),
+        max: delays.at(-1) ?? NaN,
+        perAgent,
+        slowest,
+      },
+    };
+  } finally {
+    for (const p of cprocs) p.kill();
+    for (const agent of agents) agent.kill();
+    await net?.destroy();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
+let r: Results;
+try {
+  r = await runBench();
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).message}`);
+  Deno.exit(1);
+}
+const cpuPerGb = (run: Run, bytes: number) => (run.cpuClient + run.cpuServer) / (bytes / 1e9);
+const summary = (runs: Run[]) => ({
+  mbps: median(runs.map((x) => x.mbps)),
+  cpuPerGb: median(runs.map((x) => cpuPerGb(x, BYTES))),
+  cpuClient: median(runs.map((x) => x.cpuClient)),
+  cpuServer: median(runs.map((x) => x.cpuServer)),
+  direct: runs.every((x) => x.direct),
+  all: runs.map((x) => x.mbps.toFixed(0)).join(" / "),
+});
+const c = summary(r.c);
+const rx = summary(r.rxzt);
+const parCpuPerGb = cpuPerGb(r.parallel, r.parallel.streams * r.parallel.bytesEach);
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
+const row = (cells: string[]) => `| ${cells.join(" | ")} |`;
+const ratio = rx.mbps / c.mbps;
+const cpuRatio = rx.cpuPerGb / c.cpuPerGb;
+
+console.log();
+console.log(
+  `rxzt benchmark: leaf A -> leaf B over a self-hosted ZeroTier network (libzt ${libzt})`,
+);
+console.log(
+  `single stream: ${RUNS} runs of ${BYTES} bytes after a ${WARMUP}-byte warm-up, medians shown; ` +
+    "CPU = client + server process CPU over each transfer",
+);
+console.log();
+console.log(
+  row(["", "MB/s", "CPU s/GB", "client CPU s", "server CPU s", "MB/s of each run", "direct path"]),
+);
+console.log(row(["---", "---:", "---:", "---:", "---:", "---", "---"]));
+console.log(
+  row([
+    "C (libzt API)",
+    f(c.mbps),
+    f(c.cpuPerGb, 2),
+    f(c.cpuClient, 2),
+    f(c.cpuServer, 2),
+    c.all,
+    String(c.direct),
+  ]),
+);
+console.log(
+  row([
+    "rxzt",
+    f(rx.mbps),
+    f(rx.cpuPerGb, 2),
+    f(rx.cpuClient, 2),
+    f(rx.cpuServer, 2),
+    rx.all,
+    String(rx.direct),
+  ]),
+);
+console.log(
+  row([
+    "rxzt / C",
+    f(ratio, 2),
+    f(cpuRatio, 2),
+    f(rx.cpuClient / c.cpuClient, 2),
+    f(rx.cpuServer / c.cpuServer, 2),
+    "",
+    "",
+  ]),
+);
+console.log(row([
+  `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
+  f(r.parallel.mbps),
+  f(parCpuPerGb, 2),
+  f(r.parallel.cpuClient, 2),
+  f(r.parallel.cpuServer, 2),
+  "one run",
+  String(r.parallel.direct),
+]));
+console.log();
+console.log(
+  "event delay (rxzt's part only: from its libzt callback to an events$ subscriber; not the time an event " +
+    `waits in libzt's queue): median ${f(r.events.median, 3)} ms, p99 ${f(r.events.p99, 3)} ms, ` +
+    `max ${f(r.events.max, 3)} ms over ${r.events.count} events ` +
+    `(${Object.entries(r.events.perAgent).map(([k, v]) => `${k} ${v}`).join(", ")}); ` +
+    `slowest: ${r.events.slowest.join(", ")} (@ = ms after that node's start)`,
+);
+console.log(
+  `targets: single stream >= 0.95 of C: ${ratio >= 0.95 ? "met" : "MISSED"}; ` +
+    `CPU per GB <= 1.1 of C: ${cpuRatio <= 1.1 ? "met" : "MISSED"}; ` +
+    `event delay p99 < 1 ms: ${r.events.p99 < 1 ? "met" : "MISSED"}`,
+);
+console.log(`ratio rxzt/c single-stream: ${ratio.toFixed(2)}`);

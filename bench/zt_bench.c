@@ -1,0 +1,442 @@
+/*
+ * zt_bench: the C baseline of rxzt's benchmark (`deno task bench`).
+ *
+ * Bulk TCP transfers over a ZeroTier network through libzt's C API, to
+ * compare rxzt against. bench/run.ts builds it at run time against the user's
+ * own libzt (never shipped with rxzt):
+ *
+ *   cc -O2 -o zt_bench bench/zt_bench.c -I<include> -L<lib> -lzt -Wl,-rpath,<lib>
+ *
+ * Usage:
+ *   zt_bench <planet-file> <network-id-hex> server <port> [connections]
+ *   zt_bench <planet-file> <network-id-hex> client <ip> <port> <bytes> [runs [warmup-bytes]]
+ *
+ * The server accepts one connection (or <connections>, one after the other),
+ * reads until end of stream counting bytes, answers with the count (8 bytes,
+ * big-endian), and exits after the last. The client connects (retrying for
+ * about 30 s), waits until its peer is reached directly (not through the
+ * root), sends <bytes>, half-closes and reads the count back; with <runs> it
+ * does that <runs> times, each on a new connection, after an unmeasured
+ * transfer of <warmup-bytes> if given. Each transfer prints one JSON line on
+ * stdout (the server's first line says it is listening); diagnostics go to
+ * stderr.
+ *
+ * The client sends the way rxzt does: a non-blocking socket, waiting in
+ * zts_bsd_poll when libzt's send buffer is full. (With blocking zts_bsd_send
+ * calls, ZT_BENCH_BLOCKING_SEND=1, libzt's TCP stalled on retransmission
+ * timeouts far more often in our runs: 5-14 MB/s against 33-113 MB/s.) The
+ * server reads with blocking zts_bsd_recv calls.
+ *
+ * CPU time comes from getrusage(RUSAGE_SELF), which covers every thread of
+ * the process (libzt's own threads included), taken around the transfer.
+ */
+#define _GNU_SOURCE
+#include <ZeroTierSockets.h>
+
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ZT_PORT 9993
+#define BUF_SIZE (256 * 1024)
+#define CONNECT_DEADLINE_S 30.0
+#define DIRECT_WAIT_S 10.0
+
+static atomic_int leaf_direct = 0;
+/* ZT_BENCH_BLOCKING_SEND=1: the client sends with blocking zts_bsd_send calls instead. */
+static int blocking_send = 0;
+
+static void die(const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "zt_bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    fflush(stderr);
+    _exit(1);
+}
+
+static void note(const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "zt_bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec
+           + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Runs on libzt's event thread: only flags, nothing that blocks. */
+static void on_event(void* ptr)
+{
+    zts_event_msg_t* msg = (zts_event_msg_t*)ptr;
+    if (msg->event_code == ZTS_EVENT_PEER_DIRECT && msg->peer && msg->peer->role == ZTS_PEER_ROLE_LEAF) {
+        atomic_store(&leaf_direct, 1);
+    }
+}
+
+static void* read_file(const char* path, unsigned int* len)
+{
+    FILE* f = fopen(path, "rb");
+    if (! f) {
+        die("cannot open planet file %s: %s", path, strerror(errno));
+    }
+    static unsigned char data[65536];
+    size_t n = fread(data, 1, sizeof(data), f);
+    fclose(f);
+    if (n == 0) {
+        die("planet file %s is empty", path);
+    }
+    *len = (unsigned int)n;
+    return data;
+}
+
+/*
+ * libzt 1.8 starts its event thread before it marks callbacks as running; a
+ * thread that checks first exits and no events arrive (rxzt works around this
+ * the same way). The mark is one bit of ZeroTier::service_state.
+ */
+static void mark_callbacks_running(void)
+{
+    unsigned char* state = (unsigned char*)dlsym(RTLD_DEFAULT, "_ZN8ZeroTier13service_stateE");
+    if (state) {
+        *state |= 0x08;
+    }
+    else {
+        note("service_state not found; events may not arrive");
+    }
+}
+
+static void start_node(const char* planet_path, uint64_t net_id)
+{
+    unsigned int len = 0;
+    void* roots = read_file(planet_path, &len);
+    if (zts_init_set_event_handler(on_event) != ZTS_ERR_OK) {
+        die("zts_init_set_event_handler failed");
+    }
+    if (zts_init_set_roots(roots, len) != ZTS_ERR_OK) {
+        die("zts_init_set_roots failed");
+    }
+    if (zts_init_set_port(ZT_PORT) != ZTS_ERR_OK) {
+        die("zts_init_set_port failed");
+    }
+    zts_init_allow_port_mapping(0);
+    zts_init_allow_secondary_port(0);
+    zts_init_allow_id_cache(0);
+    zts_init_allow_peer_cache(0);
+    zts_init_allow_net_cache(0);
+    zts_init_allow_roots_cache(0);
+    mark_callbacks_running();
+    if (zts_node_start() != ZTS_ERR_OK) {
+        die("zts_node_start failed");
+    }
+    double deadline = now_s() + 45.0;
+    while (! zts_node_is_online()) {
+        if (now_s() > deadline) {
+            die("node not online after 45 s");
+        }
+        sleep_ms(20);
+    }
+    note("node %010" PRIx64 " online", zts_node_get_id());
+    if (zts_net_join(net_id) != ZTS_ERR_OK) {
+        die("zts_net_join failed");
+    }
+    while (! zts_net_transport_is_ready(net_id) || ! zts_addr_is_assigned(net_id, ZTS_AF_INET)) {
+        if (now_s() > deadline) {
+            die("network %016" PRIx64 " not ready after 45 s", net_id);
+        }
+        sleep_ms(20);
+    }
+}
+
+/* Sends all of buf; on a non-blocking socket, waits in zts_bsd_poll whenever the stack is full. */
+static void send_all(int fd, const unsigned char* buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = zts_bsd_send(fd, buf + off, len - off, 0);
+        if (n < 0 && zts_errno == ZTS_EAGAIN) {
+            struct zts_pollfd p = { .fd = fd, .events = ZTS_POLLOUT, .revents = 0 };
+            zts_bsd_poll(&p, 1, 100);
+            continue;
+        }
+        if (n < 0) {
+            die("zts_bsd_send: rc %zd errno %d", n, zts_errno);
+        }
+        off += (size_t)n;
+    }
+}
+
+static void set_nonblocking(int fd, int on)
+{
+    int flags = zts_bsd_fcntl(fd, ZTS_F_GETFL, 0);
+    if (flags < 0) {
+        flags = 0;
+    }
+    if (zts_bsd_fcntl(fd, ZTS_F_SETFL, on ? (flags | ZTS_O_NONBLOCK) : (flags & ~ZTS_O_NONBLOCK)) < 0) {
+        die("zts_bsd_fcntl: errno %d", zts_errno);
+    }
+}
+
+static void put_be64(unsigned char* p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const unsigned char* p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+static int run_server(uint64_t net_id, unsigned short port, int connections)
+{
+    char addr[ZTS_IP_MAX_STR_LEN] = { 0 };
+    zts_addr_get_str(net_id, ZTS_AF_INET, addr, sizeof(addr));
+    int lfd = zts_bsd_socket(ZTS_AF_INET, ZTS_SOCK_STREAM, 0);
+    if (lfd < 0) {
+        die("zts_bsd_socket: rc %d errno %d", lfd, zts_errno);
+    }
+    struct zts_sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_len = sizeof(sin);
+    sin.sin_family = ZTS_AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = 0; /* any */
+    if (zts_bsd_bind(lfd, (struct zts_sockaddr*)&sin, sizeof(sin)) < 0) {
+        die("zts_bsd_bind: errno %d", zts_errno);
+    }
+    if (zts_bsd_listen(lfd, 1) < 0) {
+        die("zts_bsd_listen: errno %d", zts_errno);
+    }
+    printf("{\"ready\":true,\"nodeId\":\"%010" PRIx64 "\",\"address\":\"%s\"}\n", zts_node_get_id(), addr);
+    fflush(stdout);
+
+    unsigned char* buf = malloc(BUF_SIZE);
+    for (int c = 0; c < connections; c++) {
+        struct zts_sockaddr_storage peer;
+        zts_socklen_t peer_len = sizeof(peer);
+        int fd = zts_bsd_accept(lfd, (struct zts_sockaddr*)&peer, &peer_len);
+        if (fd < 0) {
+            die("zts_bsd_accept: rc %d errno %d", fd, zts_errno);
+        }
+        double cpu0 = cpu_s();
+        double t0 = now_s();
+        uint64_t total = 0;
+        for (;;) {
+            ssize_t n = zts_bsd_recv(fd, buf, BUF_SIZE, 0);
+            if (n == 0) {
+                break;
+            }
+            if (n < 0) {
+                die("zts_bsd_recv: rc %zd errno %d", n, zts_errno);
+            }
+            total += (uint64_t)n;
+        }
+        unsigned char reply[8];
+        put_be64(reply, total);
+        send_all(fd, reply, sizeof(reply));
+        zts_bsd_shutdown(fd, ZTS_SHUT_WR);
+        double t1 = now_s();
+        double cpu1 = cpu_s();
+        /* Wait for the client to close after reading the count, so the reply is not lost when we exit. */
+        double deadline = now_s() + 10.0;
+        while (now_s() < deadline) {
+            if (zts_bsd_recv(fd, buf, BUF_SIZE, 0) <= 0) {
+                break;
+            }
+        }
+        zts_bsd_close(fd);
+        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f}\n", total, t1 - t0, cpu1 - cpu0);
+        fflush(stdout);
+    }
+    zts_bsd_close(lfd);
+    return 0;
+}
+
+static int connect_with_retry(const char* ip, unsigned short port)
+{
+    struct zts_sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_len = sizeof(sin);
+    sin.sin_family = ZTS_AF_INET;
+    sin.sin_port = htons(port);
+    if (zts_inet_pton(ZTS_AF_INET, ip, &sin.sin_addr) != 1) {
+        die("not an IPv4 address: %s", ip);
+    }
+    double deadline = now_s() + CONNECT_DEADLINE_S;
+    for (int attempt = 1;; attempt++) {
+        int fd = zts_bsd_socket(ZTS_AF_INET, ZTS_SOCK_STREAM, 0);
+        if (fd < 0) {
+            die("zts_bsd_socket: rc %d errno %d", fd, zts_errno);
+        }
+        if (zts_bsd_connect(fd, (struct zts_sockaddr*)&sin, sizeof(sin)) == 0) {
+            note("connected to %s:%u (attempt %d)", ip, port, attempt);
+            return fd;
+        }
+        int err = zts_errno;
+        zts_bsd_close(fd);
+        if (now_s() > deadline) {
+            die("cannot connect to %s:%u within %.0f s (errno %d)", ip, port, CONNECT_DEADLINE_S, err);
+        }
+        sleep_ms(200);
+    }
+}
+
+/* One transfer on a new connection; returns wall and CPU seconds from connected to reply read. */
+static void transfer(const char* ip, unsigned short port, uint64_t bytes, const unsigned char* buf, double* seconds,
+                     double* cpu)
+{
+    int fd = connect_with_retry(ip, port);
+    /* Measure over the direct path, as the rxzt side does: the root's relay is not the subject. */
+    double direct_deadline = now_s() + DIRECT_WAIT_S;
+    while (! atomic_load(&leaf_direct) && now_s() < direct_deadline) {
+        sleep_ms(5);
+    }
+    if (! blocking_send) {
+        set_nonblocking(fd, 1);
+    }
+    double cpu0 = cpu_s();
+    double t0 = now_s();
+    uint64_t sent = 0;
+    while (sent < bytes) {
+        size_t n = bytes - sent < BUF_SIZE ? (size_t)(bytes - sent) : BUF_SIZE;
+        send_all(fd, buf, n);
+        sent += n;
+    }
+    if (! blocking_send) {
+        set_nonblocking(fd, 0);
+    }
+    if (zts_bsd_shutdown(fd, ZTS_SHUT_WR) < 0) {
+        die("zts_bsd_shutdown: errno %d", zts_errno);
+    }
+    unsigned char reply[8];
+    size_t got = 0;
+    while (got < sizeof(reply)) {
+        ssize_t n = zts_bsd_recv(fd, reply + got, sizeof(reply) - got, 0);
+        if (n <= 0) {
+            die("reply cut short after %zu bytes (rc %zd errno %d)", got, n, zts_errno);
+        }
+        got += (size_t)n;
+    }
+    *seconds = now_s() - t0;
+    *cpu = cpu_s() - cpu0;
+    uint64_t count = get_be64(reply);
+    if (count != bytes) {
+        die("server counted %" PRIu64 " bytes, %" PRIu64 " were sent", count, bytes);
+    }
+    zts_bsd_close(fd);
+}
+
+static int run_client(const char* ip, unsigned short port, uint64_t bytes, int runs, uint64_t warmup)
+{
+    unsigned char* buf = malloc(BUF_SIZE);
+    for (size_t i = 0; i < BUF_SIZE; i++) {
+        buf[i] = (unsigned char)(i * 131u + 7u);
+    }
+    double seconds, cpu;
+    if (warmup > 0) {
+        transfer(ip, port, warmup, buf, &seconds, &cpu);
+        note("warm-up: %" PRIu64 " bytes in %.3f s", warmup, seconds);
+    }
+    int direct = atomic_load(&leaf_direct);
+    if (! direct) {
+        note("no PEER_DIRECT event for the server; the path may be relayed");
+    }
+    for (int r = 0; r < runs; r++) {
+        transfer(ip, port, bytes, buf, &seconds, &cpu);
+        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"direct\":%s}\n", bytes, seconds, cpu,
+               atomic_load(&leaf_direct) ? "true" : "false");
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: zt_bench <planet-file> <network-id-hex> server <port> [connections]\n"
+            "       zt_bench <planet-file> <network-id-hex> client <ip> <port> <bytes> [runs [warmup-bytes]]\n");
+    exit(2);
+}
+
+int main(int argc, char** argv)
+{
+    if (argc < 5) {
+        usage();
+    }
+    uint64_t net_id = strtoull(argv[2], NULL, 16);
+    if (net_id == 0) {
+        die("bad network id %s", argv[2]);
+    }
+    int rc;
+    if (strcmp(argv[3], "server") == 0 && (argc == 5 || argc == 6)) {
+        unsigned short port = (unsigned short)atoi(argv[4]);
+        int connections = argc == 6 ? atoi(argv[5]) : 1;
+        if (connections < 1) {
+            usage();
+        }
+        start_node(argv[1], net_id);
+        rc = run_server(net_id, port, connections);
+    }
+    else if (strcmp(argv[3], "client") == 0 && argc >= 7 && argc <= 9) {
+        const char* mode = getenv("ZT_BENCH_BLOCKING_SEND");
+        blocking_send = mode != NULL && strcmp(mode, "1") == 0;
+        unsigned short port = (unsigned short)atoi(argv[5]);
+        uint64_t bytes = strtoull(argv[6], NULL, 10);
+        int runs = argc >= 8 ? atoi(argv[7]) : 1;
+        uint64_t warmup = argc == 9 ? strtoull(argv[8], NULL, 10) : 0;
+        if (runs < 1 || bytes == 0) {
+            usage();
+        }
+        start_node(argv[1], net_id);
+        rc = run_client(argv[4], port, bytes, runs, warmup);
+    }
+    else {
+        usage();
+        return 2;
+    }
+    /* libzt's threads are still running; leave without running its static destructors. */
+    fflush(stdout);
+    fflush(stderr);
+    _exit(rc);
+}
