@@ -26,3 +26,25 @@ export interface SocketHost {
   /** This node's address on the joined network whose prefix contains `destination`, if any. */
   sourceAddressFor(destination: string): string | undefined;
 }
+
+/**
+ * Releases a socket exactly as every owner must: forget it, fail its pending
+ * waits with `reason`, and close the fd (after any poll in flight returns).
+ */
+export function releaseSocket(host: SocketHost, owner: Closable, fd: number, reason: unknown): void {
+  host.untrack(owner);
+  host.poller.cancel(fd, reason);
+  host.poller.release(fd, () => host.calls.close(fd));
+}
+
+/** Errors the given stream controllers with `reason`, ignoring ones already closed. */
+export function errorStreams(
+  reason: unknown,
+  ...controllers: ({ error(reason: unknown): void } | undefined)[]
+): void {
+  for (const controller of controllers) {
+    try {
+      controller?.error(reason);
+    } catch { /* already closed or errored */ }
+  }
+}

@@ -8,7 +8,7 @@
 import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import type { SocketHost } from "./host.ts";
+import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 
 /** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
 export interface NetAddr {
@@ -250,12 +250,7 @@ export class TcpConn {
   #terminate(reason: unknown): void {
     if (this.#released) return;
     this.#readDone = this.#writeDone = true;
-    try {
-      this.#readController?.error(reason);
-    } catch { /* already closed */ }
-    try {
-      this.#writeController?.error(reason);
-    } catch { /* already closed */ }
+    errorStreams(reason, this.#readController, this.#writeController);
     this.#release(reason);
   }
 
@@ -267,10 +262,7 @@ export class TcpConn {
     if (this.#released) return;
     this.#released = true;
     this.#markClosed();
-    this.#host.untrack(this);
-    this.#host.poller.cancel(this.#fd, reason);
-    const fd = this.#fd;
-    this.#host.poller.release(fd, () => this.#host.calls.close(fd));
+    releaseSocket(this.#host, this, this.#fd, reason);
   }
 }
 
@@ -362,9 +354,6 @@ export class TcpListener implements AsyncIterable<TcpConn> {
   terminate(reason: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#host.untrack(this);
-    this.#host.poller.cancel(this.#fd, reason);
-    const fd = this.#fd;
-    this.#host.poller.release(fd, () => this.#host.calls.close(fd));
+    releaseSocket(this.#host, this, this.#fd, reason);
   }
 }

@@ -8,7 +8,7 @@ import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.t
 import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { ipFamily } from "../ip.ts";
 import { toOptions, toPort } from "../validate.ts";
-import type { SocketHost } from "./host.ts";
+import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { type NetAddr, SocketClosedError } from "./tcp.ts";
 
 /** The largest UDP payload over IPv4 (65535 − 8 − 20); larger sends are refused. */
@@ -135,16 +135,8 @@ export class DatagramConn {
   terminate(reason: unknown): void {
     if (this.#released) return;
     this.#released = true;
-    try {
-      this.#readController?.error(reason);
-    } catch { /* already closed */ }
-    try {
-      this.#writeController?.error(reason);
-    } catch { /* already closed */ }
-    this.#host.untrack(this);
-    this.#host.poller.cancel(this.#fd, reason);
-    const fd = this.#fd;
-    this.#host.poller.release(fd, () => this.#host.calls.close(fd));
+    errorStreams(reason, this.#readController, this.#writeController);
+    releaseSocket(this.#host, this, this.#fd, reason);
   }
 }
 
