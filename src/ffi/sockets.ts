@@ -48,6 +48,8 @@ export const ERRNO = {
   EALREADY: 114,
   EISCONN: 106,
   EMSGSIZE: 90,
+  ECONNRESET: 104,
+  ECONNREFUSED: 111,
 } as const;
 
 /** Size of a `zts_pollfd` (int fd, short events, short revents). */

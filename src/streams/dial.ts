@@ -107,6 +107,11 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
       if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
       errno = failed(so.ok ? so.value : so.errno);
     }
+    // lwIP reports the reset that answers a SYN as ECONNRESET; to the caller it is a refusal,
+    // as with the platform's own sockets.
+    if (errno === ERRNO.ECONNRESET) {
+      throw LibztCallError.fromReturn("zts_bsd_connect", -1, ERRNO.ECONNREFUSED, `nothing listens at ${o.hostname}:${port}`);
+    }
     if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
     // ZeroTier may still be setting up the path to the peer: try again shortly.
     await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);

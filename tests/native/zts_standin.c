@@ -65,7 +65,8 @@
  *    EINVAL; unknown family: EAFNOSUPPORT. sendto on TCP ignores the address;
  *    recvfrom on TCP reports the peer. shutdown on UDP: EOPNOTSUPP. connect on
  *    a connected TCP socket: EISCONN (Linux would accept one more after a
- *    non-blocking connect completed).
+ *    non-blocking connect completed). A refused connect reports ECONNRESET
+ *    (from connect and SO_ERROR), as lwIP does for the RST answering a SYN.
  *  - zts_bsd_poll blocks up to timeout_ms (-1: forever) and may be called from
  *    any thread. A descriptor that is not (or no longer) a stand-in socket makes
  *    it return -1 (EBADF) with POLLNVAL on that entry, as lwIP does; closing a
@@ -2324,7 +2325,11 @@ SD_API int zts_bsd_connect(int fd, const void* addr, uint32_t addrlen)
             return fail(Z_EISCONN);
         }
     }
-    return connect(fd, &h.sa, hl) == 0 ? SD_OK : fail_host();
+    if (connect(fd, &h.sa, hl) == 0) {
+        return SD_OK;
+    }
+    /* lwIP (libzt) reports the reset that answers a SYN as ECONNRESET, not ECONNREFUSED */
+    return errno == ECONNREFUSED ? fail(104) : fail_host();
 }
 
 SD_API int zts_bsd_bind(int fd, const void* addr, uint32_t addrlen)
@@ -2736,7 +2741,8 @@ SD_API int zts_bsd_getsockopt(int fd, int level, int optname, void* optval, uint
         return fail_host();
     }
     if (o->kind == OPT_ERROR) {
-        v = v ? zerr_of(v) : 0;
+        /* as lwIP: a refused connect reads as ECONNRESET */
+        v = v == ECONNREFUSED ? 104 : v ? zerr_of(v) : 0;
     }
     else if (o->kind == OPT_TYPE) {
         v = v == SOCK_STREAM ? Z_SOCK_STREAM : v == SOCK_DGRAM ? Z_SOCK_DGRAM : Z_SOCK_RAW;

@@ -7,7 +7,7 @@
  * `benchStart`, `benchSink`, `benchSend`, `benchSendParallel`, `cpu` and
  * `eventDelays` serve the benchmark (bench/run.ts).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
 import {
@@ -134,6 +134,129 @@ async function handle(c: Command): Promise<unknown> {
       const seconds = (performance.now() - t1) / 1000;
       return { connectMs, sentDigest: hash.digest("hex"), reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
     }
+    case "udpEchoServer": {
+      // Sends every datagram back to where it came from, unchanged.
+      const udp = node!.listenDatagram({ port: c.port as number });
+      (async () => {
+        const w = udp.writable.getWriter();
+        for await (const d of udp.readable) {
+          await w.write({ data: d.data, hostname: d.remoteAddr.hostname, port: d.remoteAddr.port });
+        }
+      })().catch((err) => console.error("udpEcho:", err));
+      return { addr: udp.addr };
+    }
+    case "udpPing": {
+      // One datagram per size, each with a random body; resent (up to `tries`) until its echo
+      // arrives. Reports per size whether the echo arrived whole and alone.
+      const udp = node!.listenDatagram({ port: 0 });
+      const reader = udp.readable.getReader();
+      const w = udp.writable.getWriter();
+      const results: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number }[] = [];
+      let pendingRead: Promise<ReadableStreamReadResult<{ data: Uint8Array }>> | undefined;
+      for (const size of c.sizes as number[]) {
+        const body = randomFillSync(new Uint8Array(size));
+        const r: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number } = {
+          size,
+          echoed: false,
+          intact: false,
+          tries: 0,
+        };
+        while (!r.echoed && r.tries < (c.tries as number ?? 5)) {
+          r.tries++;
+          const t0 = performance.now();
+          await w.write({ data: body, hostname: c.hostname as string, port: c.port as number });
+          const deadline = t0 + (c.waitMs as number ?? 1000);
+          while (performance.now() < deadline) {
+            pendingRead ??= reader.read();
+            const got = await Promise.race([pendingRead, sleep(deadline - performance.now())]);
+            if (!got) break;
+            pendingRead = undefined;
+            if (got.done) throw new Error("udp readable ended");
+            // A late echo of an earlier size, or of an earlier try, is skipped.
+            if (got.value.data.byteLength !== size && !sameBytes(got.value.data.subarray(0, 16), body.subarray(0, 16))) continue;
+            r.echoed = true;
+            r.intact = sameBytes(got.value.data, body);
+            r.rttMs = performance.now() - t0;
+            break;
+          }
+        }
+        results.push(r);
+      }
+      await udp.close();
+      return { results, openSockets: node!.openSockets };
+    }
+    case "connectError": {
+      // Connects where nothing listens: reports the error rxzt gives.
+      const t0 = performance.now();
+      try {
+        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: c.timeout as number });
+        conn.close();
+        return { connected: true };
+      } catch (err) {
+        const e = err as ZeroTierError;
+        return { name: e.name, code: e.code, message: e.message, ms: performance.now() - t0, openSockets: node!.openSockets };
+      }
+    }
+    case "sendMany": {
+      // `streams` connections at once to a sinkServer, `bytes` on each (a distinct seed per
+      // stream); reports how many digests matched.
+      const streams = c.streams as number;
+      const t0 = performance.now();
+      const results = await Promise.all(Array.from({ length: streams }, async (_, i) => {
+        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 60_000 });
+        const sent = await sendSeeded(conn, c.bytes as number, i + 1, 16 * 1024);
+        const reply = JSON.parse(await new Response(conn.readable).text()) as { digest: string; bytes: number };
+        return reply.digest === sent && reply.bytes === c.bytes;
+      }));
+      return {
+        streams,
+        intact: results.filter(Boolean).length,
+        seconds: (performance.now() - t0) / 1000,
+        openSockets: node!.openSockets,
+      };
+    }
+    case "holdServer": {
+      // Each connection: keep-alive as given, read until the stream ends or errors; the
+      // outcome is kept for `holdResults`.
+      const listener = node!.listen({ port: c.port as number });
+      const ka = c.keepAlive as { idle: number; interval: number; count: number } | undefined;
+      (async () => {
+        for await (const conn of listener) {
+          if (ka) conn.setKeepAlive(true, ka);
+          const outcome: HoldOutcome = { bytes: 0, lastDataAt: Date.now() };
+          holdOutcomes.push(outcome);
+          (async () => {
+            try {
+              for await (const chunk of conn.readable) {
+                outcome.bytes += chunk.byteLength;
+                outcome.lastDataAt = Date.now();
+              }
+              outcome.end = "eof";
+            } catch (err) {
+              const e = err as ZeroTierError;
+              outcome.end = "error";
+              outcome.error = { name: e.name, code: e.code, message: e.message };
+            }
+            outcome.endedAt = Date.now();
+            conn.close();
+          })();
+        }
+      })();
+      return { addr: listener.addr };
+    }
+    case "holdResults":
+      return { outcomes: holdOutcomes, now: Date.now(), openSockets: node!.openSockets };
+    case "sendForever": {
+      // Connects and writes until the connection fails (for a process that gets killed).
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const w = conn.writable.getWriter();
+      const first = w.write(benchBuffer);
+      (async () => {
+        for (;;) await w.write(benchBuffer);
+      })().catch(() => {});
+      await first;
+      return { connected: true };
+    }
     case "benchStart": {
       // `start`, then record how long each event takes from rxzt's callback to a subscriber.
       const started = await handle({ ...c, cmd: "start" });
@@ -226,6 +349,43 @@ async function handle(c: Command): Promise<unknown> {
     default:
       throw new Error(`unknown command ${c.cmd}`);
   }
+}
+
+interface HoldOutcome {
+  bytes: number;
+  lastDataAt: number;
+  end?: "eof" | "error";
+  error?: { name: string; code: string; message: string };
+  endedAt?: number;
+}
+const holdOutcomes: HoldOutcome[] = [];
+
+const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, ms)));
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// Writes `total` pseudo-random bytes (from `seed`) in `chunkSize` pieces, half-closes, and
+// returns their SHA-256.
+async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize: number): Promise<string> {
+  const chunk = new Uint8Array(chunkSize);
+  const hash = createHash("sha256");
+  let x = 0x12345678 ^ seed;
+  const w = conn.writable.getWriter();
+  for (let sent = 0; sent < total;) {
+    const n = Math.min(chunk.length, total - sent);
+    const words = new Uint32Array(chunk.buffer, 0, n >> 2);
+    for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    const piece = chunk.subarray(0, n);
+    hash.update(piece);
+    await w.write(piece.slice());
+    sent += n;
+  }
+  await w.close();
+  return hash.digest("hex");
 }
 
 const BENCH_CHUNK = 256 * 1024;

@@ -88,13 +88,13 @@ class Agent {
 
 describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   let net: TestNetwork;
-  let root: Agent, a: Agent, b: Agent;
-  let ids: { root: string; a: string; b: string };
+  let root: Agent, a: Agent, b: Agent, c: Agent;
+  let ids: { root: string; a: string; b: string; c: string };
   const timings: Record<string, number> = {};
 
   before(async () => {
-    net = await createTestNetwork(3);
-    const [rootHost, hostA, hostB] = net.hosts;
+    net = await createTestNetwork(4);
+    const [rootHost, hostA, hostB, hostC] = net.hosts;
     // The leaves may reach each other only through the root until the relay→direct test
     // lifts this, so peer$ shows the relay phase whatever the timing.
     await net.block(hostA, hostB, true);
@@ -106,17 +106,19 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     });
     a = new Agent("leafA", hostA);
     b = new Agent("leafB", hostB);
+    c = new Agent("leafC", hostC);
     const started = await Promise.all([
       root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT }),
       a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
       b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
+      c.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
     ]);
-    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
+    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId, c: started[3].nodeId };
     assert.equal(ids.root, identityNodeId(rootSecret));
   });
 
   after(async () => {
-    for (const agent of [root, a, b]) agent?.kill();
+    for (const agent of [root, a, b, c]) agent?.kill();
     await net?.destroy();
     console.log("tier 3 timings (ms):", JSON.stringify(timings));
   });
@@ -229,6 +231,75 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     assert.equal(r.reply.digest, r.sentDigest);
     timings.tcp6_connect = Math.round(r.connectMs);
     timings.tcp6_10MB_MBps = Math.round(r.mbps);
+  });
+
+  test("UDP over the IPv4 ad-hoc network: datagrams round-trip whole, one message each", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await b.call("udpEchoServer", { port: 7003 });
+    // Up to ZeroTier's MTU (2800) less IPv4 and UDP headers, and one that needs IP fragments.
+    const sizes = [1, 100, 1400, 2772, 8000];
+    const r = await a.call<{
+      results: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number }[];
+      openSockets: number;
+    }>("udpPing", { hostname: adhocIPv4Address(network, ids.b), port: 7003, sizes, tries: 5, waitMs: 1000 }, 60_000);
+    console.log("UDP round trips:", r.results.map((x) => `${x.size} B: ${x.echoed ? `${x.rttMs!.toFixed(1)} ms, try ${x.tries}` : "lost"}`).join("; "));
+    for (const x of r.results) {
+      assert.ok(x.echoed, `${x.size}-byte datagram: no echo in ${x.tries} tries`);
+      assert.ok(x.intact, `${x.size}-byte datagram: the echo differs (boundaries or bytes)`);
+    }
+  });
+
+  test("connecting to a port where nothing listens fails with ECONNREFUSED, promptly", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    const r = await a.call<{ connected?: boolean; name: string; code: string; ms: number }>("connectError", {
+      hostname: adhocIPv4Address(network, ids.b),
+      port: 7999,
+      timeout: 10_000,
+    });
+    assert.equal(r.connected, undefined, "a connection where nothing listens");
+    assert.equal(r.code, "ECONNREFUSED", JSON.stringify(r));
+    assert.ok(r.ms < 5_000, `refused after ${r.ms} ms`);
+    timings.refused_ms = Math.round(r.ms);
+  });
+
+  test("200 concurrent connections between the leaves, each intact (SHA-256)", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await b.call("sinkServer", { port: 7004 });
+    const r = await a.call<{ streams: number; intact: number; seconds: number; openSockets: number }>(
+      "sendMany",
+      { hostname: adhocIPv4Address(network, ids.b), port: 7004, streams: 200, bytes: 256 * 1024 },
+      180_000,
+    );
+    assert.equal(r.intact, 200, `${r.intact} of 200 streams arrived intact`);
+    timings.concurrent200_s = Math.round(r.seconds * 10) / 10;
+  });
+
+  test("a killed peer: the listener's stream fails with a typed error within the keep-alive bound", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await c.call("join", { network, family: "IPv4", timeout: 60_000 });
+    // Keep-alive after 2 s idle, 3 probes 1 s apart: lwIP aborts ~5 s after the last segment.
+    await b.call("holdServer", { port: 7005, keepAlive: { idle: 2, interval: 1, count: 3 } });
+    await c.call("sendForever", { hostname: adhocIPv4Address(network, ids.b), port: 7005 }, 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    c.kill();
+    const killedAt = Date.now();
+    await c.exited;
+    type Outcome = { bytes: number; end?: string; error?: { name: string; code: string }; endedAt?: number; lastDataAt: number };
+    let outcome: Outcome | undefined;
+    const boundMs = 15_000;
+    for (const deadline = Date.now() + boundMs + 5_000; Date.now() < deadline;) {
+      const r = await b.call<{ outcomes: Outcome[] }>("holdResults");
+      outcome = r.outcomes[0];
+      if (outcome?.end) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.ok(outcome && outcome.bytes > 0, "the killed sender's data arrived first");
+    assert.equal(outcome!.end, "error", `the stream did not fail: ${JSON.stringify(outcome)}`);
+    assert.ok(["ECONNABORTED", "ECONNRESET", "ETIMEDOUT"].includes(outcome!.error!.code), JSON.stringify(outcome!.error));
+    const afterKill = outcome!.endedAt! - killedAt;
+    assert.ok(afterKill < boundMs, `failed ${afterKill} ms after the kill`);
+    timings.killed_peer_error_ms = afterKill;
+    console.log(`killed peer: ${outcome!.error!.name} ${outcome!.error!.code} ${afterKill} ms after the kill`);
   });
 
   test("port and lwIP statistics are queried from libzt", async () => {
