@@ -257,6 +257,9 @@ interface Transfer {
   seconds: number;
   cpu: number;
   direct: boolean;
+  /** Receiver only: gaps of 250 ms or more between reads, and their total (s). */
+  stalls?: number;
+  stalled?: number;
 }
 
 /** One measured transfer: both ends' CPU seconds over it. */
@@ -265,6 +268,9 @@ interface Run {
   cpuClient: number;
   cpuServer: number;
   direct: boolean;
+  /** Receiver stalls (gaps of 250 ms or more between reads) and their total seconds. */
+  stalls?: number;
+  stalled?: number;
 }
 
 interface Results {
@@ -299,7 +305,15 @@ function median(values: number[]): number {
 const describe = (r: Run) =>
   `${r.mbps.toFixed(1)} MB/s, CPU client ${r.cpuClient.toFixed(2)} s + server ${
     r.cpuServer.toFixed(2)
-  } s`;
+  } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s)`;
+
+/** Receiver stalls over all runs of one side: count, seconds, and per GB received. */
+function stallSummary(runs: Run[]): string {
+  const n = runs.reduce((sum, r) => sum + (r.stalls ?? 0), 0);
+  const secs = runs.reduce((sum, r) => sum + (r.stalled ?? 0), 0);
+  const gb = (runs.length * BYTES) / 1e9;
+  return `${n} stalls, ${secs.toFixed(1)} s stalled (${(n / gb).toFixed(1)} per GB)`;
+}
 
 async function runBench(): Promise<Results> {
   let net: TestNetwork | undefined;
@@ -365,6 +379,8 @@ async function runBench(): Promise<Results> {
         cpuClient: sent.cpu,
         cpuServer: received.cpu,
         direct: sent.direct,
+        stalls: received.stalls,
+        stalled: received.stalled,
       });
       console.error(`  run ${i + 1}: ${describe(c[i])}`);
     }
@@ -393,6 +409,7 @@ async function runBench(): Promise<Results> {
     const hostname = adhocIPv4Address(network, idB);
     if (WARMUP > 0) {
       await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: WARMUP }, 600_000);
+      await b.call("benchSinkStats");
     }
     const rxzt: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -403,11 +420,14 @@ async function runBench(): Promise<Results> {
         600_000,
       );
       const sink1 = cpuOf(await b.call("cpu"));
+      const [sink] = await b.call<{ stalls: number; stalled: number }[]>("benchSinkStats");
       rxzt.push({
         mbps: sent.bytes / 1e6 / sent.seconds,
         cpuClient: sent.cpu,
         cpuServer: sink1 - sink0,
         direct: sent.direct,
+        stalls: sink?.stalls,
+        stalled: sink?.stalled,
       });
       console.error(`  run ${i + 1}: ${describe(rxzt[i])}`);
     }
@@ -543,7 +563,11 @@ console.log(row([
   f(r.parallel.cpuServer, 2),
   "one run",
   String(r.parallel.direct),
-]));
+]));console.log();
+console.log(
+  "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
+    `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}`,
+);
 console.log();
 console.log(
   "event delay (rxzt's part only: from its libzt callback to an events$ subscriber; not the time an event " +

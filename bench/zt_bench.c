@@ -49,6 +49,8 @@
 
 #define ZT_PORT 9993
 #define BUF_SIZE (256 * 1024)
+/* A gap between receives this long (s) counts as a stall. */
+#define STALL_S 0.25
 #define CONNECT_DEADLINE_S 30.0
 #define DIRECT_WAIT_S 10.0
 
@@ -262,6 +264,10 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
         double cpu0 = cpu_s();
         double t0 = now_s();
         uint64_t total = 0;
+        /* Stalls: gaps of STALL_S or more between receives (libzt's TCP recovering by timeout). */
+        int stalls = 0;
+        double stalled = 0;
+        double last = now_s();
         for (;;) {
             ssize_t n = zts_bsd_recv(fd, buf, BUF_SIZE, 0);
             if (n == 0) {
@@ -271,6 +277,12 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
                 die("zts_bsd_recv: rc %zd errno %d", n, zts_errno);
             }
             total += (uint64_t)n;
+            double t = now_s();
+            if (t - last >= STALL_S) {
+                stalls++;
+                stalled += t - last;
+            }
+            last = t;
         }
         unsigned char reply[8];
         put_be64(reply, total);
@@ -286,7 +298,8 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
             }
         }
         zts_bsd_close(fd);
-        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f}\n", total, t1 - t0, cpu1 - cpu0);
+        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"stalls\":%d,\"stalled\":%.3f}\n",
+               total, t1 - t0, cpu1 - cpu0, stalls, stalled);
         fflush(stdout);
     }
     zts_bsd_close(lfd);

@@ -9,6 +9,7 @@ import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
+import { RECV_WAIT_MS } from "./poller.ts";
 
 /** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
 export interface NetAddr {
@@ -41,6 +42,11 @@ let createListener: (host: SocketHost, fd: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
 export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint): TcpConn {
+  const mode = host.calls.connectionMode(fd, RECV_WAIT_MS);
+  if (!mode.ok) {
+    host.calls.close(fd);
+    SocketCalls.fail("zts_bsd_setsockopt", mode, "while setting up a new connection");
+  }
   return createConn(host, fd, remote);
 }
 
@@ -88,6 +94,8 @@ export class TcpConn {
   #writeDone = false;
   #released = false;
   #readController?: ReadableByteStreamController;
+  // Data came recently: the next wait is a receive off the JS thread rather than a poll.
+  #busy = true;
   #writeController?: WritableStreamDefaultController;
 
   static {
@@ -132,7 +140,20 @@ export class TcpConn {
             this.#terminate(err);
             throw err;
           }
-          await host.poller.wait(this.#fd, SOCK.POLLIN);
+          // Busy connection: wait for data in a receive off the JS thread (see poller.ts).
+          const n = this.#busy ? await host.poller.receive(this.#fd, view) : undefined;
+          if (this.#readDone) return; // cancelled meanwhile: what arrived is discarded
+          if (n === undefined) {
+            await host.poller.wait(this.#fd, SOCK.POLLIN);
+            this.#busy = true;
+          } else if (n > 0) {
+            request.respond(n);
+            return;
+          } else if (n < 0) {
+            // Timed out (or failed: the next recv tells): wait in the shared poll from now on.
+            this.#busy = false;
+          }
+          // n === 0 (end of stream) and failures are read again above, with their errno.
         }
       },
       cancel: () => {

@@ -37,6 +37,7 @@ const standin = Deno.dlopen(
     zts_bsd_getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     zts_bsd_getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     zts_bsd_fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    zts_bsd_getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
   } as const,
 );
 /** Sockets open in the stand-in (host sockets made through zts_bsd_*). */
@@ -45,6 +46,8 @@ const hostSockets = (): number => standin.symbols.standin_open_sockets();
 // libzt's fcntl constants (ZeroTierSockets.h), restated.
 const Z_F_GETFL = 3;
 const Z_O_NONBLOCK = 1;
+const Z_SOL_SOCKET = 0x0fff;
+const Z_SO_RCVTIMEO = 0x1006;
 
 /** Port of a stand-in socket's local or peer address (libzt sockaddr: len, family, port BE). */
 function portOf(fd: number, peer: boolean): number | undefined {
@@ -74,34 +77,39 @@ function fdOf(conn: TcpConn): number | undefined {
   return undefined;
 }
 
-/** Whether the socket behind `conn` is non-blocking (undefined: not found). */
-function isNonBlocking(conn: TcpConn): boolean | undefined {
+/**
+ * Whether a call on the socket behind `conn` returns within a bound (undefined:
+ * not found): the socket is non-blocking, or its receives time out (SO_RCVTIMEO,
+ * up to 1 s). rxzt's own calls on the JS thread pass MSG_DONTWAIT either way.
+ */
+function isBounded(conn: TcpConn): boolean | undefined {
   const fd = fdOf(conn);
   if (fd === undefined) return undefined;
   const flags = standin.symbols.zts_bsd_fcntl(fd, Z_F_GETFL, 0);
-  return flags >= 0 ? (flags & Z_O_NONBLOCK) !== 0 : undefined;
+  if (flags < 0) return undefined;
+  if ((flags & Z_O_NONBLOCK) !== 0) return true;
+  const tv = new BigInt64Array(2);
+  const len = new Uint32Array([16]);
+  const rc = standin.symbols.zts_bsd_getsockopt(fd, Z_SOL_SOCKET, Z_SO_RCVTIMEO, new Uint8Array(tv.buffer), len);
+  if (rc < 0) return undefined;
+  const ms = Number(tv[0]) * 1000 + Number(tv[1]) / 1000;
+  return ms > 0 && ms <= 1000;
 }
 
-const acceptedSockets = { checked: 0, blocking: 0, notFound: 0 };
+const acceptedSockets = { checked: 0, unbounded: 0, notFound: 0 };
 out.acceptedSockets = acceptedSockets;
 
 /**
- * Checks (through the stand-in) that an accepted socket is non-blocking, and
- * counts any that is not: lwIP, like Linux, does not pass O_NONBLOCK on to
- * accepted sockets, so rxzt must set it, or a server-side read would block
- * the JS thread (and, with both ends in one process, deadlock).
+ * Checks (through the stand-in) that an accepted socket cannot hold a thread
+ * unbounded, and counts any that can: lwIP, like Linux, hands out accepted
+ * sockets blocking with no timeout, so rxzt must set them up, or a wait on one
+ * could hang a worker (and, with both ends in one process, deadlock).
  */
 function unblock(conn: TcpConn): TcpConn {
-  const fd = fdOf(conn);
   acceptedSockets.checked++;
-  if (fd === undefined) {
-    acceptedSockets.notFound++;
-    return conn;
-  }
-  const flags = standin.symbols.zts_bsd_fcntl(fd, Z_F_GETFL, 0);
-  if (flags >= 0 && (flags & Z_O_NONBLOCK) === 0) {
-    acceptedSockets.blocking++;
-  }
+  const bounded = isBounded(conn);
+  if (bounded === undefined) acceptedSockets.notFound++;
+  else if (!bounded) acceptedSockets.unbounded++;
   return conn;
 }
 
@@ -342,7 +350,7 @@ async function acceptedDoesNotBlock(node: ZeroTierNode, delayMs: number) {
   const workerDone = new Promise((resolve) => (worker.onmessage = resolve));
   worker.postMessage(listener.addr.port);
   const conn = await listener.accept();
-  const nonBlockingBeforeRead = isNonBlocking(conn);
+  const boundedBeforeRead = isBounded(conn);
   const reader = conn.readable.getReader();
   const t0 = performance.now();
   const read = reader.read();
@@ -355,7 +363,7 @@ async function acceptedDoesNotBlock(node: ZeroTierNode, delayMs: number) {
   listener.close();
   return {
     delayMs,
-    nonBlockingBeforeRead,
+    boundedBeforeRead,
     readCallMs: Math.round(readCallMs),
     result,
   };

@@ -257,6 +257,128 @@ async function handle(c: Command): Promise<unknown> {
       await first;
       return { connected: true };
     }
+    case "pacedStart": {
+      // A long transfer at a steady rate (seeded data, hashed as sent) until `pacedFinish`.
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      if (c.keepAlive) conn.setKeepAlive(true, c.keepAlive as { idle: number; interval: number; count: number });
+      const rate = c.rate as number;
+      const chunkSize = 16 * 1024;
+      const hash = createHash("sha256");
+      const w = conn.writable.getWriter();
+      let x = 0x12345678;
+      const t0 = performance.now();
+      const p: Paced = { conn, sent: 0, finishing: false, hash, done: Promise.resolve() };
+      paced = p;
+      p.done = (async () => {
+        while (!p.finishing) {
+          const due = ((performance.now() - t0) / 1000) * rate;
+          if (p.sent >= due) {
+            await sleep(10);
+            continue;
+          }
+          const chunk = new Uint8Array(chunkSize);
+          const words = new Uint32Array(chunk.buffer);
+          for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+          hash.update(chunk);
+          await w.write(chunk);
+          p.sent += chunkSize;
+        }
+        await w.close();
+      })();
+      p.done.catch((err) => (p.error = { name: (err as Error).name, code: (err as ZeroTierError).code }));
+      return { connected: true };
+    }
+    case "pacedStatus":
+      return { sent: paced!.sent, error: paced!.error, at: Date.now() };
+    case "pacedFinish": {
+      const p = paced!;
+      p.finishing = true;
+      await p.done;
+      const reply = JSON.parse(await new Response(p.conn.readable).text()) as { digest: string; bytes: number };
+      return { sent: p.sent, intact: reply.digest === p.hash.digest("hex") && reply.bytes === p.sent, reply };
+    }
+    case "echoServer": {
+      const listener = node!.listen({ port: c.port as number });
+      (async () => {
+        for await (const conn of listener) conn.readable.pipeTo(conn.writable).catch(() => {});
+      })();
+      return { addr: listener.addr };
+    }
+    case "echoOpen": {
+      // A connection kept open for `echoRoundTrip`.
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      echo = { conn, reader: conn.readable.getReader(), writer: conn.writable.getWriter() };
+      return { connected: true };
+    }
+    case "echoRoundTrip": {
+      const e = echo!;
+      const message = randomFillSync(new Uint8Array(c.bytes as number ?? 1000));
+      const t0 = performance.now();
+      await e.writer.write(message);
+      const got = new Uint8Array(message.byteLength);
+      let n = 0;
+      const deadline = t0 + (c.timeout as number ?? 10_000);
+      while (n < got.byteLength) {
+        const r = await Promise.race([e.reader.read(), sleep(deadline - performance.now())]);
+        if (!r) return { ok: false, reason: "timeout", got: n };
+        if (r.done) return { ok: false, reason: "ended", got: n };
+        got.set(r.value.subarray(0, got.byteLength - n), n);
+        n += r.value.byteLength;
+      }
+      return { ok: sameBytes(got, message), rttMs: performance.now() - t0 };
+    }
+    case "onlineHistory":
+      return onlineChanges;
+    case "waitOnlineValue": {
+      const t0 = performance.now();
+      await firstValueFrom(node!.online$.pipe(filter((o) => o === c.value), timeout(c.timeout as number)));
+      return { waitedMs: performance.now() - t0 };
+    }
+    case "loadStart": {
+      // `streams` connections, each writing continuously and reading what comes back (to an
+      // echo server); their outcomes are recorded for `stopUnderLoad`.
+      for (let i = 0; i < (c.streams as number); i++) {
+        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+        const outcome: LoadOutcome = {};
+        loadOutcomes.push(outcome);
+        const record = (side: "read" | "write") => (err: unknown) => {
+          outcome[side] = { name: (err as Error).name, code: (err as ZeroTierError).code };
+        };
+        (async () => {
+          const w = conn.writable.getWriter();
+          for (;;) await w.write(benchBuffer.subarray(0, 32 * 1024));
+        })().catch(record("write"));
+        (async () => {
+          for await (const _ of conn.readable) { /* discard */ }
+          outcome.read = { name: "ended", code: "EOF" };
+        })().catch(record("read"));
+      }
+      await sleep(500);
+      return { openSockets: node!.openSockets };
+    }
+    case "stopUnderLoad": {
+      // stop() with streams open: every stream must fail with a typed error, every observable
+      // must complete.
+      const completed: Record<string, boolean> = {};
+      const observables = {
+        events$: node!.events$,
+        online$: node!.online$,
+        peer$: node!.peer$(),
+        peers$: node!.peers$,
+        networks$: node!.networks$,
+        address$: node!.address$,
+        store$: node!.store$,
+      };
+      for (const [name, o] of Object.entries(observables)) {
+        completed[name] = false;
+        (o as import("rxjs").Observable<unknown>).subscribe({ complete: () => (completed[name] = true), error: () => {} });
+      }
+      const t0 = performance.now();
+      await node!.stop();
+      const stopMs = performance.now() - t0;
+      await sleep(100);
+      return { stopMs, completed, outcomes: loadOutcomes, openSockets: node!.openSockets, lifecycle: node!.lifecycle };
+    }
     case "benchStart": {
       // `start`, then record how long each event takes from rxzt's callback to a subscriber.
       const started = await handle({ ...c, cmd: "start" });
@@ -276,12 +398,23 @@ async function handle(c: Command): Promise<unknown> {
             const reader = conn.readable.getReader({ mode: "byob" });
             let buf = new ArrayBuffer(BENCH_CHUNK);
             let bytes = 0;
+            // Stalls: gaps of 250 ms or more between reads, as bench/zt_bench.c counts them.
+            const stats = { bytes: 0, stalls: 0, stalled: 0 };
+            let last = performance.now();
             for (;;) {
               const { value, done } = await reader.read(new Uint8Array(buf));
               if (done) break;
               bytes += value.byteLength;
               buf = value.buffer as ArrayBuffer;
+              const t = performance.now();
+              if (t - last >= 250) {
+                stats.stalls++;
+                stats.stalled += (t - last) / 1000;
+              }
+              last = t;
             }
+            stats.bytes = bytes;
+            benchSinkStats.push(stats);
             reader.releaseLock();
             const reply = new Uint8Array(8);
             new DataView(reply.buffer).setBigUint64(0, BigInt(bytes));
@@ -325,6 +458,22 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "cpu":
       return process.cpuUsage();
+    case "memory": {
+      // Peak RSS and heap since the first call (sampled every 500 ms on an unref'd timer).
+      if (!memorySampler) {
+        const sample = () => {
+          const m = Deno.memoryUsage();
+          memoryPeak.rss = Math.max(memoryPeak.rss, m.rss);
+          memoryPeak.heapUsed = Math.max(memoryPeak.heapUsed, m.heapUsed);
+        };
+        sample();
+        memorySampler = setInterval(sample, 500) as unknown as number;
+        Deno.unrefTimer(memorySampler);
+      }
+      return { ...memoryPeak, now: Deno.memoryUsage() };
+    }
+    case "benchSinkStats":
+      return benchSinkStats.splice(0);
     case "eventDelays":
       return { delays: eventDelays, events: eventDelayTypes, received: node?.eventCounters.received };
     case "networkHistory":
@@ -360,6 +509,23 @@ interface HoldOutcome {
 }
 const holdOutcomes: HoldOutcome[] = [];
 
+interface Paced {
+  conn: TcpConn;
+  sent: number;
+  finishing: boolean;
+  hash: ReturnType<typeof createHash>;
+  done: Promise<void>;
+  error?: { name: string; code: string };
+}
+let paced: Paced | undefined;
+let echo: {
+  conn: TcpConn;
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+} | undefined;
+type LoadOutcome = { read?: { name: string; code: string }; write?: { name: string; code: string } };
+const loadOutcomes: LoadOutcome[] = [];
+
 const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, ms)));
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -389,6 +555,9 @@ async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize:
 }
 
 const BENCH_CHUNK = 256 * 1024;
+let memorySampler: number | undefined;
+const memoryPeak = { rss: 0, heapUsed: 0 };
+const benchSinkStats: { bytes: number; stalls: number; stalled: number }[] = [];
 const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
 
 function cpuSeconds(u: { user: number; system: number }): number {
