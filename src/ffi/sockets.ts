@@ -50,6 +50,7 @@ export const ERRNO = {
   EISCONN: 106,
   EMSGSIZE: 90,
   ECONNRESET: 104,
+  ENOTCONN: 107,
   ECONNREFUSED: 111,
 } as const;
 
@@ -106,6 +107,11 @@ export class SocketCalls {
 
   #outcome(rc: number): Outcome {
     return rc >= 0 ? { ok: true, value: rc } : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
+  }
+
+  /** `zts_errno` now: meaningful right after a call on this thread only. */
+  errno(): number {
+    return this.#lib.errno();
   }
 
   /** Throws the typed error of a failed outcome. */

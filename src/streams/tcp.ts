@@ -120,23 +120,27 @@ export class TcpConn {
         const request = c.byobRequest!;
         const v = request.view!;
         const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+        let failedWith = 0;
+        const endOfStream = () => {
+          this.#readDone = true;
+          c.close();
+          request.respond(0);
+          this.#maybeRelease();
+        };
         for (;;) {
           if (this.#released) throw new SocketClosedError("read");
           const r = calls.recv(this.#fd, view);
           if (r.ok) {
-            if (r.value === 0) {
-              this.#readDone = true;
-              c.close();
-              request.respond(0);
-              this.#maybeRelease();
-            } else {
-              request.respond(r.value);
-            }
+            if (r.value === 0) return endOfStream();
+            request.respond(r.value);
             return;
           }
           if (r.errno !== ERRNO.EAGAIN) {
+            // lwIP reports a connection's error once, then ENOTCONN: prefer the error a
+            // receive off the JS thread saw just before.
+            const errno = r.errno === ERRNO.ENOTCONN && failedWith ? failedWith : r.errno;
             // A failed connection is dead both ways: release it now, not when the app finishes.
-            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
+            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, errno);
             this.#terminate(err);
             throw err;
           }
@@ -149,11 +153,16 @@ export class TcpConn {
           } else if (n > 0) {
             request.respond(n);
             return;
-          } else if (n < 0) {
-            // Timed out (or failed: the next recv tells): wait in the shared poll from now on.
+          } else if (n === 0) {
+            // lwIP reports the end once (a later recv fails with ENOTCONN).
+            return endOfStream();
+          } else {
+            // Timed out, or failed: the recv above tells which. zts_errno now is only a
+            // hint (other threads write it too). Either way, wait in the shared poll next.
+            const hint = calls.errno();
+            if (hint !== ERRNO.EAGAIN && hint !== 0) failedWith = hint;
             this.#busy = false;
           }
-          // n === 0 (end of stream) and failures are read again above, with their errno.
         }
       },
       cancel: () => {

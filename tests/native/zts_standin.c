@@ -65,7 +65,8 @@
  *    EINVAL; unknown family: EAFNOSUPPORT. sendto on TCP ignores the address;
  *    recvfrom on TCP reports the peer. shutdown on UDP: EOPNOTSUPP. connect on
  *    a connected TCP socket: EISCONN (Linux would accept one more after a
- *    non-blocking connect completed). A refused connect reports ECONNRESET
+ *    non-blocking connect completed). After a TCP recv returned 0 (end of
+ *    stream), later ones fail with ENOTCONN, as in lwIP. A refused connect reports ECONNRESET
  *    (from connect and SO_ERROR), as lwIP does for the RST answering a SYN.
  *  - zts_bsd_poll blocks up to timeout_ms (-1: forever) and may be called from
  *    any thread. A descriptor that is not (or no longer) a stand-in socket makes
@@ -1952,6 +1953,7 @@ typedef struct sd_sock {
     uint8_t type;   /* Z_SOCK_* */
     uint8_t shut_rd;
     uint8_t shut_wr;
+    uint8_t eof_told; /* TCP: a recv returned 0; lwIP fails later ones with ENOTCONN */
     uint32_t gen;   /* bumped at each close: tells a reused number apart */
 } sd_sock;
 
@@ -2406,10 +2408,21 @@ SD_API ssize_t zts_bsd_recv(int fd, void* buf, size_t len, int flags)
     if (!buf) {
         return SD_ERR_ARG;
     }
-    if (!sk_get(fd, NULL)) {
+    sd_sock s;
+    if (!sk_get(fd, &s)) {
         return fail(Z_EBADF);
     }
+    if (s.type == Z_SOCK_STREAM && s.eof_told) {
+        return fail(Z_ENOTCONN);
+    }
     ssize_t n = recv(fd, buf, len, recv_flags(flags));
+    if (n == 0 && len > 0 && s.type == Z_SOCK_STREAM) {
+        pthread_mutex_lock(&g_sk_mu);
+        if ((size_t)fd < g_sk_cap && g_sk[fd].used && g_sk[fd].gen == s.gen) {
+            g_sk[fd].eof_told = 1;
+        }
+        pthread_mutex_unlock(&g_sk_mu);
+    }
     return n < 0 ? fail_host() : n;
 }
 
