@@ -17,7 +17,7 @@ import {
   PEER_INFO,
   ROUTE_INFO,
 } from "./layout.ts";
-import { type BoundSymbols, type CType, REQUIRED_SYMBOLS, type SymbolDef, SYMBOLS } from "./symbols.ts";
+import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 const NATIVE: Record<CType, Deno.NativeResultType> = {
   void: "void",
@@ -53,7 +53,6 @@ function buildDefinitions() {
   const defs: Record<string, Deno.ForeignFunction> = {};
   for (const [name, def] of Object.entries(SYMBOLS)) {
     defs[name] = {
-      ...((def as SymbolDef).symbol ? { name: (def as SymbolDef).symbol } : {}),
       parameters: def.parameters.map((t) => NATIVE[t] as Deno.NativeType),
       result: NATIVE[def.result],
       nonblocking: def.blocking ?? false,
@@ -153,7 +152,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   const symbols = lib.symbols as unknown as Record<string, unknown>;
   // Deno wraps a missing optional nonblocking symbol instead of giving null, so
   // presence is checked with plain dlsym lookups (pointer statics) instead.
-  const names = [...REQUIRED_SYMBOLS];
+  const names = [...Object.keys(buildDefinitions()), "zts_errno"];
   const present = Deno.dlopen(
     path,
     Object.fromEntries(names.map((n) => [n, { type: "pointer", optional: true }])) as unknown as Record<

@@ -22,7 +22,6 @@ export const SOCK = {
   SO_LINGER: 0x0080,
   SO_SNDBUF: 0x1001,
   SO_RCVBUF: 0x1002,
-  SO_RCVTIMEO: 0x1006,
   SO_ERROR: 0x1007,
   TCP_NODELAY: 0x0001,
   TCP_KEEPIDLE: 0x0003,
@@ -50,7 +49,6 @@ export const ERRNO = {
   EISCONN: 106,
   EMSGSIZE: 90,
   ECONNRESET: 104,
-  ENOTCONN: 107,
   ECONNREFUSED: 111,
 } as const;
 
@@ -109,11 +107,6 @@ export class SocketCalls {
     return rc >= 0 ? { ok: true, value: rc } : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
   }
 
-  /** `zts_errno` now: meaningful right after a call on this thread only. */
-  errno(): number {
-    return this.#lib.errno();
-  }
-
   /** Throws the typed error of a failed outcome. */
   static fail(fn: string, o: Outcome & { ok: false }, hint = ""): never {
     throw LibztCallError.fromReturn(fn, o.rc, o.errno, hint);
@@ -149,57 +142,24 @@ export class SocketCalls {
     return this.#outcome(this.#lib.fn.zts_bsd_listen(fd, backlog));
   }
 
-  /**
-   * Puts a connected TCP socket in the mode rxzt's streams use: blocking, with
-   * receives waiting at most `recvTimeoutMs`, so that a receive off the JS
-   * thread (`recvWait`) can wait in libzt. Calls made on the JS thread pass
-   * MSG_DONTWAIT and never block.
-   */
-  connectionMode(fd: number, recvTimeoutMs: number): Outcome {
-    const f = this.#lib.fn;
-    const tv = new BigInt64Array([BigInt(Math.floor(recvTimeoutMs / 1000)), BigInt((recvTimeoutMs % 1000) * 1000)]);
-    const timeout = this.#outcome(
-      f.zts_bsd_setsockopt(fd, SOCK.SOL_SOCKET, SOCK.SO_RCVTIMEO, new Uint8Array(tv.buffer), 16),
-    );
-    if (!timeout.ok) return timeout;
-    const flags = f.zts_bsd_fcntl(fd, SOCK.F_GETFL, 0);
-    return this.#outcome(f.zts_bsd_fcntl(fd, SOCK.F_SETFL, (flags < 0 ? 0 : flags) & ~SOCK.O_NONBLOCK));
-  }
-
   /** Accepts one pending connection: the new fd and the peer's endpoint. */
   accept(fd: number): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#outcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
     if (!o.ok) return o;
-    // The new socket is blocking; openTcpConn sets the mode rxzt's streams use.
-    return { ok: true, fd: o.value, peer: decodeSockaddr(this.#addrBuf) };
+    const peer = decodeSockaddr(this.#addrBuf);
+    const nb = this.#nonBlocking(o.value);
+    return nb.ok ? { ok: true, fd: o.value, peer } : nb;
   }
 
-  /** Reads into `buf` without waiting: bytes read (0 at end of stream) or a failure. */
+  /** Reads into `buf`: bytes read (0 at end of stream) or a failure. */
   recv(fd: number, buf: Uint8Array): Outcome {
-    return this.#io(Number(this.#lib.fn.zts_bsd_recv(fd, buf, buf.byteLength, SOCK.MSG_DONTWAIT)));
+    return this.#outcome(Number(this.#lib.fn.zts_bsd_recv(fd, buf, buf.byteLength, 0)));
   }
 
-  /**
-   * Reads into `buf` off the JS thread, waiting up to the socket's receive
-   * timeout: bytes read, 0 at end of stream, or -1 (`zts_errno` is not read:
-   * another thread may have set it since).
-   */
-  recvWait(fd: number, buf: Uint8Array): Promise<number> {
-    return this.#lib.fn.zts_bsd_recv_wait(fd, buf, buf.byteLength, 0).then(Number);
-  }
-
-  /** Writes from `buf` without waiting: bytes accepted by the stack, or a failure. */
+  /** Writes from `buf`: bytes accepted by the stack, or a failure. */
   send(fd: number, buf: Uint8Array): Outcome {
-    return this.#io(Number(this.#lib.fn.zts_bsd_send(fd, buf, buf.byteLength, SOCK.MSG_DONTWAIT)));
-  }
-
-  // zts_errno is one global that lwIP also sets (to 0 on success) from a receive in
-  // flight on a worker thread; a failure whose errno reads 0 was overwritten, and is
-  // reported as EAGAIN: the caller waits for readiness and its next call tells.
-  #io(rc: number): Outcome {
-    const o = this.#outcome(rc);
-    return !o.ok && o.errno === 0 && o.rc === -1 ? { ok: false, rc, errno: ERRNO.EAGAIN } : o;
+    return this.#outcome(Number(this.#lib.fn.zts_bsd_send(fd, buf, buf.byteLength, 0)));
   }
 
   /** One datagram into `buf`, with its sender. */
@@ -223,11 +183,7 @@ export class SocketCalls {
   }
 
   close(fd: number): Outcome {
-    // Non-blocking first: a blocking socket with SO_LINGER would hold the JS thread in close.
-    const f = this.#lib.fn;
-    const flags = f.zts_bsd_fcntl(fd, SOCK.F_GETFL, 0);
-    if (flags >= 0 && (flags & SOCK.O_NONBLOCK) === 0) f.zts_bsd_fcntl(fd, SOCK.F_SETFL, flags | SOCK.O_NONBLOCK);
-    return this.#outcome(f.zts_bsd_close(fd));
+    return this.#outcome(this.#lib.fn.zts_bsd_close(fd));
   }
 
   setInt(fd: number, level: number, option: number, value: number): Outcome {

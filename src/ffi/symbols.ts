@@ -19,17 +19,14 @@ export interface SymbolDef {
    * JavaScript thread; their binding returns a Promise.
    */
   readonly blocking?: boolean;
-  /** The C name, when the table binds one function twice under different keys. */
-  readonly symbol?: string;
 }
 
 function fn<const P extends readonly CType[], const R extends CType, const B extends boolean = false>(
   parameters: P,
   result: R,
   blocking?: B,
-  symbol?: string,
-): { parameters: P; result: R; blocking: B; symbol?: string } {
-  return { parameters, result, blocking: (blocking ?? false) as B, ...(symbol ? { symbol } : {}) };
+): { parameters: P; result: R; blocking: B } {
+  return { parameters, result, blocking: (blocking ?? false) as B };
 }
 
 /**
@@ -106,11 +103,8 @@ export const SYMBOLS = {
   zts_bsd_getsockopt: fn(["i32", "i32", "i32", "buf", "buf"], "i32"),
   zts_bsd_getsockname: fn(["i32", "buf", "buf"], "i32"),
   zts_bsd_getpeername: fn(["i32", "buf", "buf"], "i32"),
-  // The calls that wait run off the JS thread: the shared readiness poll, and a
-  // receive on a busy connection (bounded by SO_RCVTIMEO; see src/streams/poller.ts).
-  // zts_errno is not read after them: other threads may have changed it.
+  // The one call that waits: the shared readiness poller runs it off the JS thread.
   zts_bsd_poll: fn(["buf", "u32", "i32"], "i32", true),
-  zts_bsd_recv_wait: fn(["i32", "buf", "usize", "i32"], "isize", true, "zts_bsd_recv"),
 } as const satisfies Record<string, SymbolDef>;
 
 /** Names of the functions in {@link SYMBOLS}. */
@@ -118,7 +112,7 @@ export type SymbolName = keyof typeof SYMBOLS;
 
 /** Symbols a library must export to be accepted, including the event hook. */
 export const REQUIRED_SYMBOLS: readonly string[] = [
-  ...new Set(Object.entries(SYMBOLS).map(([key, def]) => (def as SymbolDef).symbol ?? key)),
+  ...Object.keys(SYMBOLS),
   "zts_init_set_event_handler",
   "zts_errno",
 ];

@@ -17,18 +17,8 @@
  * ({@link POLL_TIMEOUT_MS}), so an idle node makes few polls. Only when all
  * polls of the pool are in flight does a new waiter wait for one to return.
  *
- * A busy connection reads differently: libzt (lwIP) queues at most 128
- * segments per connection and drops what arrives beyond them until the app
- * reads, which costs the sender a retransmission timeout (a stall of ~1.5 s).
- * Waking a poll, then reading on the JS thread, leaves that queue filling for
- * as long as the JS thread is busy. So a connection that just received data
- * waits for more in a receive of its own on a worker thread (at most
- * {@link MAX_RECV_WAITS} at once, each bounded by the socket's receive timeout)
- * which empties the queue straight into the reader's buffer; a connection whose
- * receive timed out goes back to the shared poll.
- *
- * A socket is never closed while a poll or receive that includes it is in
- * flight: `release()` defers the close until the last such call returns.
+ * A socket is never closed while a poll that includes it is in flight:
+ * `release()` defers the close until the last such poll returns.
  *
  * @module
  */
@@ -39,13 +29,6 @@ import { POLLFD_SIZE, SOCK, type SocketCalls } from "../ffi/sockets.ts";
 export const MAX_POLLS = 16;
 /** Timeout of each poll: the most a deferred close waits. */
 export const POLL_TIMEOUT_MS = 100;
-/**
- * Most receives waiting in libzt at once ({@link ReadinessPoller.receive}),
- * each on a worker thread of its own.
- */
-export const MAX_RECV_WAITS = 8;
-/** Receive timeout (SO_RCVTIMEO) of connected TCP sockets: how long such a receive may wait. */
-export const RECV_WAIT_MS = POLL_TIMEOUT_MS;
 const PROBLEM = SOCK.POLLERR | SOCK.POLLHUP | SOCK.POLLNVAL;
 
 interface Waiter {
@@ -64,11 +47,8 @@ export class ReadinessPoller {
   readonly #inFlight = new Set<Promise<void>>();
   #launchScheduled = false;
   #closedReason: unknown;
-  #receiving = 0;
   /** Polls made, for tests and benchmarks. */
   polls = 0;
-  /** Receives made off the JS thread, for tests and benchmarks. */
-  receives = 0;
 
   constructor(calls: SocketCalls) {
     this.#calls = calls;
@@ -130,47 +110,6 @@ export class ReadinessPoller {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
   }
 
-  /**
-   * Receives into `buf` off the JS thread, waiting up to the socket's receive
-   * timeout ({@link RECV_WAIT_MS}) for data: the byte count, 0 at end of stream,
-   * or -1 (timed out or failed: the caller finds out with a call of its own, as
-   * `zts_errno` may have been changed by other threads meanwhile). Resolves
-   * `undefined` at once when {@link MAX_RECV_WAITS} receives are already in
-   * flight; the caller then waits in a poll instead. The socket is not closed
-   * while the receive is in flight (see {@link release}).
-   */
-  async receive(fd: number, buf: Uint8Array): Promise<number | undefined> {
-    if (this.#closedReason !== undefined || this.#receiving >= MAX_RECV_WAITS) return undefined;
-    this.#receiving++;
-    this.#covered.set(fd, (this.#covered.get(fd) ?? 0) + 1);
-    this.receives++;
-    const call = this.#calls.recvWait(fd, buf);
-    const tracked = call.then(() => {}, () => {});
-    this.#inFlight.add(tracked);
-    try {
-      return await call;
-    } finally {
-      this.#inFlight.delete(tracked);
-      this.#receiving--;
-      this.#uncover(fd);
-    }
-  }
-
-  // One call in flight that included `fd` returned: run a deferred close after the last.
-  #uncover(fd: number): void {
-    const n = (this.#covered.get(fd) ?? 1) - 1;
-    if (n > 0) {
-      this.#covered.set(fd, n);
-      return;
-    }
-    this.#covered.delete(fd);
-    const close = this.#deferredClose.get(fd);
-    if (close) {
-      this.#deferredClose.delete(fd);
-      close();
-    }
-  }
-
   #remove(fd: number, waiter: Waiter): void {
     const set = this.#waiters.get(fd);
     if (!set) return;
@@ -216,7 +155,19 @@ export class ReadinessPoller {
       this.polls++;
       ready = await this.#calls.poll(buf, fds.length, POLL_TIMEOUT_MS);
     } finally {
-      for (const fd of fds) this.#uncover(fd);
+      for (const fd of fds) {
+        const n = (this.#covered.get(fd) ?? 1) - 1;
+        if (n > 0) {
+          this.#covered.set(fd, n);
+          continue;
+        }
+        this.#covered.delete(fd);
+        const close = this.#deferredClose.get(fd);
+        if (close) {
+          this.#deferredClose.delete(fd);
+          close();
+        }
+      }
     }
     if (ready < -1) {
       // ZTS_ERR_SERVICE: the node's service is gone; nothing will become ready again.

@@ -9,7 +9,6 @@ import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
-import { RECV_WAIT_MS } from "./poller.ts";
 
 /** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
 export interface NetAddr {
@@ -42,11 +41,6 @@ let createListener: (host: SocketHost, fd: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
 export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint): TcpConn {
-  const mode = host.calls.connectionMode(fd, RECV_WAIT_MS);
-  if (!mode.ok) {
-    host.calls.close(fd);
-    SocketCalls.fail("zts_bsd_setsockopt", mode, "while setting up a new connection");
-  }
   return createConn(host, fd, remote);
 }
 
@@ -94,8 +88,6 @@ export class TcpConn {
   #writeDone = false;
   #released = false;
   #readController?: ReadableByteStreamController;
-  // Data came recently: the next wait is a receive off the JS thread rather than a poll.
-  #busy = true;
   #writeController?: WritableStreamDefaultController;
 
   static {
@@ -120,49 +112,27 @@ export class TcpConn {
         const request = c.byobRequest!;
         const v = request.view!;
         const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-        let failedWith = 0;
-        const endOfStream = () => {
-          this.#readDone = true;
-          c.close();
-          request.respond(0);
-          this.#maybeRelease();
-        };
         for (;;) {
           if (this.#released) throw new SocketClosedError("read");
           const r = calls.recv(this.#fd, view);
           if (r.ok) {
-            if (r.value === 0) return endOfStream();
-            request.respond(r.value);
+            if (r.value === 0) {
+              this.#readDone = true;
+              c.close();
+              request.respond(0);
+              this.#maybeRelease();
+            } else {
+              request.respond(r.value);
+            }
             return;
           }
           if (r.errno !== ERRNO.EAGAIN) {
-            // lwIP reports a connection's error once, then ENOTCONN: prefer the error a
-            // receive off the JS thread saw just before.
-            const errno = r.errno === ERRNO.ENOTCONN && failedWith ? failedWith : r.errno;
             // A failed connection is dead both ways: release it now, not when the app finishes.
-            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, errno);
+            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
             this.#terminate(err);
             throw err;
           }
-          // Busy connection: wait for data in a receive off the JS thread (see poller.ts).
-          const n = this.#busy ? await host.poller.receive(this.#fd, view) : undefined;
-          if (this.#readDone) return; // cancelled meanwhile: what arrived is discarded
-          if (n === undefined) {
-            await host.poller.wait(this.#fd, SOCK.POLLIN);
-            this.#busy = true;
-          } else if (n > 0) {
-            request.respond(n);
-            return;
-          } else if (n === 0) {
-            // lwIP reports the end once (a later recv fails with ENOTCONN).
-            return endOfStream();
-          } else {
-            // Timed out, or failed: the recv above tells which. zts_errno now is only a
-            // hint (other threads write it too). Either way, wait in the shared poll next.
-            const hint = calls.errno();
-            if (hint !== ERRNO.EAGAIN && hint !== 0) failedWith = hint;
-            this.#busy = false;
-          }
+          await host.poller.wait(this.#fd, SOCK.POLLIN);
         }
       },
       cancel: () => {
