@@ -5,6 +5,7 @@
  * @module
  */
 import { loadLibrary } from "./ffi/runtime.ts";
+import { libraryPathOf } from "./observables/identity.ts";
 
 export {
   InvalidArgumentError,
@@ -93,5 +94,5 @@ export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observable
  * ```
  */
 export function loadLibzt(options: { libraryPath?: string } = {}): string {
-  return loadLibrary(options.libraryPath).path;
+  return loadLibrary(libraryPathOf(options)).path;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { InvalidArgumentError } from "./errors.ts";
+import { ipFamily } from "./ip.ts";
 
 /** A network id as accepted by rxzt: a `bigint` or 16 hex digits. */
 export type NetworkIdInput = bigint | string;
@@ -43,13 +44,122 @@ export function toPort(value: unknown, name = "port", allowZero = true): number 
   return value;
 }
 
-/** Validates a non-negative finite duration in milliseconds (or undefined). */
+/**
+ * The longest duration rxzt accepts, in ms (about 24.8 days): timers cannot
+ * wait longer (a longer `setTimeout` fires at once).
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
+/** Validates a duration in milliseconds from 0 to {@link MAX_DURATION_MS} (or undefined). */
 export function toTimeout(value: unknown, name = "timeout"): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(name, "must be a finite number of milliseconds >= 0", value);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DURATION_MS) {
+    throw new InvalidArgumentError(name, `must be a number of milliseconds from 0 to ${MAX_DURATION_MS}`, value);
   }
   return value;
+}
+
+/** Validates an integer from `min` to `max`. */
+export function toInteger(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** Validates a string that is one of `allowed`. */
+export function toChoice<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(name, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, value);
+  }
+  return value as T;
+}
+
+/** Validates a function. */
+export function toFunction<T extends (...args: never[]) => unknown>(value: unknown, name: string): T {
+  if (typeof value !== "function") throw new InvalidArgumentError(name, "must be a function", value);
+  return value as T;
+}
+
+/** The longest IP literal text accepted (an IPv6 address with an embedded IPv4 tail and brackets). */
+const MAX_IP_TEXT = 47;
+
+/**
+ * Validates an IP literal of either family (ZeroTier has no DNS) and returns
+ * its family. `rule` describes what the address is for.
+ */
+export function toIpAddress(
+  value: unknown,
+  name: string,
+  rule = "must be an IPv4 or IPv6 address (ZeroTier networks have no DNS)",
+): { hostname: string; family: "IPv4" | "IPv6" } {
+  const family = typeof value === "string" && value.length <= MAX_IP_TEXT ? ipFamily(value) : undefined;
+  if (!family) throw new InvalidArgumentError(name, rule, value);
+  return { hostname: value as string, family };
+}
+
+/**
+ * Reads an options object exactly once and returns a plain copy of its known
+ * keys, so that what was validated is what is used (a getter cannot answer
+ * differently later). `undefined` means `{}`. Rejects anything but an object,
+ * unknown keys (typos would otherwise be ignored silently), and keys whose
+ * getter or Proxy trap throws: all as {@link InvalidArgumentError}.
+ * `prefix` is put before key names in errors (e.g. `"cache."`).
+ */
+export function readOptions<K extends string>(
+  value: unknown,
+  name: string,
+  keys: readonly K[],
+  prefix = "",
+  allowUnknown = false,
+): { [P in K]?: unknown } {
+  if (value === undefined) return {};
+  let keysOfValue: string[];
+  try {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) {
+      throw new InvalidArgumentError(name, "must be an object", value);
+    }
+    keysOfValue = allowUnknown ? [] : Object.keys(value);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw new InvalidArgumentError(name, "could not be read (a Proxy trap threw)", undefined, { cause: err });
+  }
+  for (const key of keysOfValue) {
+    if (!(keys as readonly string[]).includes(key)) {
+      throw new InvalidArgumentError(`${name}.${key}`.slice(0, 200), `is not an option here (options: ${keys.join(", ")})`);
+    }
+  }
+  const out: { [P in K]?: unknown } = {};
+  for (const key of keys) {
+    let v: unknown;
+    try {
+      v = (value as Record<string, unknown>)[key];
+    } catch (err) {
+      throw new InvalidArgumentError(`${prefix}${key}`, "could not be read (its getter threw)", undefined, { cause: err });
+    }
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Copies an array once (rejecting non-arrays, more than `max` entries, and
+ * arrays whose reading throws), so later changes to it do not matter.
+ */
+export function readArray(value: unknown, name: string, min: number, max: number, what: string): unknown[] {
+  let copy: unknown[];
+  try {
+    if (!Array.isArray(value)) throw new InvalidArgumentError(name, `must be an array of ${min} to ${max} ${what}`, value);
+    const length = value.length;
+    if (length < min || length > max) {
+      throw new InvalidArgumentError(name, `must be an array of ${min} to ${max} ${what}`, `${length} entries`);
+    }
+    copy = Array.from({ length }, (_, i) => value[i]);
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw err;
+    throw new InvalidArgumentError(name, "could not be read (a getter or Proxy trap threw)", undefined, { cause: err });
+  }
+  return copy;
 }
 
 /** Validates an optional boolean option. */
@@ -73,10 +183,13 @@ export function toOptions<T extends object>(value: unknown, name = "options"): P
   return value as Partial<T>;
 }
 
-/** Validates a string without NUL characters, at most `max` bytes of UTF-8. */
+/** Validates a non-empty string without NUL characters, at most `max` bytes of UTF-8. */
 export function toCString(value: unknown, name: string, max = 4096): string {
-  if (typeof value !== "string" || value.includes("\0") || new TextEncoder().encode(value).length > max) {
-    throw new InvalidArgumentError(name, `must be a string without NUL characters, at most ${max} bytes`, value);
+  if (
+    typeof value !== "string" || value === "" || value.length > max || value.includes("\0") ||
+    new TextEncoder().encode(value).length > max
+  ) {
+    throw new InvalidArgumentError(name, `must be a non-empty string without NUL characters, at most ${max} bytes`, value);
   }
   return value;
 }

@@ -200,6 +200,8 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
       const dir = Deno.makeTempDirSync({ prefix: "rxzt-" });
       const previous = Deno.cwd();
       try {
+        // Owner only: libzt writes the signing keys here with its own file modes.
+        Deno.chmodSync(dir, 0o700);
         for (const [name, data] of Object.entries(files)) {
           Deno.writeFileSync(`${dir}/${name}`, data, { mode: 0o600 });
         }

@@ -6,6 +6,7 @@
  */
 import { formatIp, type IpFamily } from "../ip.ts";
 import type { RawEvent } from "./backend.ts";
+import { redactedBytes, redactInspection } from "../redact.ts";
 import {
   ADDR_INFO,
   AF_INET,
@@ -218,7 +219,9 @@ export type RouteEvent = { [T in RouteEventType]: EventBase<T> & { readonly rout
 export type AddrEvent = { [T in AddrEventType]: EventBase<T> & { readonly addr: AddrInfo } }[AddrEventType];
 /**
  * `STORE_*` events: data libzt would persist (identity, planet, peers, network
- * configs). `STORE_IDENTITY_SECRET` carries the node's secret key.
+ * configs). `STORE_IDENTITY_SECRET` carries the node's secret key: its
+ * `data` is readable as usual, but `console.log`, `Deno.inspect`, Node's
+ * `util.inspect` and `JSON.stringify` of the event show it redacted.
  */
 export type StoreEvent = { [T in StoreEventType]: EventBase<T> & { readonly data: Uint8Array } }[StoreEventType];
 /** An event whose code libzt 1.8 does not define (kept, not dropped). */
@@ -425,5 +428,11 @@ export function decodeEvent(raw: RawEvent, receivedAt: number): ZeroTierEvent {
     const addr = raw.addr ? decodeAddr(raw.addr) : { networkId: "0".repeat(16), family: "IPv4", address: "" };
     return { ...base, addr } as AddrEvent;
   }
-  return { ...base, data: raw.cache ?? new Uint8Array(0) } as StoreEvent;
+  const store = { ...base, data: raw.cache ?? new Uint8Array(0) } as StoreEvent;
+  if (store.type === "STORE_IDENTITY_SECRET") {
+    // The secret key: readable as `data`, but never printed or serialised.
+    const data = store.data;
+    redactInspection(store, () => ({ ...store, data: redactedBytes(data) }));
+  }
+  return store;
 }

@@ -40,8 +40,10 @@ import {
   toBool,
   toCString,
   toNetworkId,
+  toChoice,
   toNodeId,
-  toOptions,
+  readArray,
+  readOptions,
   toPort,
   toSecretIdentity,
   toSignal,
@@ -154,6 +156,9 @@ const DEFAULT_JOIN_TIMEOUT = 60_000;
 const QUIET_MS = 250;
 const QUIET_LIMIT_MS = 3_000;
 
+// Only start() may construct a node.
+const CONSTRUCT = Symbol("ZeroTierNode.start");
+
 // libzt allows one node per process and cannot restart it.
 let processNode: ZeroTierNode | undefined;
 
@@ -222,7 +227,13 @@ export class ZeroTierNode {
     filter((e): e is StoreEvent => e.type.startsWith("STORE_")),
   );
 
-  private constructor(lib: NativeLibrary) {
+  private constructor(token: symbol, lib: NativeLibrary) {
+    if (token !== CONSTRUCT) {
+      throw new NodeStateError(
+        "NODE_NOT_STARTED",
+        "A ZeroTierNode is made by `await ZeroTierNode.start(options)`, not by `new ZeroTierNode()`.",
+      );
+    }
     this.#lib = lib;
   }
 
@@ -251,7 +262,7 @@ export class ZeroTierNode {
         );
     }
     const lib = loadLibrary(opts.libraryPath);
-    const node = new ZeroTierNode(lib);
+    const node = new ZeroTierNode(CONSTRUCT, lib);
     processNode = node;
     try {
       node.#initialize(opts);
@@ -518,9 +529,10 @@ export class ZeroTierNode {
 
   /** Resolves when the node is online (immediately if it is). */
   async waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
-    const o = toOptions<WaitUntilOptions>(options);
+    const o = readOptions(options, "options", ["timeout", "signal"]);
     const timeout = toTimeout(o.timeout);
     const signal = toSignal(o.signal);
+    this.#assertRunning("waitUntilOnline");
     return await waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
       timeout,
       signal,
@@ -541,11 +553,8 @@ export class ZeroTierNode {
    */
   async join(networkId: NetworkIdInput, options: JoinOptions = {}): Promise<NetworkState> {
     const id = toNetworkId(networkId);
-    const o = toOptions<JoinOptions>(options);
-    const family = o.family ?? "any";
-    if (!["any", "IPv4", "IPv6", "both"].includes(family)) {
-      throw new InvalidArgumentError("family", 'must be "any", "IPv4", "IPv6" or "both"', family);
-    }
+    const o = readOptions(options, "options", ["family", "timeout", "signal"]);
+    const family = toChoice(o.family ?? "any", "family", ["any", "IPv4", "IPv6", "both"] as const);
     const timeout = toTimeout(o.timeout) ?? DEFAULT_JOIN_TIMEOUT;
     const signal = toSignal(o.signal);
     this.#assertRunning("join");
@@ -588,7 +597,7 @@ export class ZeroTierNode {
    */
   async leave(networkId: NetworkIdInput, options: WaitUntilOptions = {}): Promise<void> {
     const id = toNetworkId(networkId);
-    const o = toOptions<WaitUntilOptions>(options);
+    const o = readOptions(options, "options", ["timeout", "signal"]);
     const timeout = toTimeout(o.timeout) ?? 10_000;
     const signal = toSignal(o.signal);
     this.#assertRunning("leave");
@@ -745,47 +754,58 @@ function networkFailure(networkId: string, status: NetworkState["status"]): Netw
   return new NetworkError(`NETWORK_${status}`, networkId, detail[status] ?? status);
 }
 
+const START_KEYS = [
+  "libraryPath",
+  "storagePath",
+  "identity",
+  "port",
+  "randomPortRange",
+  "secondaryPort",
+  "portMapping",
+  "roots",
+  "cache",
+  "lowBandwidthMode",
+  "interfaceBlacklist",
+  "timeout",
+  "signal",
+] as const;
+const CACHE_KEYS = ["identity", "peers", "networks", "roots"] as const;
+
+/** Validates start options and returns a checked copy (what libzt gets is what was checked). */
 function validateStartOptions(options: unknown): StartOptions {
-  const o = toOptions<StartOptions>(options, "options");
-  const known = new Set([
-    "libraryPath", "storagePath", "identity", "port", "randomPortRange", "secondaryPort", "portMapping",
-    "roots", "cache", "lowBandwidthMode", "interfaceBlacklist", "timeout", "signal",
-  ]);
-  for (const key of Object.keys(o)) {
-    if (!known.has(key)) throw new InvalidArgumentError(`options.${key}`, `is not an option of start (options: ${[...known].join(", ")})`);
-  }
-  if (o.libraryPath !== undefined) toCString(o.libraryPath, "libraryPath");
-  if (o.storagePath !== undefined) toCString(o.storagePath, "storagePath");
-  if (o.identity !== undefined) toSecretIdentity(o.identity);
-  if (o.port !== undefined) toPort(o.port, "port");
+  const o = readOptions(options, "options", START_KEYS);
+  const out: StartOptions = {};
+  if (o.libraryPath !== undefined) out.libraryPath = toCString(o.libraryPath, "libraryPath");
+  if (o.storagePath !== undefined) out.storagePath = toCString(o.storagePath, "storagePath");
+  if (o.identity !== undefined) out.identity = toSecretIdentity(o.identity);
+  if (o.port !== undefined) out.port = toPort(o.port, "port");
   if (o.randomPortRange !== undefined) {
-    const r = toOptions<{ start: number; end: number }>(o.randomPortRange, "randomPortRange");
-    toPort(r.start, "randomPortRange.start", false);
-    toPort(r.end, "randomPortRange.end", false);
-    if (r.end! < r.start!) throw new InvalidArgumentError("randomPortRange.end", "must be >= randomPortRange.start", r.end);
+    const r = readOptions(o.randomPortRange, "randomPortRange", ["start", "end"], "randomPortRange.");
+    const start = toPort(r.start, "randomPortRange.start", false);
+    const end = toPort(r.end, "randomPortRange.end", false);
+    if (end < start) throw new InvalidArgumentError("randomPortRange.end", "must be >= randomPortRange.start", end);
+    out.randomPortRange = { start, end };
   }
-  toBool(o.secondaryPort, "secondaryPort");
-  toBool(o.portMapping, "portMapping");
-  toBool(o.lowBandwidthMode, "lowBandwidthMode");
-  if (o.roots !== undefined && (!(o.roots instanceof Uint8Array) || o.roots.length === 0 || o.roots.length > 65536)) {
-    throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", o.roots);
+  out.secondaryPort = toBool(o.secondaryPort, "secondaryPort");
+  out.portMapping = toBool(o.portMapping, "portMapping");
+  out.lowBandwidthMode = toBool(o.lowBandwidthMode, "lowBandwidthMode");
+  if (o.roots !== undefined) {
+    const roots = o.roots;
+    if (!(roots instanceof Uint8Array) || roots.length === 0 || roots.length > 65536) {
+      throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", roots);
+    }
+    out.roots = new Uint8Array(roots); // a private copy: the caller may reuse its buffer
   }
   if (o.cache !== undefined) {
-    const c = toOptions<NonNullable<StartOptions["cache"]>>(o.cache, "cache");
-    for (const k of Object.keys(c)) {
-      if (!["identity", "peers", "networks", "roots"].includes(k)) {
-        throw new InvalidArgumentError(`cache.${k}`, "is not a cache (identity, peers, networks, roots)");
-      }
-      toBool(c[k as keyof typeof c], `cache.${k}`);
-    }
+    const c = readOptions(o.cache, "cache", CACHE_KEYS, "cache.");
+    out.cache = {};
+    for (const k of CACHE_KEYS) out.cache[k] = toBool(c[k], `cache.${k}`);
   }
   if (o.interfaceBlacklist !== undefined) {
-    if (!Array.isArray(o.interfaceBlacklist)) {
-      throw new InvalidArgumentError("interfaceBlacklist", "must be an array of interface name prefixes", o.interfaceBlacklist);
-    }
-    o.interfaceBlacklist.forEach((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
+    const list = readArray(o.interfaceBlacklist, "interfaceBlacklist", 0, 64, "interface name prefixes");
+    out.interfaceBlacklist = list.map((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
   }
-  toTimeout(o.timeout);
-  toSignal(o.signal);
-  return o;
+  out.timeout = toTimeout(o.timeout);
+  out.signal = toSignal(o.signal);
+  return out;
 }

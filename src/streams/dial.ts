@@ -6,8 +6,7 @@
  */
 import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
 import { encodeSockaddr, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { ipFamily } from "../ip.ts";
-import { toOptions, toPort, toSignal, toTimeout } from "../validate.ts";
+import { readOptions, toInteger, toIpAddress, toPort, toSignal, toTimeout } from "../validate.ts";
 import type { SocketHost } from "./host.ts";
 import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
 
@@ -52,20 +51,33 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Connects to a TCP peer. */
-export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
-  const o = toOptions<ConnectOptions>(options, "options");
-  if (typeof o.hostname !== "string" || !ipFamily(o.hostname)) {
-    throw new InvalidArgumentError("hostname", "must be an IPv4 or IPv6 address (ZeroTier networks have no DNS)", o.hostname);
-  }
+/** The keys of {@link ConnectOptions}. */
+export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal"] as const;
+
+/** Checks connect options (see {@link ConnectOptions}) and returns a checked copy. */
+export function validateConnectOptions(options: unknown): {
+  hostname: string;
+  port: number;
+  timeout: number;
+  userSignal: AbortSignal | undefined;
+  family: "IPv4" | "IPv6";
+} {
+  if (options === undefined) throw new InvalidArgumentError("options", "must be an object with hostname and port");
+  const o = readOptions(options, "options", CONNECT_KEYS);
+  const { hostname, family } = toIpAddress(o.hostname, "hostname");
   const port = toPort(o.port, "port", false);
   const timeout = toTimeout(o.timeout) ?? DEFAULT_CONNECT_TIMEOUT;
   const userSignal = toSignal(o.signal);
-  const family = ipFamily(o.hostname)!;
-  const addr = encodeSockaddr(o.hostname, port)!;
+  return { hostname, port, timeout, userSignal, family };
+}
+
+/** Connects to a TCP peer. */
+export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
+  const { hostname, port, timeout, userSignal, family } = validateConnectOptions(options);
+  const addr = encodeSockaddr(hostname, port)!;
   const deadline = AbortSignal.timeout(timeout);
   const signal = AbortSignal.any(userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped]);
-  const what = `connect to ${o.hostname}:${port}`;
+  const what = `connect to ${hostname}:${port}`;
   const rethrow = (err: unknown): never => {
     if (host.stopped.aborted) throw host.stopped.reason;
     if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
@@ -84,7 +96,7 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
     // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
     // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
     // routes by source address first: bind to our address on the destination's network.
-    const source = host.sourceAddressFor(o.hostname);
+    const source = host.sourceAddressFor(hostname);
     if (source !== undefined) {
       const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
       if (!bound.ok) {
@@ -115,17 +127,15 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
 
 /** Starts listening for TCP connections. */
 export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener {
-  const o = toOptions<ListenOptions>(options, "options");
+  if (options === undefined) throw new InvalidArgumentError("options", "must be an object with port");
+  const o = readOptions(options, "options", ["port", "hostname", "backlog"]);
   const port = toPort(o.port, "port");
-  const hostname = o.hostname ?? "::";
-  if (typeof hostname !== "string" || !ipFamily(hostname)) {
-    throw new InvalidArgumentError("hostname", "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any", hostname);
-  }
-  const backlog = o.backlog ?? 128;
-  if (!Number.isInteger(backlog) || backlog < 1 || backlog > 1024) {
-    throw new InvalidArgumentError("backlog", "must be an integer from 1 to 1024", backlog);
-  }
-  const family = ipFamily(hostname)!;
+  const { hostname, family } = toIpAddress(
+    o.hostname ?? "::",
+    "hostname",
+    "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any",
+  );
+  const backlog = toInteger(o.backlog ?? 128, "backlog", 1, 1024);
   const fd = host.calls.open(family, SOCK.STREAM);
   if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
   const steps: [string, () => ReturnType<SocketCalls["bind"]>][] = [

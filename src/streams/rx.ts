@@ -6,9 +6,23 @@
  * @module
  */
 import { filter, firstValueFrom, Observable, timeout as rxTimeout } from "rxjs";
-import { InvalidArgumentError, TimeoutError, ZeroTierError } from "../errors.ts";
+import { InvalidArgumentError, NodeStateError, TimeoutError, ZeroTierError } from "../errors.ts";
+import { hexId } from "../ffi/events.ts";
+import {
+  readOptions,
+  toChoice,
+  toFunction,
+  toInteger,
+  toNodeId,
+  toSignal,
+  toTimeout,
+} from "../validate.ts";
+import { validateConnectOptions } from "./dial.ts";
 import type { PeerState } from "../observables/state.ts";
 import type { ConnectOptions } from "./dial.ts";
+
+/** The most values {@link toReadable} buffers. */
+const MAX_BUFFERED = 1 << 20;
 import type { TcpConn } from "./tcp.ts";
 
 /**
@@ -25,6 +39,9 @@ import type { TcpConn } from "./tcp.ts";
  * ```
  */
 export function fromReadable<T>(readable: ReadableStream<T>): Observable<T> {
+  if (!(readable instanceof ReadableStream)) {
+    throw new InvalidArgumentError("readable", "must be a ReadableStream (e.g. conn.readable)", readable);
+  }
   return new Observable<T>((subscriber) => {
     if (readable.locked) {
       subscriber.error(new ZeroTierError("STREAM_LOCKED", "fromReadable: the stream already has a reader."));
@@ -77,14 +94,12 @@ export interface ToReadableOptions {
  * ```
  */
 export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions = {}): ReadableStream<T> {
-  const highWaterMark = options.highWaterMark ?? 16;
-  const overflow = options.overflow ?? "error";
-  if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
-    throw new InvalidArgumentError("highWaterMark", "must be an integer >= 1", highWaterMark);
+  if (typeof (source$ as { subscribe?: unknown } | null)?.subscribe !== "function") {
+    throw new InvalidArgumentError("source$", "must be an Observable", source$);
   }
-  if (!["error", "drop-oldest", "drop-newest"].includes(overflow)) {
-    throw new InvalidArgumentError("overflow", 'must be "error", "drop-oldest" or "drop-newest"', overflow);
-  }
+  const o = readOptions(options, "options", ["highWaterMark", "overflow"]);
+  const highWaterMark = toInteger(o.highWaterMark ?? 16, "highWaterMark", 1, MAX_BUFFERED);
+  const overflow = toChoice(o.overflow ?? "error", "overflow", ["error", "drop-oldest", "drop-newest"] as const);
   let subscription: { unsubscribe(): void } | undefined;
   const queue: T[] = [];
   let waiting: (() => void) | undefined;
@@ -152,21 +167,42 @@ export async function whenDirect(
   peerId: string,
   options: { timeout?: number; signal?: AbortSignal } = {},
 ): Promise<PeerState> {
-  let source$ = node.peer$(peerId).pipe(filter((p) => p.link === "DIRECT"));
-  if (options.timeout !== undefined) source$ = source$.pipe(rxTimeout(options.timeout));
+  const peer = peerSource(node);
+  const id = hexId(toNodeId(peerId, "peerId"), 10);
+  const o = readOptions(options, "options", ["timeout", "signal"]);
+  const timeout = toTimeout(o.timeout);
+  const signal = toSignal(o.signal);
+  signal?.throwIfAborted();
+  let source$ = peer(id).pipe(filter((p) => p.link === "DIRECT"));
+  if (timeout !== undefined) source$ = source$.pipe(rxTimeout(timeout));
   const pending = firstValueFrom(source$).catch((err) => {
-    if (err?.name === "TimeoutError" && options.timeout !== undefined) {
-      throw new TimeoutError(`waiting for a direct path to ${peerId}`, options.timeout);
+    if (err?.name === "TimeoutError" && timeout !== undefined) {
+      throw new TimeoutError(`waiting for a direct path to ${id}`, timeout);
+    }
+    if (err?.name === "EmptyError") {
+      throw new NodeStateError("NODE_STOPPED", `waiting for a direct path to ${id}: the node stopped`);
     }
     throw err;
   });
-  if (!options.signal) return await pending;
-  const signal = options.signal;
-  signal.throwIfAborted();
-  return await Promise.race([
-    pending,
-    new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })),
-  ]);
+  if (!signal) return await pending;
+  let onAbort: () => void = () => {};
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function peerSource(node: unknown): (peerId: string) => Observable<PeerState> {
+  const fn = (node as { peer$?: unknown } | null)?.peer$;
+  if (typeof fn !== "function") throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with peer$)", node);
+  return (id) => fn.call(node, id);
 }
 
 /** What {@link reconnecting} and {@link connectWhenDirect} need of a node. */
@@ -184,8 +220,18 @@ export interface Dialer extends PeerSource {
  * ```
  */
 export async function connectWhenDirect(node: Dialer, peerId: string, options: ConnectOptions): Promise<TcpConn> {
-  await whenDirect(node, peerId, { timeout: options.timeout, signal: options.signal });
-  return await node.connect(options);
+  if (typeof (node as { connect?: unknown } | null)?.connect !== "function") {
+    throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with connect and peer$)", node);
+  }
+  const checked = validateConnectOptions(options);
+  const connectOptions = {
+    hostname: checked.hostname,
+    port: checked.port,
+    timeout: checked.timeout,
+    ...(checked.userSignal ? { signal: checked.userSignal } : {}),
+  };
+  await whenDirect(node, peerId, { timeout: checked.timeout, signal: checked.userSignal });
+  return await node.connect(connectOptions);
 }
 
 /** Options of {@link reconnecting}. */
@@ -194,9 +240,9 @@ export interface ReconnectOptions {
   initialDelay?: number;
   /** Longest delay, ms. Default: 30000. */
   maxDelay?: number;
-  /** Growth of the delay after each failure. Default: 2. */
+  /** Growth of the delay after each failure, 1 to 1000. Default: 2. */
   factor?: number;
-  /** Give up (error) after this many failed attempts in a row. Default: unlimited. */
+  /** Give up (error) after this many failed attempts in a row (an integer >= 1). Default: unlimited. */
   maxAttempts?: number;
 }
 
@@ -213,10 +259,17 @@ export interface ReconnectOptions {
  * ```
  */
 export function reconnecting(connect: () => Promise<TcpConn>, options: ReconnectOptions = {}): Observable<TcpConn> {
-  const { initialDelay = 500, maxDelay = 30_000, factor = 2, maxAttempts = Infinity } = options;
-  for (const [name, v] of Object.entries({ initialDelay, maxDelay, factor })) {
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(name, "must be a finite number >= 0", v);
+  toFunction(connect, "connect");
+  const o = readOptions(options, "options", ["initialDelay", "maxDelay", "factor", "maxAttempts"]);
+  const initialDelay = toTimeout(o.initialDelay ?? 500, "initialDelay")!;
+  const maxDelay = toTimeout(o.maxDelay ?? 30_000, "maxDelay")!;
+  const factor = o.factor ?? 2;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1 || factor > 1000) {
+    throw new InvalidArgumentError("factor", "must be a number from 1 to 1000", factor);
   }
+  const maxAttempts = o.maxAttempts === undefined || o.maxAttempts === Infinity
+    ? Infinity
+    : toInteger(o.maxAttempts, "maxAttempts", 1, Number.MAX_SAFE_INTEGER);
   return new Observable<TcpConn>((subscriber) => {
     let active = true;
     let current: TcpConn | undefined;
