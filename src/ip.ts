@@ -7,6 +7,14 @@
 
 import { InvalidArgumentError } from "./errors.ts";
 
+function isUint8Array(value: unknown): value is Uint8Array {
+  try {
+    return value instanceof Uint8Array;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf trap throws
+  }
+}
+
 /** An IP address family as rxzt names it. */
 export type IpFamily = "IPv4" | "IPv6";
 
@@ -20,7 +28,7 @@ export type IpFamily = "IPv4" | "IPv6";
  * ```
  */
 export function formatIp(bytes: Uint8Array): string {
-  if (!(bytes instanceof Uint8Array) || (bytes.length !== 4 && bytes.length !== 16)) {
+  if (!isUint8Array(bytes) || (bytes.length !== 4 && bytes.length !== 16)) {
     throw new InvalidArgumentError("bytes", "must be a Uint8Array of 4 (IPv4) or 16 (IPv6) bytes", bytes);
   }
   if (bytes.length === 4) return bytes.join(".");

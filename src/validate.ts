@@ -119,6 +119,11 @@ export function readOptions<K extends string>(
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
       throw new InvalidArgumentError(name, "must be an object", value);
     }
+    // A plain object (or a Proxy of one): a Map, a typed array or a Date is a mistake.
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new InvalidArgumentError(name, "must be a plain object { ... }", value);
+    }
     keysOfValue = allowUnknown ? [] : Object.keys(value);
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
@@ -168,9 +173,33 @@ export function toBool(value: unknown, name: string): boolean | undefined {
   throw new InvalidArgumentError(name, "must be a boolean", value);
 }
 
+/**
+ * `value instanceof ctor`, but false instead of throwing when `value` is a
+ * Proxy whose `getPrototypeOf` trap throws (or a revoked Proxy).
+ */
+export function isInstance<T>(value: unknown, ctor: abstract new (...args: never[]) => T): value is T {
+  try {
+    return value instanceof ctor;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads `object[key]` of a caller's object, turning a throwing getter or
+ * Proxy trap into an {@link InvalidArgumentError} naming `name`.
+ */
+export function readProperty(object: unknown, key: string, name: string): unknown {
+  try {
+    return (object as Record<string, unknown> | null | undefined)?.[key];
+  } catch (err) {
+    throw new InvalidArgumentError(name, "could not be read (a getter or Proxy trap threw)", undefined, { cause: err });
+  }
+}
+
 /** Validates an optional AbortSignal option. */
 export function toSignal(value: unknown, name = "signal"): AbortSignal | undefined {
-  if (value === undefined || value instanceof AbortSignal) return value;
+  if (value === undefined || isInstance(value, AbortSignal)) return value;
   throw new InvalidArgumentError(name, "must be an AbortSignal", value);
 }
 

@@ -40,6 +40,7 @@ import {
   toBool,
   toCString,
   toNetworkId,
+  isInstance,
   toChoice,
   toNodeId,
   readArray,
@@ -791,7 +792,7 @@ function validateStartOptions(options: unknown): StartOptions {
   out.lowBandwidthMode = toBool(o.lowBandwidthMode, "lowBandwidthMode");
   if (o.roots !== undefined) {
     const roots = o.roots;
-    if (!(roots instanceof Uint8Array) || roots.length === 0 || roots.length > 65536) {
+    if (!isInstance(roots, Uint8Array) || roots.length === 0 || roots.length > 65536) {
       throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", roots);
     }
     out.roots = new Uint8Array(roots); // a private copy: the caller may reuse its buffer

@@ -9,7 +9,7 @@ import { signRootSet } from "../ffi/rootset.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
 import { parseIp } from "../ip.ts";
 import { redactedBytes, redactInspection } from "../redact.ts";
-import { readArray, readOptions, toCString, toPublicIdentity } from "../validate.ts";
+import { isInstance, readArray, readOptions, toCString, toPublicIdentity } from "../validate.ts";
 
 /** One root of a root set. */
 export interface RootDefinition {
@@ -95,7 +95,7 @@ export function createRootSet(options: CreateRootSetOptions): RootSet {
     const k = readOptions(o.signingKeys, "signingKeys", ["previous", "current"], "signingKeys.");
     const key = (name: "previous" | "current") => {
       const v = k[name];
-      if (!(v instanceof Uint8Array) || v.length !== 128) {
+      if (!isInstance(v, Uint8Array) || v.length !== 128) {
         throw new InvalidArgumentError(`signingKeys.${name}`, "must be the 128-byte key from an earlier root set");
       }
       return new Uint8Array(v);

@@ -9,7 +9,9 @@ import { filter, firstValueFrom, Observable, timeout as rxTimeout } from "rxjs";
 import { InvalidArgumentError, NodeStateError, TimeoutError, ZeroTierError } from "../errors.ts";
 import { hexId } from "../ffi/events.ts";
 import {
+  isInstance,
   readOptions,
+  readProperty,
   toChoice,
   toFunction,
   toInteger,
@@ -39,7 +41,7 @@ import type { TcpConn } from "./tcp.ts";
  * ```
  */
 export function fromReadable<T>(readable: ReadableStream<T>): Observable<T> {
-  if (!(readable instanceof ReadableStream)) {
+  if (!isInstance(readable, ReadableStream)) {
     throw new InvalidArgumentError("readable", "must be a ReadableStream (e.g. conn.readable)", readable);
   }
   return new Observable<T>((subscriber) => {
@@ -94,7 +96,7 @@ export interface ToReadableOptions {
  * ```
  */
 export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions = {}): ReadableStream<T> {
-  if (typeof (source$ as { subscribe?: unknown } | null)?.subscribe !== "function") {
+  if (typeof readProperty(source$, "subscribe", "source$") !== "function") {
     throw new InvalidArgumentError("source$", "must be an Observable", source$);
   }
   const o = readOptions(options, "options", ["highWaterMark", "overflow"]);
@@ -200,9 +202,9 @@ export async function whenDirect(
 }
 
 function peerSource(node: unknown): (peerId: string) => Observable<PeerState> {
-  const fn = (node as { peer$?: unknown } | null)?.peer$;
+  const fn = readProperty(node, "peer$", "node");
   if (typeof fn !== "function") throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with peer$)", node);
-  return (id) => fn.call(node, id);
+  return (id) => (fn as (id: string) => Observable<PeerState>).call(node, id);
 }
 
 /** What {@link reconnecting} and {@link connectWhenDirect} need of a node. */
@@ -220,7 +222,7 @@ export interface Dialer extends PeerSource {
  * ```
  */
 export async function connectWhenDirect(node: Dialer, peerId: string, options: ConnectOptions): Promise<TcpConn> {
-  if (typeof (node as { connect?: unknown } | null)?.connect !== "function") {
+  if (typeof readProperty(node, "connect", "node") !== "function") {
     throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with connect and peer$)", node);
   }
   const checked = validateConnectOptions(options);
@@ -279,8 +281,13 @@ export function reconnecting(connect: () => Promise<TcpConn>, options: Reconnect
       let failures = 0;
       while (active) {
         try {
-          current = await connect();
+          const conn: unknown = await connect();
+          if (typeof readProperty(conn, "close", "connect") !== "function") {
+            throw new InvalidArgumentError("connect", "must return a Promise of a TcpConn (e.g. () => node.connect(...))", conn);
+          }
+          current = conn as TcpConn;
         } catch (err) {
+          if (err instanceof InvalidArgumentError && err.argument === "connect") return subscriber.error(err);
           failures++;
           if (failures >= maxAttempts) return subscriber.error(err);
           await sleep(Math.min(maxDelay, initialDelay * factor ** (failures - 1)));
@@ -289,7 +296,7 @@ export function reconnecting(connect: () => Promise<TcpConn>, options: Reconnect
         if (!active) return current.close();
         failures = 0;
         subscriber.next(current);
-        await current.closed;
+        await Promise.resolve(current.closed).catch(() => {});
         if (active) await sleep(initialDelay);
       }
     })();

@@ -8,7 +8,7 @@
 import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { readOptions, toBool, toInteger, toSignal } from "../validate.ts";
+import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
@@ -150,7 +150,7 @@ export class TcpConn {
       },
       write: async (chunk, controller) => {
         try {
-          if (!(chunk instanceof Uint8Array)) {
+          if (!isInstance(chunk, Uint8Array)) {
             throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
           }
           let offset = 0;

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { readOptions, toIpAddress, toPort } from "../validate.ts";
+import { isInstance, readOptions, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { type NetAddr, SocketClosedError } from "./tcp.ts";
 
@@ -108,7 +108,7 @@ export class DatagramConn {
         // Extra keys are fine here: a received Datagram may be reused as the reply.
         const o = readOptions(d, "datagram", ["data", "hostname", "port"], "datagram.", true);
         const data = o.data;
-        if (!(data instanceof Uint8Array)) throw new InvalidArgumentError("datagram.data", "must be a Uint8Array", data);
+        if (!isInstance(data, Uint8Array)) throw new InvalidArgumentError("datagram.data", "must be a Uint8Array", data);
         if (data.byteLength > MAX_DATAGRAM) {
           throw new ZeroTierError("EMSGSIZE", `A datagram carries at most ${MAX_DATAGRAM} bytes, not ${data.byteLength}: split it.`);
         }
