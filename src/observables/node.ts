@@ -149,6 +149,23 @@ export interface EventCounters {
   readonly dropped: number;
 }
 
+/** @internal Counts of what a node holds, for leak tests. */
+export interface NodeInternals {
+  /** Subscribers of each internal subject (events, online, networks, peers, peer updates). */
+  readonly subscribers: Readonly<Record<string, number>>;
+  /** Sockets tracked (as `openSockets`). */
+  readonly sockets: number;
+  /** Raw events received but not yet delivered. */
+  readonly pendingEvents: number;
+}
+
+let internalsOf: (node: ZeroTierNode) => NodeInternals;
+
+/** @internal What a node holds right now (for leak tests; not part of the API). */
+export function nodeInternals(node: ZeroTierNode): NodeInternals {
+  return internalsOf(node);
+}
+
 /** Lifecycle of a node. */
 export type NodeLifecycle = "starting" | "running" | "stopping" | "stopped";
 
@@ -227,6 +244,21 @@ export class ZeroTierNode {
   readonly store$: Observable<StoreEvent> = this.#events.pipe(
     filter((e): e is StoreEvent => e.type.startsWith("STORE_")),
   );
+
+  static {
+    const count = (s: Subject<unknown>) => (s as unknown as { observers: unknown[] }).observers.length;
+    internalsOf = (n) => ({
+      subscribers: {
+        events: count(n.#events as Subject<unknown>),
+        online: count(n.#online as Subject<unknown>),
+        networks: count(n.#networks as Subject<unknown>),
+        peers: count(n.#peers as Subject<unknown>),
+        peerUpdates: count(n.#peerUpdates as Subject<unknown>),
+      },
+      sockets: n.#sockets.size,
+      pendingEvents: n.#pending.length,
+    });
+  }
 
   private constructor(token: symbol, lib: NativeLibrary) {
     if (token !== CONSTRUCT) {

@@ -75,7 +75,9 @@ export function validateConnectOptions(options: unknown): {
 export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
   const { hostname, port, timeout, userSignal, family } = validateConnectOptions(options);
   const addr = encodeSockaddr(hostname, port)!;
-  const deadline = AbortSignal.timeout(timeout);
+  const deadlineController = new AbortController();
+  const deadline = deadlineController.signal;
+  const timer = setTimeout(() => deadlineController.abort(), timeout);
   const signal = AbortSignal.any(userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped]);
   const what = `connect to ${hostname}:${port}`;
   const rethrow = (err: unknown): never => {
@@ -83,45 +85,50 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
     if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
     throw err;
   };
-  await host.familyReady(family, signal).catch(rethrow);
-  for (let attempt = 0;; attempt++) {
-    if (host.stopped.aborted) throw host.stopped.reason;
-    const fd = host.calls.open(family, SOCK.STREAM);
-    if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
-    const failed = (errno: number) => {
-      host.calls.close(fd.value);
-      return errno;
-    };
-    let errno = 0;
-    // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
-    // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
-    // routes by source address first: bind to our address on the destination's network.
-    const source = host.sourceAddressFor(hostname);
-    if (source !== undefined) {
-      const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
-      if (!bound.ok) {
+  try {
+    await host.familyReady(family, signal).catch(rethrow);
+    for (let attempt = 0;; attempt++) {
+      if (host.stopped.aborted) throw host.stopped.reason;
+      const fd = host.calls.open(family, SOCK.STREAM);
+      if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+      const failed = (errno: number) => {
         host.calls.close(fd.value);
-        SocketCalls.fail("zts_bsd_bind", bound, `binding to ${source}, this node's address on the peer's network`);
+        return errno;
+      };
+      let errno = 0;
+      // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
+      // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
+      // routes by source address first: bind to our address on the destination's network.
+      const source = host.sourceAddressFor(hostname);
+      if (source !== undefined) {
+        const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
+        if (!bound.ok) {
+          host.calls.close(fd.value);
+          SocketCalls.fail("zts_bsd_bind", bound, `binding to ${source}, this node's address on the peer's network`);
+        }
       }
-    }
-    const started = host.calls.connect(fd.value, addr);
-    if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
-    if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
-      errno = failed(started.errno);
-    } else {
-      try {
-        await host.poller.wait(fd.value, SOCK.POLLOUT, signal);
-      } catch (err) {
-        host.poller.release(fd.value, () => host.calls.close(fd.value));
-        rethrow(err);
+      const started = host.calls.connect(fd.value, addr);
+      if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
+      if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
+        errno = failed(started.errno);
+      } else {
+        try {
+          await host.poller.wait(fd.value, SOCK.POLLOUT, signal);
+        } catch (err) {
+          host.poller.release(fd.value, () => host.calls.close(fd.value));
+          rethrow(err);
+        }
+        const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
+        if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
+        errno = failed(so.ok ? so.value : so.errno);
       }
-      const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
-      if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
-      errno = failed(so.ok ? so.value : so.errno);
+      if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
+      // ZeroTier may still be setting up the path to the peer: try again shortly.
+      await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
     }
-    if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
-    // ZeroTier may still be setting up the path to the peer: try again shortly.
-    await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
+  } finally {
+    // The deadline's timer must not outlive the attempt (10,000 connects would keep 10,000 timers).
+    clearTimeout(timer);
   }
 }
 
