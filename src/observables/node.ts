@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync, mkdirSync } from "node:fs";
 import {
   BehaviorSubject,
   defer,
@@ -74,8 +75,9 @@ export interface StartOptions {
   /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
   libraryPath?: string;
   /**
-   * Directory where libzt keeps the identity and caches (created by libzt).
-   * Default: none; nothing is written to disk.
+   * Directory where libzt keeps the identity (`identity.secret`) and caches.
+   * rxzt creates it owner-only (0700) if it does not exist; an existing one
+   * is used as it is (keep it private). Default: none; nothing is written.
    */
   storagePath?: string;
   /**
@@ -295,6 +297,7 @@ export class ZeroTierNode {
         );
     }
     const lib = loadLibrary(opts.libraryPath);
+    if (opts.storagePath !== undefined) ensurePrivateDirectory(opts.storagePath);
     const node = new ZeroTierNode(CONSTRUCT, lib);
     processNode = node;
     try {
@@ -766,6 +769,10 @@ export class ZeroTierNode {
   toString(): string {
     return `ZeroTierNode { nodeId: "${this.#nodeId}", lifecycle: "${this.#lifecycle}", online: ${this.#online.value} }`;
   }
+  /** `JSON.stringify(node)`: the same short description, never internals or secrets. */
+  toJSON(): { nodeId: string; lifecycle: NodeLifecycle; online: boolean } {
+    return { nodeId: this.#nodeId, lifecycle: this.#lifecycle, online: this.#online.value };
+  }
   /** Deno's inspect hook: keeps internals out of `console.log`. */
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
@@ -773,6 +780,25 @@ export class ZeroTierNode {
   /** Node's inspect hook, same output. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
+  }
+}
+
+/**
+ * Creates the storage directory owner-only (0700) when it does not exist, so
+ * the identity and caches libzt writes there are private whatever libzt's own
+ * modes. An existing directory is left as it is.
+ */
+function ensurePrivateDirectory(path: string): void {
+  try {
+    if (existsSync(path)) return;
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      "storagePath",
+      `could not be created (${(cause as Error)?.message ?? cause}); pass a writable directory`,
+      undefined,
+      { cause },
+    );
   }
 }
 

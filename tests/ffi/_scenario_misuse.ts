@@ -16,6 +16,7 @@ import {
   type TcpConn,
   ZeroTierNode,
 } from "../../mod.ts";
+import { inspect as nodeInspect } from "node:util";
 import { type ReportedError, reportError, sleep } from "./_helpers.ts";
 
 const [libraryPath] = Deno.args;
@@ -70,10 +71,14 @@ try {
   out.identityBeforeStart = sync(() => generateIdentity({ libraryPath }).length > 0);
 
   // Two start() calls at once: one node, the other NODE_ALREADY_RUNNING.
+  const storageRoot = Deno.makeTempDirSync({ prefix: "rxzt_misuse_" });
+  const storagePath = `${storageRoot}/a/b/storage`; // does not exist yet
+  const stores: unknown[] = [];
   const starts = await Promise.allSettled([
-    ZeroTierNode.start({ libraryPath, timeout: 5000 }),
-    ZeroTierNode.start({ libraryPath, timeout: 5000 }),
+    ZeroTierNode.start({ libraryPath, storagePath, timeout: 5000 }),
+    ZeroTierNode.start({ libraryPath, storagePath, timeout: 5000 }),
   ]);
+  for (const s of starts) if (s.status === "fulfilled") s.value.store$.subscribe((e) => stores.push(e));
   out.concurrentStarts = starts.map((s) =>
     s.status === "fulfilled" ? { state: "fulfilled" } : { state: "rejected", error: reportError(s.reason) }
   );
@@ -83,6 +88,59 @@ try {
   if (!node) throw new Error("no start succeeded");
   const n = node;
   await n.waitUntilOnline({ timeout: 3000 });
+
+  // Secrets: what rxzt creates is owner-only; nothing prints the secret.
+  const mode = (p: string) => Deno.statSync(p).mode! & 0o777;
+  out.storage = { dir: mode(storagePath), parents: [mode(`${storageRoot}/a`), mode(`${storageRoot}/a/b`)] };
+  const secret = n.secretIdentity();
+  const secretHalf = secret.split(":")[3];
+  const standinEmit = Deno.dlopen(libraryPath, { standin_emit: { parameters: ["i32", "u64"], result: "void" } } as const);
+  standinEmit.symbols.standin_emit(270, 0n); // STORE_IDENTITY_SECRET with 16 bytes of 0x42
+  const t0s = performance.now();
+  while (stores.filter((e) => (e as { type: string }).type === "STORE_IDENTITY_SECRET").length < 2 && performance.now() - t0s < 2000) {
+    await sleep(5);
+  }
+  const secretEvents = stores.filter((e) => (e as { type: string }).type === "STORE_IDENTITY_SECRET") as {
+    data: Uint8Array;
+  }[];
+  const shows = (v: unknown) => [Deno.inspect(v, { depth: 10 }), nodeInspect(v, { depth: 10 }), JSON.stringify(v), String(v)];
+  const leaks = (texts: string[], needles: string[]) => texts.some((t) => needles.some((x) => t.includes(x)));
+  // How bytes look in each format: Deno/Node inspect ("66, 66, 66") and JSON ({"0":66,"1":66}).
+  const bytesNeedles = (b: Uint8Array) => [
+    [...b.subarray(0, 6)].join(","),
+    `"0":${b[0]},"1":${b[1]},"2":${b[2]}`,
+    new TextDecoder().decode(b.subarray(0, 24)),
+  ];
+  const exposesBytes = (texts: string[], b: Uint8Array) =>
+    texts.map((t) => bytesNeedles(b).some((x) => t.replace(/\s+/g, "").includes(x.replace(/\s+/g, ""))));
+  const errorsAbout: unknown[] = [];
+  for (const attempt of [
+    () => n.join(secret),
+    () => ZeroTierNode.start({ identity: secret + "0" }),
+    () => n.connect({ hostname: secret, port: 1 }),
+    () => n.peer$(secret),
+  ]) {
+    try {
+      await attempt();
+    } catch (err) {
+      errorsAbout.push(err);
+    }
+  }
+  out.secrets = {
+    nodeShown: leaks(shows(n), [secretHalf.slice(0, 32)]),
+    nodeJson: JSON.stringify(n),
+    storeEvents: secretEvents.length,
+    storeDataReadable: secretEvents.every((e) => e.data instanceof Uint8Array && e.data.length > 0),
+    // the detector finds the bytes in every format when they are not redacted (a plain copy)
+    detectorWorks: secretEvents.every((e) =>
+      exposesBytes(shows({ data: e.data }).slice(0, 3), e.data).every(Boolean)
+    ),
+    storeShown: secretEvents.some((e) => exposesBytes(shows(e), e.data).some(Boolean) || leaks(shows(e), [secretHalf.slice(0, 32)])),
+    storeRedacted: secretEvents.every((e) => shows(e).slice(0, 3).every((t) => t.includes("redacted"))),
+    storeInArrayShown: secretEvents.some((e) => exposesBytes(shows(secretEvents), e.data).some(Boolean)),
+    errors: errorsAbout.length,
+    errorsShown: leaks(errorsAbout.flatMap((e) => [...shows(e), (e as Error).message, (e as Error).stack ?? ""]), [secretHalf.slice(0, 32)]),
+  };
 
   // Joining the same network twice, in turn and at once.
   const net = adhocIPv4NetworkId(10);

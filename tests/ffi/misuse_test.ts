@@ -49,6 +49,24 @@ describe("misuse has defined behaviour", () => {
     failedWith(starts.find((s) => s.state !== "fulfilled"), "NODE_ALREADY_RUNNING", "NodeStateError");
   });
 
+  test("secrets: the storage directory rxzt creates is 0700, parents included", () => {
+    assert.deepEqual(out.storage, { dir: 0o700, parents: [0o700, 0o700] });
+  });
+
+  test("secrets: never in inspect/JSON/String of the node, of STORE_IDENTITY_SECRET events, or in errors", () => {
+    const s = out.secrets as Record<string, unknown>;
+    assert.equal(s.detectorWorks, true, "the check finds unredacted bytes in every format");
+    assert.equal(s.storeEvents, 2, "the start's and the emitted STORE_IDENTITY_SECRET");
+    assert.equal(s.storeDataReadable, true, "the app can still read event.data");
+    assert.equal(s.storeRedacted, true);
+    assert.equal(s.storeShown, false);
+    assert.equal(s.storeInArrayShown, false);
+    assert.equal(s.nodeShown, false);
+    assert.deepEqual(Object.keys(JSON.parse(s.nodeJson as string)).sort(), ["lifecycle", "nodeId", "online"]);
+    assert.equal(s.errors, 4);
+    assert.equal(s.errorsShown, false, "errors given a secret identity where it does not belong do not echo it");
+  });
+
   test("joining the same network twice, in turn or at once, resolves with its state", () => {
     assert.deepEqual(out.joinTwice, { sameState: true, concurrentBothReady: true, networks: 2 });
   });
