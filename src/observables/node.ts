@@ -187,9 +187,11 @@ function check(fn: string, rc: number, hint = ""): void {
 }
 
 /**
- * An embedded ZeroTier node. Create it with {@link ZeroTierNode.start}; one
- * per process (a libzt limit); after {@link ZeroTierNode.stop} a process
- * cannot start another.
+ * An embedded ZeroTier node. Create it with {@link ZeroTierNode.start}
+ * (`new ZeroTierNode()` throws `NODE_NOT_STARTED`); one per process (a libzt
+ * limit); after {@link ZeroTierNode.stop} a process cannot start another.
+ * Printing a node (`console.log`, `Deno.inspect`, `util.inspect`,
+ * `JSON.stringify`) shows its id, lifecycle and online state only.
  *
  * Observables: `events$` is hot (no replay); `online$`, `network$()`,
  * `networks$`, `peer$()` and `peers$` replay the current state to each new
@@ -276,9 +278,17 @@ export class ZeroTierNode {
    * Starts the node and resolves once libzt reports it up (it then needs a
    * few seconds more to come online: see {@link waitUntilOnline}).
    *
-   * @throws {NodeStateError} `NODE_ALREADY_RUNNING` if this process has a node,
-   *   `NODE_NOT_RESTARTABLE` if it had one that stopped.
-   * @throws {InvalidArgumentError} for a bad option.
+   * @throws {NodeStateError} `NODE_ALREADY_RUNNING` if this process has a node
+   *   (running or starting), `NODE_NOT_RESTARTABLE` if it had one that stopped.
+   *   A start that fails before libzt starts (bad option, aborted signal) does
+   *   not use up the process's one node.
+   * @throws {InvalidArgumentError} for a bad option (an unknown key too); the
+   *   options are read once. A missing `storagePath` is created 0700.
+   *
+   * @example
+   * ```ts
+   * const node = await ZeroTierNode.start({ storagePath: "./zt-state", timeout: 10_000 });
+   * ```
    * @throws {LibraryNotFoundError | LibraryLoadError} when libzt is missing or unusable.
    */
   static async start(options: StartOptions = {}): Promise<ZeroTierNode> {
@@ -580,7 +590,8 @@ export class ZeroTierNode {
    * Joins a network and resolves with its state once it is ready for the
    * requested address family; rejects with a {@link NetworkError} when the
    * network turns out not found, access denied, client too old or down.
-   * Joining a network already joined waits for the same readiness.
+   * Joining a network already joined (in turn or concurrently) waits for the
+   * same readiness and resolves with the same state.
    *
    * @example
    * ```ts
@@ -700,8 +711,16 @@ export class ZeroTierNode {
 
   /**
    * Stops the node: completes every observable, releases libzt's callback and
-   * lets the process exit by itself. Safe to call more than once; concurrent
-   * calls share one stop.
+   * lets the process exit by itself. Safe to call more than once, concurrently
+   * or from inside a subscriber: every call returns the same promise. Pending
+   * waits, reads, writes and accepts reject with `NodeStateError`
+   * `NODE_STOPPED`, and so does every later call (argument errors first).
+   *
+   * @example
+   * ```ts
+   * await node.stop();
+   * await node.stop(); // resolves again at once
+   * ```
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
