@@ -212,7 +212,9 @@ export class InvalidArgumentError extends ZeroTierError {
   constructor(argument: string, rule: string, received?: unknown, options?: ZeroTierErrorOptions) {
     super(
       "EINVAL",
-      `Invalid ${argument}: ${rule}${received === undefined ? "" : ` (received ${describe(received)})`}`,
+      `Invalid ${argument}: ${rule}${
+        received === undefined ? "" : ` (received ${describe(received)})`
+      }`,
       options,
     );
     this.argument = argument;
@@ -299,15 +301,21 @@ export function describe(value: unknown): string {
       if (SECRET_IDENTITY_LIKE.test(value)) return "a secret identity (redacted)";
       return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
     }
-    if (typeof value === "bigint") return value.toString(16).length > 40 ? "a bigint of over 160 bits" : `${value}n`;
+    if (typeof value === "bigint") {
+      return value.toString(16).length > 40 ? "a bigint of over 160 bits" : `${value}n`;
+    }
     if (typeof value === "symbol") return "a symbol";
     if (typeof value === "function") return "a function";
     if (value === null || typeof value !== "object") return String(value);
     if (Array.isArray(value)) return "an array";
     // Own data properties only: a getter or Proxy trap must not run from an error message.
     const proto = Object.getPrototypeOf(value);
-    const ctor = proto === null ? undefined : Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
-    const name = typeof ctor === "function" ? Object.getOwnPropertyDescriptor(ctor, "name")?.value : undefined;
+    const ctor = proto === null
+      ? undefined
+      : Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+    const name = typeof ctor === "function"
+      ? Object.getOwnPropertyDescriptor(ctor, "name")?.value
+      : undefined;
     return typeof name === "string" && name !== "" ? `a ${name.slice(0, 40)}` : "an object";
   } catch {
     return "an unreadable value";

@@ -29,7 +29,11 @@ export type IpFamily = "IPv4" | "IPv6";
  */
 export function formatIp(bytes: Uint8Array): string {
   if (!isUint8Array(bytes) || (bytes.length !== 4 && bytes.length !== 16)) {
-    throw new InvalidArgumentError("bytes", "must be a Uint8Array of 4 (IPv4) or 16 (IPv6) bytes", bytes);
+    throw new InvalidArgumentError(
+      "bytes",
+      "must be a Uint8Array of 4 (IPv4) or 16 (IPv6) bytes",
+      bytes,
+    );
   }
   if (bytes.length === 4) return bytes.join(".");
   const groups: number[] = [];
@@ -144,13 +148,23 @@ function parseIPv6(input: string): Uint8Array | undefined {
  */
 export function prefixContains(prefix: string, prefixLength: number, address: string): boolean {
   if (typeof prefixLength !== "number" || !Number.isInteger(prefixLength)) {
-    throw new InvalidArgumentError("prefixLength", "must be an integer (0-32 for IPv4, 0-128 for IPv6)", prefixLength);
+    throw new InvalidArgumentError(
+      "prefixLength",
+      "must be an integer (0-32 for IPv4, 0-128 for IPv6)",
+      prefixLength,
+    );
   }
-  if (typeof prefix !== "string") throw new InvalidArgumentError("prefix", "must be a string", prefix);
-  if (typeof address !== "string") throw new InvalidArgumentError("address", "must be a string", address);
+  if (typeof prefix !== "string") {
+    throw new InvalidArgumentError("prefix", "must be a string", prefix);
+  }
+  if (typeof address !== "string") {
+    throw new InvalidArgumentError("address", "must be a string", address);
+  }
   const p = parseIp(prefix);
   const a = parseIp(address);
-  if (!p || !a || p.length !== a.length || prefixLength < 0 || prefixLength > p.length * 8) return false;
+  if (!p || !a || p.length !== a.length || prefixLength < 0 || prefixLength > p.length * 8) {
+    return false;
+  }
   const whole = prefixLength >> 3;
   for (let i = 0; i < whole; i++) if (p[i] !== a[i]) return false;
   const rest = prefixLength & 7;

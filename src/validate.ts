@@ -38,8 +38,15 @@ export function toNodeId(value: unknown, name = "nodeId"): bigint {
 
 /** Validates a port (0–65535, `allowZero` for "any"). */
 export function toPort(value: unknown, name = "port", allowZero = true): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1) || value > 65535) {
-    throw new InvalidArgumentError(name, `must be an integer from ${allowZero ? 0 : 1} to 65535`, value);
+  if (
+    typeof value !== "number" || !Number.isInteger(value) || value < (allowZero ? 0 : 1) ||
+    value > 65535
+  ) {
+    throw new InvalidArgumentError(
+      name,
+      `must be an integer from ${allowZero ? 0 : 1} to 65535`,
+      value,
+    );
   }
   return value;
 }
@@ -53,8 +60,14 @@ export const MAX_DURATION_MS = 2 ** 31 - 1;
 /** Validates a duration in milliseconds from 0 to {@link MAX_DURATION_MS} (or undefined). */
 export function toTimeout(value: unknown, name = "timeout"): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DURATION_MS) {
-    throw new InvalidArgumentError(name, `must be a number of milliseconds from 0 to ${MAX_DURATION_MS}`, value);
+  if (
+    typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DURATION_MS
+  ) {
+    throw new InvalidArgumentError(
+      name,
+      `must be a number of milliseconds from 0 to ${MAX_DURATION_MS}`,
+      value,
+    );
   }
   return value;
 }
@@ -70,14 +83,23 @@ export function toInteger(value: unknown, name: string, min: number, max: number
 /** Validates a string that is one of `allowed`. */
 export function toChoice<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(name, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, value);
+    throw new InvalidArgumentError(
+      name,
+      `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`,
+      value,
+    );
   }
   return value as T;
 }
 
 /** Validates a function. */
-export function toFunction<T extends (...args: never[]) => unknown>(value: unknown, name: string): T {
-  if (typeof value !== "function") throw new InvalidArgumentError(name, "must be a function", value);
+export function toFunction<T extends (...args: never[]) => unknown>(
+  value: unknown,
+  name: string,
+): T {
+  if (typeof value !== "function") {
+    throw new InvalidArgumentError(name, "must be a function", value);
+  }
   return value as T;
 }
 
@@ -93,7 +115,9 @@ export function toIpAddress(
   name: string,
   rule = "must be an IPv4 or IPv6 address (ZeroTier networks have no DNS)",
 ): { hostname: string; family: "IPv4" | "IPv6" } {
-  const family = typeof value === "string" && value.length <= MAX_IP_TEXT ? ipFamily(value) : undefined;
+  const family = typeof value === "string" && value.length <= MAX_IP_TEXT
+    ? ipFamily(value)
+    : undefined;
   if (!family) throw new InvalidArgumentError(name, rule, value);
   return { hostname: value as string, family };
 }
@@ -127,11 +151,16 @@ export function readOptions<K extends string>(
     keysOfValue = allowUnknown ? [] : Object.keys(value);
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
-    throw new InvalidArgumentError(name, "could not be read (a Proxy trap threw)", undefined, { cause: err });
+    throw new InvalidArgumentError(name, "could not be read (a Proxy trap threw)", undefined, {
+      cause: err,
+    });
   }
   for (const key of keysOfValue) {
     if (!(keys as readonly string[]).includes(key)) {
-      throw new InvalidArgumentError(`${name}.${key}`.slice(0, 200), `is not an option here (options: ${keys.join(", ")})`);
+      throw new InvalidArgumentError(
+        `${name}.${key}`.slice(0, 200),
+        `is not an option here (options: ${keys.join(", ")})`,
+      );
     }
   }
   const out: { [P in K]?: unknown } = {};
@@ -140,7 +169,12 @@ export function readOptions<K extends string>(
     try {
       v = (value as Record<string, unknown>)[key];
     } catch (err) {
-      throw new InvalidArgumentError(`${prefix}${key}`, "could not be read (its getter threw)", undefined, { cause: err });
+      throw new InvalidArgumentError(
+        `${prefix}${key}`,
+        "could not be read (its getter threw)",
+        undefined,
+        { cause: err },
+      );
     }
     if (v !== undefined) out[key] = v;
   }
@@ -151,18 +185,35 @@ export function readOptions<K extends string>(
  * Copies an array once (rejecting non-arrays, more than `max` entries, and
  * arrays whose reading throws), so later changes to it do not matter.
  */
-export function readArray(value: unknown, name: string, min: number, max: number, what: string): unknown[] {
+export function readArray(
+  value: unknown,
+  name: string,
+  min: number,
+  max: number,
+  what: string,
+): unknown[] {
   let copy: unknown[];
   try {
-    if (!Array.isArray(value)) throw new InvalidArgumentError(name, `must be an array of ${min} to ${max} ${what}`, value);
+    if (!Array.isArray(value)) {
+      throw new InvalidArgumentError(name, `must be an array of ${min} to ${max} ${what}`, value);
+    }
     const length = value.length;
     if (length < min || length > max) {
-      throw new InvalidArgumentError(name, `must be an array of ${min} to ${max} ${what}`, `${length} entries`);
+      throw new InvalidArgumentError(
+        name,
+        `must be an array of ${min} to ${max} ${what}`,
+        `${length} entries`,
+      );
     }
     copy = Array.from({ length }, (_, i) => value[i]);
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw err;
-    throw new InvalidArgumentError(name, "could not be read (a getter or Proxy trap threw)", undefined, { cause: err });
+    throw new InvalidArgumentError(
+      name,
+      "could not be read (a getter or Proxy trap threw)",
+      undefined,
+      { cause: err },
+    );
   }
   return copy;
 }
@@ -177,7 +228,10 @@ export function toBool(value: unknown, name: string): boolean | undefined {
  * `value instanceof ctor`, but false instead of throwing when `value` is a
  * Proxy whose `getPrototypeOf` trap throws (or a revoked Proxy).
  */
-export function isInstance<T>(value: unknown, ctor: abstract new (...args: never[]) => T): value is T {
+export function isInstance<T>(
+  value: unknown,
+  ctor: abstract new (...args: never[]) => T,
+): value is T {
   try {
     return value instanceof ctor;
   } catch {
@@ -193,7 +247,12 @@ export function readProperty(object: unknown, key: string, name: string): unknow
   try {
     return (object as Record<string, unknown> | null | undefined)?.[key];
   } catch (err) {
-    throw new InvalidArgumentError(name, "could not be read (a getter or Proxy trap threw)", undefined, { cause: err });
+    throw new InvalidArgumentError(
+      name,
+      "could not be read (a getter or Proxy trap threw)",
+      undefined,
+      { cause: err },
+    );
   }
 }
 
@@ -218,7 +277,11 @@ export function toCString(value: unknown, name: string, max = 4096): string {
     typeof value !== "string" || value === "" || value.length > max || value.includes("\0") ||
     new TextEncoder().encode(value).length > max
   ) {
-    throw new InvalidArgumentError(name, `must be a non-empty string without NUL characters, at most ${max} bytes`, value);
+    throw new InvalidArgumentError(
+      name,
+      `must be a non-empty string without NUL characters, at most ${max} bytes`,
+      value,
+    );
   }
   return value;
 }
@@ -231,7 +294,10 @@ export const PUBLIC_IDENTITY = /^([0-9a-f]{10}):0:([0-9a-f]{128})$/;
 /** Validates a secret identity. The value is a secret: errors never echo it. */
 export function toSecretIdentity(value: unknown, name = "identity"): string {
   if (typeof value !== "string" || !SECRET_IDENTITY.test(value)) {
-    throw new InvalidArgumentError(name, "must be a secret identity nodeId:0:public:secret (see generateIdentity)");
+    throw new InvalidArgumentError(
+      name,
+      "must be a secret identity nodeId:0:public:secret (see generateIdentity)",
+    );
   }
   return value;
 }
@@ -239,7 +305,10 @@ export function toSecretIdentity(value: unknown, name = "identity"): string {
 /** Validates a public identity. */
 export function toPublicIdentity(value: unknown, name = "identity"): string {
   if (typeof value !== "string" || !PUBLIC_IDENTITY.test(value)) {
-    throw new InvalidArgumentError(name, "must be a public identity nodeId:0:public (use publicIdentity())");
+    throw new InvalidArgumentError(
+      name,
+      "must be a public identity nodeId:0:public (use publicIdentity())",
+    );
   }
   return value;
 }

@@ -7,7 +7,13 @@
 import { InvalidArgumentError, LibztCallError } from "../errors.ts";
 import { identityIsValid, newIdentity } from "../ffi/calls.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
-import { PUBLIC_IDENTITY, readOptions, SECRET_IDENTITY, toCString, toSecretIdentity } from "../validate.ts";
+import {
+  PUBLIC_IDENTITY,
+  readOptions,
+  SECRET_IDENTITY,
+  toCString,
+  toSecretIdentity,
+} from "../validate.ts";
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
@@ -80,7 +86,11 @@ export function publicIdentity(identity: string): string {
  * ```
  */
 export function identityNodeId(identity: string): string {
-  const m = typeof identity === "string" ? (SECRET_IDENTITY.exec(identity) ?? PUBLIC_IDENTITY.exec(identity)) : null;
-  if (!m) throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
+  const m = typeof identity === "string"
+    ? (SECRET_IDENTITY.exec(identity) ?? PUBLIC_IDENTITY.exec(identity))
+    : null;
+  if (!m) {
+    throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
+  }
   return m[1];
 }

@@ -37,15 +37,15 @@ import {
 import { loadLibrary } from "../ffi/runtime.ts";
 import { type IpFamily, prefixContains } from "../ip.ts";
 import {
-  type NetworkIdInput,
-  toBool,
-  toCString,
-  toNetworkId,
   isInstance,
-  toChoice,
-  toNodeId,
+  type NetworkIdInput,
   readArray,
   readOptions,
+  toBool,
+  toChoice,
+  toCString,
+  toNetworkId,
+  toNodeId,
   toPort,
   toSecretIdentity,
   toSignal,
@@ -250,7 +250,8 @@ export class ZeroTierNode {
   );
 
   static {
-    const count = (s: Subject<unknown>) => (s as unknown as { observers: unknown[] }).observers.length;
+    const count = (s: Subject<unknown>) =>
+      (s as unknown as { observers: unknown[] }).observers.length;
     internalsOf = (n) => ({
       subscribers: {
         events: count(n.#events as Subject<unknown>),
@@ -315,12 +316,25 @@ export class ZeroTierNode {
       const up = waitFor(node.#events, (e) => {
         if (e.type === "NODE_UP" || e.type === "NODE_ONLINE") return { done: e };
         if (e.type === "NODE_FATAL_ERROR") {
-          return { fail: new NodeStateError("NODE_FATAL_ERROR", "libzt reported a fatal error while starting the node (is the port in use?)") };
+          return {
+            fail: new NodeStateError(
+              "NODE_FATAL_ERROR",
+              "libzt reported a fatal error while starting the node (is the port in use?)",
+            ),
+          };
         }
         return undefined;
-      }, { timeout: opts.timeout ?? DEFAULT_START_TIMEOUT, signal: opts.signal, what: "starting the node" });
+      }, {
+        timeout: opts.timeout ?? DEFAULT_START_TIMEOUT,
+        signal: opts.signal,
+        what: "starting the node",
+      });
       lib.markCallbacksRunning();
-      check("zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
+      check(
+        "zts_node_start",
+        lib.fn.zts_node_start(),
+        "Was a node already started in this process?",
+      );
       node.#nativeStarted = true;
       await up;
       node.#nodeId = hexId(lib.fn.zts_node_get_id(), 10);
@@ -340,9 +354,15 @@ export class ZeroTierNode {
       check("zts_init_from_storage", f.zts_init_from_storage(nulTerminated(o.storagePath)));
     }
     if (o.identity !== undefined) {
-      check("zts_init_from_memory", initFromMemory(this.#lib, o.identity), "The identity was rejected.");
+      check(
+        "zts_init_from_memory",
+        initFromMemory(this.#lib, o.identity),
+        "The identity was rejected.",
+      );
     }
-    if (o.roots !== undefined) check("zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    if (o.roots !== undefined) {
+      check("zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    }
     if (o.port !== undefined) check("zts_init_set_port", f.zts_init_set_port(o.port));
     if (o.randomPortRange) {
       const { start, end } = o.randomPortRange;
@@ -558,7 +578,9 @@ export class ZeroTierNode {
       untrack: (s) => void sockets.delete(s),
       familyReady: (family, signal) =>
         waitFor(networks$, (all) => {
-          for (const n of all.values()) if (family === "IPv4" ? n.readyIPv4 : n.readyIPv6) return { done: undefined };
+          for (const n of all.values()) {
+            if (family === "IPv4" ? n.readyIPv4 : n.readyIPv6) return { done: undefined };
+          }
           return undefined;
         }, { signal, what: `waiting for a network ready for ${family}` }),
       sourceAddressFor: (destination) => {
@@ -615,10 +637,13 @@ export class ZeroTierNode {
       this.#networks.next(networks);
     }
     const ready = (s: NetworkState) =>
-      family === "IPv4" ? s.readyIPv4
-      : family === "IPv6" ? s.readyIPv6
-      : family === "both" ? s.readyIPv4 && s.readyIPv6
-      : s.readyIPv4 || s.readyIPv6;
+      family === "IPv4"
+        ? s.readyIPv4
+        : family === "IPv6"
+        ? s.readyIPv6
+        : family === "both"
+        ? s.readyIPv4 && s.readyIPv6
+        : s.readyIPv4 || s.readyIPv6;
     const outcome = waitFor<NetworkState, NetworkState>(this.network$(hex), (s) => {
       if (ready(s)) return { done: s };
       if (TERMINAL_PHASES.has(s.status)) return { fail: networkFailure(hex, s.status) };
@@ -649,12 +674,16 @@ export class ZeroTierNode {
     const signal = toSignal(o.signal);
     this.#assertRunning("leave");
     const hex = hexId(id, 16);
-    const down = waitFor(this.#events, (e) =>
-      e.type === "NETWORK_DOWN" && e.network.networkId === hex ? { done: undefined } : undefined, {
-      timeout,
-      signal,
-      what: `leaving network ${hex}`,
-    });
+    const down = waitFor(
+      this.#events,
+      (e) =>
+        e.type === "NETWORK_DOWN" && e.network.networkId === hex ? { done: undefined } : undefined,
+      {
+        timeout,
+        signal,
+        what: `leaving network ${hex}`,
+      },
+    );
     const rc = this.#lib.fn.zts_net_leave(id);
     if (rc < 0) {
       down.catch(() => {});
@@ -769,7 +798,9 @@ export class ZeroTierNode {
     const started = performance.now();
     let seen = this.#received;
     let quietSince = performance.now();
-    while (performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS) {
+    while (
+      performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 25));
       if (this.#received !== seen) {
         seen = this.#received;
@@ -858,10 +889,21 @@ function validateStartOptions(options: unknown): StartOptions {
   if (o.identity !== undefined) out.identity = toSecretIdentity(o.identity);
   if (o.port !== undefined) out.port = toPort(o.port, "port");
   if (o.randomPortRange !== undefined) {
-    const r = readOptions(o.randomPortRange, "randomPortRange", ["start", "end"], "randomPortRange.");
+    const r = readOptions(
+      o.randomPortRange,
+      "randomPortRange",
+      ["start", "end"],
+      "randomPortRange.",
+    );
     const start = toPort(r.start, "randomPortRange.start", false);
     const end = toPort(r.end, "randomPortRange.end", false);
-    if (end < start) throw new InvalidArgumentError("randomPortRange.end", "must be >= randomPortRange.start", end);
+    if (end < start) {
+      throw new InvalidArgumentError(
+        "randomPortRange.end",
+        "must be >= randomPortRange.start",
+        end,
+      );
+    }
     out.randomPortRange = { start, end };
   }
   out.secondaryPort = toBool(o.secondaryPort, "secondaryPort");
@@ -870,7 +912,11 @@ function validateStartOptions(options: unknown): StartOptions {
   if (o.roots !== undefined) {
     const roots = o.roots;
     if (!isInstance(roots, Uint8Array) || roots.length === 0 || roots.length > 65536) {
-      throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", roots);
+      throw new InvalidArgumentError(
+        "roots",
+        "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)",
+        roots,
+      );
     }
     out.roots = new Uint8Array(roots); // a private copy: the caller may reuse its buffer
   }
@@ -880,7 +926,13 @@ function validateStartOptions(options: unknown): StartOptions {
     for (const k of CACHE_KEYS) out.cache[k] = toBool(c[k], `cache.${k}`);
   }
   if (o.interfaceBlacklist !== undefined) {
-    const list = readArray(o.interfaceBlacklist, "interfaceBlacklist", 0, 64, "interface name prefixes");
+    const list = readArray(
+      o.interfaceBlacklist,
+      "interfaceBlacklist",
+      0,
+      64,
+      "interface name prefixes",
+    );
     out.interfaceBlacklist = list.map((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
   }
   out.timeout = toTimeout(o.timeout);

@@ -63,28 +63,50 @@ export interface RootSet {
  * ```
  */
 export function createRootSet(options: CreateRootSetOptions): RootSet {
-  if (options === undefined) throw new InvalidArgumentError("options", "must be an object with roots");
-  const o = readOptions(options, "options", ["roots", "worldId", "timestamp", "signingKeys", "libraryPath"]);
-  const roots: RootDefinition[] = readArray(o.roots, "roots", 1, 16, "root definitions").map((root, i) => {
-    if (root === undefined) throw new InvalidArgumentError(`roots[${i}]`, "must be an object { identity, endpoints }");
-    const r = readOptions(root, `roots[${i}]`, ["identity", "endpoints"], `roots[${i}].`);
-    const identity = toPublicIdentity(r.identity, `roots[${i}].identity`);
-    const endpoints = readArray(r.endpoints, `roots[${i}].endpoints`, 1, 32, "ip/port strings").map((ep, j) => {
-      const m = typeof ep === "string" && ep.length <= 64 ? /^([0-9a-fA-F.:]+)\/(\d{1,5})$/.exec(ep) : null;
-      if (!m || !parseIp(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-        throw new InvalidArgumentError(
-          `roots[${i}].endpoints[${j}]`,
-          'must be "ip/port" with an IP literal (no brackets or zone) and a port 1-65535',
-          ep,
-        );
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with roots");
+  }
+  const o = readOptions(options, "options", [
+    "roots",
+    "worldId",
+    "timestamp",
+    "signingKeys",
+    "libraryPath",
+  ]);
+  const roots: RootDefinition[] = readArray(o.roots, "roots", 1, 16, "root definitions").map(
+    (root, i) => {
+      if (root === undefined) {
+        throw new InvalidArgumentError(`roots[${i}]`, "must be an object { identity, endpoints }");
       }
-      return ep as string;
-    });
-    return { identity, endpoints };
-  });
+      const r = readOptions(root, `roots[${i}]`, ["identity", "endpoints"], `roots[${i}].`);
+      const identity = toPublicIdentity(r.identity, `roots[${i}].identity`);
+      const endpoints = readArray(r.endpoints, `roots[${i}].endpoints`, 1, 32, "ip/port strings")
+        .map((ep, j) => {
+          const m = typeof ep === "string" && ep.length <= 64
+            ? /^([0-9a-fA-F.:]+)\/(\d{1,5})$/.exec(ep)
+            : null;
+          if (!m || !parseIp(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+            throw new InvalidArgumentError(
+              `roots[${i}].endpoints[${j}]`,
+              'must be "ip/port" with an IP literal (no brackets or zone) and a port 1-65535',
+              ep,
+            );
+          }
+          return ep as string;
+        });
+      return { identity, endpoints };
+    },
+  );
   const worldId = o.worldId ?? 0x72787a74n;
-  if (typeof worldId !== "bigint" || worldId <= 0n || worldId > 0xffffffffffffffffn || worldId === 149604618n) {
-    throw new InvalidArgumentError("worldId", "must be a 64-bit bigint > 0, not ZeroTier's planet id 149604618", worldId);
+  if (
+    typeof worldId !== "bigint" || worldId <= 0n || worldId > 0xffffffffffffffffn ||
+    worldId === 149604618n
+  ) {
+    throw new InvalidArgumentError(
+      "worldId",
+      "must be a 64-bit bigint > 0, not ZeroTier's planet id 149604618",
+      worldId,
+    );
   }
   const timestamp = o.timestamp ?? Date.now();
   if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
@@ -96,19 +118,38 @@ export function createRootSet(options: CreateRootSetOptions): RootSet {
     const key = (name: "previous" | "current") => {
       const v = k[name];
       if (!isInstance(v, Uint8Array) || v.length !== 128) {
-        throw new InvalidArgumentError(`signingKeys.${name}`, "must be the 128-byte key from an earlier root set");
+        throw new InvalidArgumentError(
+          `signingKeys.${name}`,
+          "must be the 128-byte key from an earlier root set",
+        );
       }
       return new Uint8Array(v);
     };
     signingKeys = { previous: key("previous"), current: key("current") };
   }
-  const libraryPath = o.libraryPath === undefined ? undefined : toCString(o.libraryPath, "libraryPath");
-  const result = signRootSet(loadLibrary(libraryPath), roots, worldId, BigInt(timestamp), signingKeys);
+  const libraryPath = o.libraryPath === undefined
+    ? undefined
+    : toCString(o.libraryPath, "libraryPath");
+  const result = signRootSet(
+    loadLibrary(libraryPath),
+    roots,
+    worldId,
+    BigInt(timestamp),
+    signingKeys,
+  );
   if (typeof result === "number") {
-    throw LibztCallError.fromReturn("zts_util_sign_root_set", result, 0, "Check the identities and endpoints.");
+    throw LibztCallError.fromReturn(
+      "zts_util_sign_root_set",
+      result,
+      0,
+      "Check the identities and endpoints.",
+    );
   }
   // The signing keys are private: readable, but redacted when printed or serialised.
   const keys = { previous: result.previousKey, current: result.currentKey };
-  redactInspection(keys, () => ({ previous: redactedBytes(keys.previous), current: redactedBytes(keys.current) }));
+  redactInspection(
+    keys,
+    () => ({ previous: redactedBytes(keys.previous), current: redactedBytes(keys.current) }),
+  );
   return { bytes: result.rootSet, signingKeys: keys };
 }

@@ -34,7 +34,12 @@ export interface ListenOptions {
 
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
 // Errors that mean "the path is not there yet" while ZeroTier sets it up.
-const RETRYABLE = new Set([101 /* ENETUNREACH */, 113 /* EHOSTUNREACH */, 110 /* ETIMEDOUT */, 103 /* ECONNABORTED */]);
+const RETRYABLE = new Set([
+  101, /* ENETUNREACH */
+  113, /* EHOSTUNREACH */
+  110, /* ETIMEDOUT */
+  103, /* ECONNABORTED */
+]);
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -62,7 +67,9 @@ export function validateConnectOptions(options: unknown): {
   userSignal: AbortSignal | undefined;
   family: "IPv4" | "IPv6";
 } {
-  if (options === undefined) throw new InvalidArgumentError("options", "must be an object with hostname and port");
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with hostname and port");
+  }
   const o = readOptions(options, "options", CONNECT_KEYS);
   const { hostname, family } = toIpAddress(o.hostname, "hostname");
   const port = toPort(o.port, "port", false);
@@ -78,7 +85,9 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
   const deadlineController = new AbortController();
   const deadline = deadlineController.signal;
   const timer = setTimeout(() => deadlineController.abort(), timeout);
-  const signal = AbortSignal.any(userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped]);
+  const signal = AbortSignal.any(
+    userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped],
+  );
   const what = `connect to ${hostname}:${port}`;
   const rethrow = (err: unknown): never => {
     if (host.stopped.aborted) throw host.stopped.reason;
@@ -90,7 +99,9 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
     for (let attempt = 0;; attempt++) {
       if (host.stopped.aborted) throw host.stopped.reason;
       const fd = host.calls.open(family, SOCK.STREAM);
-      if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+      if (!fd.ok) {
+        SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+      }
       const failed = (errno: number) => {
         host.calls.close(fd.value);
         return errno;
@@ -104,7 +115,11 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
         const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
         if (!bound.ok) {
           host.calls.close(fd.value);
-          SocketCalls.fail("zts_bsd_bind", bound, `binding to ${source}, this node's address on the peer's network`);
+          SocketCalls.fail(
+            "zts_bsd_bind",
+            bound,
+            `binding to ${source}, this node's address on the peer's network`,
+          );
         }
       }
       const started = host.calls.connect(fd.value, addr);
@@ -122,7 +137,9 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
         if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
         errno = failed(so.ok ? so.value : so.errno);
       }
-      if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
+      if (!RETRYABLE.has(errno)) {
+        throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
+      }
       // ZeroTier may still be setting up the path to the peer: try again shortly.
       await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
     }
@@ -134,7 +151,9 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
 
 /** Starts listening for TCP connections. */
 export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener {
-  if (options === undefined) throw new InvalidArgumentError("options", "must be an object with port");
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with port");
+  }
   const o = readOptions(options, "options", ["port", "hostname", "backlog"]);
   const port = toPort(o.port, "port");
   const { hostname, family } = toIpAddress(
@@ -144,9 +163,14 @@ export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener
   );
   const backlog = toInteger(o.backlog ?? 128, "backlog", 1, 1024);
   const fd = host.calls.open(family, SOCK.STREAM);
-  if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  if (!fd.ok) {
+    SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  }
   const steps: [string, () => ReturnType<SocketCalls["bind"]>][] = [
-    ["zts_bsd_setsockopt", () => host.calls.setInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1)],
+    [
+      "zts_bsd_setsockopt",
+      () => host.calls.setInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1),
+    ],
     ["zts_bsd_bind", () => host.calls.bind(fd.value, encodeSockaddr(hostname, port)!)],
     ["zts_bsd_listen", () => host.calls.listen(fd.value, backlog)],
   ];

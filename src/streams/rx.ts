@@ -42,11 +42,17 @@ import type { TcpConn } from "./tcp.ts";
  */
 export function fromReadable<T>(readable: ReadableStream<T>): Observable<T> {
   if (!isInstance(readable, ReadableStream)) {
-    throw new InvalidArgumentError("readable", "must be a ReadableStream (e.g. conn.readable)", readable);
+    throw new InvalidArgumentError(
+      "readable",
+      "must be a ReadableStream (e.g. conn.readable)",
+      readable,
+    );
   }
   return new Observable<T>((subscriber) => {
     if (readable.locked) {
-      subscriber.error(new ZeroTierError("STREAM_LOCKED", "fromReadable: the stream already has a reader."));
+      subscriber.error(
+        new ZeroTierError("STREAM_LOCKED", "fromReadable: the stream already has a reader."),
+      );
       return;
     }
     const reader = readable.getReader();
@@ -95,13 +101,20 @@ export interface ToReadableOptions {
  * await lines.pipeTo(conn.writable);
  * ```
  */
-export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions = {}): ReadableStream<T> {
+export function toReadable<T>(
+  source$: Observable<T>,
+  options: ToReadableOptions = {},
+): ReadableStream<T> {
   if (typeof readProperty(source$, "subscribe", "source$") !== "function") {
     throw new InvalidArgumentError("source$", "must be an Observable", source$);
   }
   const o = readOptions(options, "options", ["highWaterMark", "overflow"]);
   const highWaterMark = toInteger(o.highWaterMark ?? 16, "highWaterMark", 1, MAX_BUFFERED);
-  const overflow = toChoice(o.overflow ?? "error", "overflow", ["error", "drop-oldest", "drop-newest"] as const);
+  const overflow = toChoice(
+    o.overflow ?? "error",
+    "overflow",
+    ["error", "drop-oldest", "drop-newest"] as const,
+  );
   let subscription: { unsubscribe(): void } | undefined;
   const queue: T[] = [];
   let waiting: (() => void) | undefined;
@@ -119,7 +132,10 @@ export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions
             if (overflow === "drop-oldest") queue.shift();
             else {
               ended = {
-                error: new ZeroTierError("BUFFER_OVERFLOW", `toReadable: more than ${highWaterMark} values waited for a reader.`),
+                error: new ZeroTierError(
+                  "BUFFER_OVERFLOW",
+                  `toReadable: more than ${highWaterMark} values waited for a reader.`,
+                ),
               };
               subscription?.unsubscribe();
               return wake();
@@ -139,7 +155,9 @@ export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions
       });
     },
     async pull(controller) {
-      while (queue.length === 0 && !ended) await new Promise<void>((resolve) => (waiting = resolve));
+      while (queue.length === 0 && !ended) {
+        await new Promise<void>((resolve) => (waiting = resolve));
+      }
       if (queue.length > 0) return controller.enqueue(queue.shift()!);
       if (ended?.error !== undefined) controller.error(ended.error);
       else controller.close();
@@ -182,7 +200,10 @@ export async function whenDirect(
       throw new TimeoutError(`waiting for a direct path to ${id}`, timeout);
     }
     if (err?.name === "EmptyError") {
-      throw new NodeStateError("NODE_STOPPED", `waiting for a direct path to ${id}: the node stopped`);
+      throw new NodeStateError(
+        "NODE_STOPPED",
+        `waiting for a direct path to ${id}: the node stopped`,
+      );
     }
     throw err;
   });
@@ -203,7 +224,9 @@ export async function whenDirect(
 
 function peerSource(node: unknown): (peerId: string) => Observable<PeerState> {
   const fn = readProperty(node, "peer$", "node");
-  if (typeof fn !== "function") throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with peer$)", node);
+  if (typeof fn !== "function") {
+    throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with peer$)", node);
+  }
   return (id) => (fn as (id: string) => Observable<PeerState>).call(node, id);
 }
 
@@ -221,9 +244,17 @@ export interface Dialer extends PeerSource {
  * const conn = await connectWhenDirect(node, "89e92ceee5", { hostname: "10.44.238.229", port: 7000 });
  * ```
  */
-export async function connectWhenDirect(node: Dialer, peerId: string, options: ConnectOptions): Promise<TcpConn> {
+export async function connectWhenDirect(
+  node: Dialer,
+  peerId: string,
+  options: ConnectOptions,
+): Promise<TcpConn> {
   if (typeof readProperty(node, "connect", "node") !== "function") {
-    throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with connect and peer$)", node);
+    throw new InvalidArgumentError(
+      "node",
+      "must be a ZeroTierNode (something with connect and peer$)",
+      node,
+    );
   }
   const checked = validateConnectOptions(options);
   const connectOptions = {
@@ -260,7 +291,10 @@ export interface ReconnectOptions {
  *   .subscribe((conn) => conn.readable.pipeTo(Deno.stdout.writable, { preventClose: true }));
  * ```
  */
-export function reconnecting(connect: () => Promise<TcpConn>, options: ReconnectOptions = {}): Observable<TcpConn> {
+export function reconnecting(
+  connect: () => Promise<TcpConn>,
+  options: ReconnectOptions = {},
+): Observable<TcpConn> {
   toFunction(connect, "connect");
   const o = readOptions(options, "options", ["initialDelay", "maxDelay", "factor", "maxAttempts"]);
   const initialDelay = toTimeout(o.initialDelay ?? 500, "initialDelay")!;
@@ -283,11 +317,17 @@ export function reconnecting(connect: () => Promise<TcpConn>, options: Reconnect
         try {
           const conn: unknown = await connect();
           if (typeof readProperty(conn, "close", "connect") !== "function") {
-            throw new InvalidArgumentError("connect", "must return a Promise of a TcpConn (e.g. () => node.connect(...))", conn);
+            throw new InvalidArgumentError(
+              "connect",
+              "must return a Promise of a TcpConn (e.g. () => node.connect(...))",
+              conn,
+            );
           }
           current = conn as TcpConn;
         } catch (err) {
-          if (err instanceof InvalidArgumentError && err.argument === "connect") return subscriber.error(err);
+          if (err instanceof InvalidArgumentError && err.argument === "connect") {
+            return subscriber.error(err);
+          }
           failures++;
           if (failures >= maxAttempts) return subscriber.error(err);
           await sleep(Math.min(maxDelay, initialDelay * factor ** (failures - 1)));

@@ -33,9 +33,12 @@ const seed = Number(seedText) >>> 0;
 const count = Number(countText);
 const out: Record<string, unknown> = { seed, count };
 
-const standin = Deno.dlopen(libraryPath, {
-  standin_open_sockets: { parameters: [], result: "i32" },
-} as const);
+const standin = Deno.dlopen(
+  libraryPath,
+  {
+    standin_open_sockets: { parameters: [], result: "i32" },
+  } as const,
+);
 const hostSockets = (): number => standin.symbols.standin_open_sockets();
 
 // ---------------------------------------------------------------------------
@@ -84,7 +87,13 @@ function hostileProxy(target: object = {}): object {
   const boom = () => {
     throw new RangeError("fuzz trap");
   };
-  return new Proxy(target, { get: boom, has: boom, ownKeys: boom, getPrototypeOf: boom, getOwnPropertyDescriptor: boom });
+  return new Proxy(target, {
+    get: boom,
+    has: boom,
+    ownKeys: boom,
+    getPrototypeOf: boom,
+    getOwnPropertyDescriptor: boom,
+  });
 }
 
 function revoked(): object {
@@ -125,12 +134,52 @@ const JUNK: (() => unknown)[] = [
   () => pick([0, -0, 1, -1, 0.5, 1.5, 7, 255, 256, 1023, 1024, 65535, 65536, 70000]),
   () => pick([NaN, Infinity, -Infinity, Number.MAX_VALUE, Number.MIN_VALUE, Number.EPSILON]),
   () => pick([2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, -(2 ** 53), 1e300, -1e300]),
-  () => pick([0n, 1n, -1n, 2n ** 40n - 1n, 2n ** 40n, 2n ** 64n - 1n, 2n ** 64n, -(2n ** 63n), 10n ** 80n]),
+  () =>
+    pick([
+      0n,
+      1n,
+      -1n,
+      2n ** 40n - 1n,
+      2n ** 40n,
+      2n ** 64n - 1n,
+      2n ** 64n,
+      -(2n ** 63n),
+      10n ** 80n,
+    ]),
   () => randomString(),
-  () => pick(["", " ", "\0", "a\0b", "x".repeat(5000), "x".repeat(70_000), "\ud800", "null", "undefined"]),
-  () => pick(["ff0a000000000001", "0xff0a000000000001", "FF0A000000000001", "ff0a00000000001", "ff0a0000000000011"]),
+  () =>
+    pick([
+      "",
+      " ",
+      "\0",
+      "a\0b",
+      "x".repeat(5000),
+      "x".repeat(70_000),
+      "\ud800",
+      "null",
+      "undefined",
+    ]),
+  () =>
+    pick([
+      "ff0a000000000001",
+      "0xff0a000000000001",
+      "FF0A000000000001",
+      "ff0a00000000001",
+      "ff0a0000000000011",
+    ]),
   () => pick(["89e92ceee5", "0x89e92ceee5", "89e92ceee", "00000000aa", "00000000bb", "zzzzzzzzzz"]),
-  () => pick(["127.0.0.1", "::1", "0.0.0.0", "::", "10.0.0.1", "1.2.3.4.5", "256.0.0.1", "::ffff:1.2.3.4", "fe80::1%lo"]),
+  () =>
+    pick([
+      "127.0.0.1",
+      "::1",
+      "0.0.0.0",
+      "::",
+      "10.0.0.1",
+      "1.2.3.4.5",
+      "256.0.0.1",
+      "::ffff:1.2.3.4",
+      "fe80::1%lo",
+    ]),
   () => pick(["IPv4", "IPv6", "any", "both", "ipv4", "error", "drop-oldest", "drop-newest"]),
   () => Symbol("fuzz"),
   () => ({}),
@@ -151,7 +200,11 @@ const JUNK: (() => unknown)[] = [
   () => async () => await Promise.reject(new Error("fuzz connect")),
   () => Promise.resolve(1),
   () => ({ valueOf: () => 80, toString: () => "80" }),
-  () => ({ toString: () => { throw new Error("fuzz toString"); } }),
+  () => ({
+    toString: () => {
+      throw new Error("fuzz toString");
+    },
+  }),
   () => hostileProxy(),
   () => revoked(),
   () => throwingGetter({}, "port"),
@@ -199,7 +252,9 @@ const NETWORKS = [
 function good(kind: Kind): unknown {
   switch (kind) {
     case "networkId":
-      return chance(0.8) ? pick(NETWORKS) : (chance(0.5) ? BigInt(`0x${pick(NETWORKS)}`) : `0x${pick(NETWORKS)}`);
+      return chance(0.8)
+        ? pick(NETWORKS)
+        : (chance(0.5) ? BigInt(`0x${pick(NETWORKS)}`) : `0x${pick(NETWORKS)}`);
     case "nodeId":
       return pick(["00000000aa", "00000000bb", "89e92ceee5", 0xaan, "0x00000000bb"]);
     case "port":
@@ -213,7 +268,12 @@ function good(kind: Kind): unknown {
     case "timeout":
       return int(150);
     case "signal":
-      return pick([undefined, new AbortController().signal, abortingSoon(int(20)), AbortSignal.abort(REASON)]);
+      return pick([
+        undefined,
+        new AbortController().signal,
+        abortingSoon(int(20)),
+        AbortSignal.abort(REASON),
+      ]);
     case "family":
       return pick(["any", "IPv4", "IPv6", "both"]);
     case "bool":
@@ -235,7 +295,9 @@ const value = (kind: Kind): unknown => (chance(0.6) ? good(kind) : junk());
 
 function isPlainExtensible(v: unknown): boolean {
   try {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.isExtensible(v)) return false;
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !Object.isExtensible(v)) {
+      return false;
+    }
     const proto = Object.getPrototypeOf(v);
     return proto === Object.prototype || proto === null;
   } catch {
@@ -337,7 +399,9 @@ async function runInput(i: number, input: Input): Promise<void> {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let nudger: ReturnType<typeof setInterval> | undefined;
       const HANG = Symbol("hang");
-      const limit = new Promise<typeof HANG>((resolve) => (timer = setTimeout(() => resolve(HANG), LIMIT_MS)));
+      const limit = new Promise<typeof HANG>((
+        resolve,
+      ) => (timer = setTimeout(() => resolve(HANG), LIMIT_MS)));
       // Nudged every 100 ms: a concurrent accept may take the connection meant for this one.
       if (input.nudge) nudger = setInterval(() => input.nudge!().catch(() => nudgeFailures++), 100);
       try {
@@ -360,7 +424,12 @@ async function runInput(i: number, input: Input): Promise<void> {
   slowest = Math.max(slowest, elapsed);
   const stats = (byTarget[input.target] ??= { ok: 0, typed: 0 });
   if (state === "hang") {
-    failures.push({ i, target: input.target, args: safeDescribe(input.args), problem: `no answer within ${LIMIT_MS} ms` });
+    failures.push({
+      i,
+      target: input.target,
+      args: safeDescribe(input.args),
+      problem: `no answer within ${LIMIT_MS} ms`,
+    });
   } else if (failed) {
     const typed = error instanceof ZeroTierError || error === REASON;
     if (typed) {
@@ -383,7 +452,12 @@ async function runInput(i: number, input: Input): Promise<void> {
     try {
       await cleanUp(result);
     } catch (err) {
-      failures.push({ i, target: input.target, problem: "cleanup failed", error: reportError(err) });
+      failures.push({
+        i,
+        target: input.target,
+        problem: "cleanup failed",
+        error: reportError(err),
+      });
     }
   }
 }
@@ -397,25 +471,76 @@ async function ensureIPv4(node: ZeroTierNode): Promise<void> {
   await node.join(adhocIPv4NetworkId(10), { timeout: 1000 });
 }
 
-function targets(node: ZeroTierNode, acceptOnly: TcpListener, conn: TcpConn): [number, () => Input][] {
-  const call = (target: string, fn: (...a: unknown[]) => unknown, args: unknown[], nudge?: () => Promise<void>) => ({
+function targets(
+  node: ZeroTierNode,
+  acceptOnly: TcpListener,
+  conn: TcpConn,
+): [number, () => Input][] {
+  const call = (
+    target: string,
+    fn: (...a: unknown[]) => unknown,
+    args: unknown[],
+    nudge?: () => Promise<void>,
+  ) => ({
     target,
     args,
     run: () => fn(...args),
     nudge,
   });
-  const m = <K extends keyof ZeroTierNode>(name: K) => (node[name] as (...a: unknown[]) => unknown).bind(node);
+  const m = <K extends keyof ZeroTierNode>(name: K) =>
+    (node[name] as (...a: unknown[]) => unknown).bind(node);
   const f = (fn: unknown) => fn as (...a: unknown[]) => unknown;
   return [
-    [6, () => call("join", m("join"), [value("networkId"), options({ family: "family", timeout: "timeout", signal: "signal" }, true)])],
-    [3, () => call("leave", m("leave"), [value("networkId"), options({ timeout: "timeout", signal: "signal" }, true)])],
-    [3, () => call("waitUntilOnline", m("waitUntilOnline"), [options({ timeout: "timeout", signal: "signal" }, true)])],
+    [
+      6,
+      () =>
+        call("join", m("join"), [
+          value("networkId"),
+          options({ family: "family", timeout: "timeout", signal: "signal" }, true),
+        ]),
+    ],
+    [
+      3,
+      () =>
+        call("leave", m("leave"), [
+          value("networkId"),
+          options({ timeout: "timeout", signal: "signal" }, true),
+        ]),
+    ],
+    [
+      3,
+      () =>
+        call("waitUntilOnline", m("waitUntilOnline"), [
+          options({ timeout: "timeout", signal: "signal" }, true),
+        ]),
+    ],
     [4, () => call("network$", m("network$"), [value("networkId")])],
     [4, () => call("peer$", m("peer$"), chance(0.2) ? [] : [value("nodeId")])],
     [3, () => call("addresses", m("addresses"), [value("networkId")])],
-    [8, () => call("connect", m("connect"), [options({ hostname: "hostname", port: "port", timeout: "timeout", signal: "signal" }, true)])],
-    [6, () => call("listen", m("listen"), [options({ port: "listenPort", hostname: "localHostname", backlog: "backlog" })])],
-    [4, () => call("listenDatagram", m("listenDatagram"), [options({ port: "listenPort", hostname: "localHostname" })])],
+    [
+      8,
+      () =>
+        call("connect", m("connect"), [
+          options(
+            { hostname: "hostname", port: "port", timeout: "timeout", signal: "signal" },
+            true,
+          ),
+        ]),
+    ],
+    [
+      6,
+      () =>
+        call("listen", m("listen"), [
+          options({ port: "listenPort", hostname: "localHostname", backlog: "backlog" }),
+        ]),
+    ],
+    [
+      4,
+      () =>
+        call("listenDatagram", m("listenDatagram"), [
+          options({ port: "listenPort", hostname: "localHostname" }),
+        ]),
+    ],
     [3, () => {
       const datagram = chance(0.15)
         ? junk()
@@ -441,7 +566,11 @@ function targets(node: ZeroTierNode, acceptOnly: TcpListener, conn: TcpConn): [n
         args: [chunk],
         run: async () => {
           await ensureIPv4(node);
-          const c = await node.connect({ hostname: "127.0.0.1", port: listenerPort, timeout: 2000 });
+          const c = await node.connect({
+            hostname: "127.0.0.1",
+            port: listenerPort,
+            timeout: 2000,
+          });
           try {
             const writer = c.writable.getWriter();
             await writer.write(chunk as never);
@@ -451,16 +580,46 @@ function targets(node: ZeroTierNode, acceptOnly: TcpListener, conn: TcpConn): [n
         },
       };
     }],
-    [3, () => call("accept", f(acceptOnly.accept.bind(acceptOnly)), [options({ signal: "signal" })], async () => {
-      // A valid accept waits for a connection: give it one (closed by cleanUp / the scenario).
-      await ensureIPv4(node);
-      const c = await node.connect({ hostname: "127.0.0.1", port: acceptOnly.addr.port, timeout: 1000 });
-      c.close();
-    })],
+    [
+      3,
+      () =>
+        call(
+          "accept",
+          f(acceptOnly.accept.bind(acceptOnly)),
+          [options({ signal: "signal" })],
+          async () => {
+            // A valid accept waits for a connection: give it one (closed by cleanUp / the scenario).
+            await ensureIPv4(node);
+            const c = await node.connect({
+              hostname: "127.0.0.1",
+              port: acceptOnly.addr.port,
+              timeout: 1000,
+            });
+            c.close();
+          },
+        ),
+    ],
     [2, () => call("setNoDelay", f(conn.setNoDelay.bind(conn)), [value("bool")])],
-    [2, () => call("setKeepAlive", f(conn.setKeepAlive.bind(conn)), [value("bool"), options({ idle: "small", interval: "small", count: "small" })])],
-    [2, () => call("setLinger", f(conn.setLinger.bind(conn)), [chance(0.3) ? undefined : value("small")])],
-    [2, () => call("setReceiveBufferSize", f(conn.setReceiveBufferSize.bind(conn)), [chance(0.5) ? 1 + int(1 << 20) : junk()])],
+    [
+      2,
+      () =>
+        call("setKeepAlive", f(conn.setKeepAlive.bind(conn)), [
+          value("bool"),
+          options({ idle: "small", interval: "small", count: "small" }),
+        ]),
+    ],
+    [
+      2,
+      () =>
+        call("setLinger", f(conn.setLinger.bind(conn)), [chance(0.3) ? undefined : value("small")]),
+    ],
+    [
+      2,
+      () =>
+        call("setReceiveBufferSize", f(conn.setReceiveBufferSize.bind(conn)), [
+          chance(0.5) ? 1 + int(1 << 20) : junk(),
+        ]),
+    ],
     [3, () =>
       call("start", f(ZeroTierNode.start), [
         options({
@@ -475,29 +634,75 @@ function targets(node: ZeroTierNode, acceptOnly: TcpListener, conn: TcpConn): [n
         }),
       ])],
     [4, () => call("adhocNetworkId", f(rxzt.adhocNetworkId), [value("port"), value("port")])],
-    [3, () => call("adhocIPv4NetworkId", f(rxzt.adhocIPv4NetworkId), [chance(0.5) ? int(300) : junk(), ...(chance(0.5) ? [value("nodeId")] : [])])],
-    [3, () => call("adhocIPv4Address", f(rxzt.adhocIPv4Address), [value("networkId"), value("nodeId")])],
-    [3, () => call("sixPlaneAddress", f(rxzt.sixPlaneAddress), [value("networkId"), value("nodeId")])],
-    [3, () => call("rfc4193Address", f(rxzt.rfc4193Address), [value("networkId"), value("nodeId")])],
+    [
+      3,
+      () =>
+        call("adhocIPv4NetworkId", f(rxzt.adhocIPv4NetworkId), [
+          chance(0.5) ? int(300) : junk(),
+          ...(chance(0.5) ? [value("nodeId")] : []),
+        ]),
+    ],
+    [
+      3,
+      () =>
+        call("adhocIPv4Address", f(rxzt.adhocIPv4Address), [value("networkId"), value("nodeId")]),
+    ],
+    [
+      3,
+      () => call("sixPlaneAddress", f(rxzt.sixPlaneAddress), [value("networkId"), value("nodeId")]),
+    ],
+    [
+      3,
+      () => call("rfc4193Address", f(rxzt.rfc4193Address), [value("networkId"), value("nodeId")]),
+    ],
     [3, () => call("parseIp", f(rxzt.parseIp), [value("hostname")])],
     [3, () => call("ipFamily", f(rxzt.ipFamily), [value("hostname")])],
-    [3, () => call("formatIp", f(rxzt.formatIp), [chance(0.5) ? new Uint8Array(pick([4, 16, 5])) : junk()])],
-    [3, () => call("prefixContains", f(rxzt.prefixContains), [value("hostname"), chance(0.5) ? int(140) - 5 : junk(), value("hostname")])],
+    [
+      3,
+      () =>
+        call("formatIp", f(rxzt.formatIp), [
+          chance(0.5) ? new Uint8Array(pick([4, 16, 5])) : junk(),
+        ]),
+    ],
+    [
+      3,
+      () =>
+        call("prefixContains", f(rxzt.prefixContains), [
+          value("hostname"),
+          chance(0.5) ? int(140) - 5 : junk(),
+          value("hostname"),
+        ]),
+    ],
     [2, () => call("eventName", f(rxzt.eventName), [chance(0.5) ? 200 + int(80) : junk()])],
-    [2, () => call("generateIdentity", f(rxzt.generateIdentity), chance(0.3) ? [] : [options({ libraryPath: "libraryPath" })])],
-    [3, () => call("isValidIdentity", f(rxzt.isValidIdentity), [value("identity"), options({ libraryPath: "libraryPath" })])],
+    [
+      2,
+      () =>
+        call(
+          "generateIdentity",
+          f(rxzt.generateIdentity),
+          chance(0.3) ? [] : [options({ libraryPath: "libraryPath" })],
+        ),
+    ],
+    [
+      3,
+      () =>
+        call("isValidIdentity", f(rxzt.isValidIdentity), [
+          value("identity"),
+          options({ libraryPath: "libraryPath" }),
+        ]),
+    ],
     [3, () => call("publicIdentity", f(rxzt.publicIdentity), [value("identity")])],
     [3, () => call("identityNodeId", f(rxzt.identityNodeId), [value("identity")])],
     [2, () => call("loadLibzt", f(rxzt.loadLibzt), [options({ libraryPath: "libraryPath" })])],
     [3, () => {
-      const root = chance(0.2)
-        ? junk()
-        : options({ identity: "identity", endpoints: "small" });
+      const root = chance(0.2) ? junk() : options({ identity: "identity", endpoints: "small" });
       const r = root as Record<string, unknown>;
       if (isPlainExtensible(r) && chance(0.7)) {
         try {
           r.identity = chance(0.7) ? rxzt.publicIdentity(identity) : junk();
-          r.endpoints = chance(0.7) ? [pick(["10.0.0.1/9993", "::1/9993", "1.2.3.4/0", "[::1]/1", "x/1"])] : junk();
+          r.endpoints = chance(0.7)
+            ? [pick(["10.0.0.1/9993", "::1/9993", "1.2.3.4/0", "[::1]/1", "x/1"])]
+            : junk();
         } catch { /* frozen or hostile: keep as generated */ }
       }
       return call("createRootSet", f(rxzt.createRootSet), [
@@ -505,16 +710,62 @@ function targets(node: ZeroTierNode, acceptOnly: TcpListener, conn: TcpConn): [n
           roots: chance(0.8) ? [root] : junk(),
           ...(chance(0.2) ? { worldId: chance(0.5) ? BigInt(1 + int(1000)) : junk() } : {}),
           ...(chance(0.2) ? { timestamp: chance(0.5) ? int(1e9) : junk() } : {}),
-          ...(chance(0.1) ? { signingKeys: { previous: junk(), current: new Uint8Array(128) } } : {}),
+          ...(chance(0.1)
+            ? { signingKeys: { previous: junk(), current: new Uint8Array(128) } }
+            : {}),
           ...(chance(0.3) ? { libraryPath: good("libraryPath") } : {}),
         },
       ]);
     }],
-    [2, () => call("fromReadable", f(rxzt.fromReadable), [chance(0.3) ? new ReadableStream({ start: (c) => c.close() }) : junk()])],
-    [2, () => call("toReadable", f(rxzt.toReadable), [chance(0.5) ? node.online$ : junk(), options({ highWaterMark: "small", overflow: "family" })])],
-    [2, () => call("reconnecting", f(rxzt.reconnecting), [chance(0.5) ? () => Promise.reject(new Error("x")) : junk(), options({ initialDelay: "small", maxDelay: "small", factor: "small", maxAttempts: "small" })])],
-    [3, () => call("whenDirect", f(rxzt.whenDirect), [chance(0.8) ? node : junk(), value("nodeId"), options({ timeout: "timeout", signal: "signal" }, true)])],
-    [2, () => call("connectWhenDirect", f(rxzt.connectWhenDirect), [chance(0.8) ? node : junk(), value("nodeId"), options({ hostname: "hostname", port: "port", timeout: "timeout", signal: "signal" }, true)])],
+    [
+      2,
+      () =>
+        call("fromReadable", f(rxzt.fromReadable), [
+          chance(0.3) ? new ReadableStream({ start: (c) => c.close() }) : junk(),
+        ]),
+    ],
+    [
+      2,
+      () =>
+        call("toReadable", f(rxzt.toReadable), [
+          chance(0.5) ? node.online$ : junk(),
+          options({ highWaterMark: "small", overflow: "family" }),
+        ]),
+    ],
+    [
+      2,
+      () =>
+        call("reconnecting", f(rxzt.reconnecting), [
+          chance(0.5) ? () => Promise.reject(new Error("x")) : junk(),
+          options({
+            initialDelay: "small",
+            maxDelay: "small",
+            factor: "small",
+            maxAttempts: "small",
+          }),
+        ]),
+    ],
+    [
+      3,
+      () =>
+        call("whenDirect", f(rxzt.whenDirect), [
+          chance(0.8) ? node : junk(),
+          value("nodeId"),
+          options({ timeout: "timeout", signal: "signal" }, true),
+        ]),
+    ],
+    [
+      2,
+      () =>
+        call("connectWhenDirect", f(rxzt.connectWhenDirect), [
+          chance(0.8) ? node : junk(),
+          value("nodeId"),
+          options(
+            { hostname: "hostname", port: "port", timeout: "timeout", signal: "signal" },
+            true,
+          ),
+        ]),
+    ],
     [1, () => call("stats", m("stats"), [junk()])],
     [1, () => call("secretIdentity", m("secretIdentity"), [junk()])],
   ];
@@ -542,7 +793,9 @@ try {
   const conn = await n.connect({ hostname: "127.0.0.1", port: listenerPort, timeout: 2000 });
   // listener, acceptOnly, conn (its server side is closed by the loop above)
   const settle = performance.now() + 3000;
-  while ((n.openSockets !== 3 || hostSockets() - base !== 3) && performance.now() < settle) await sleep(10);
+  while ((n.openSockets !== 3 || hostSockets() - base !== 3) && performance.now() < settle) {
+    await sleep(10);
+  }
   const baseline = { node: n.openSockets, host: hostSockets() - base };
   out.baseline = baseline;
 
@@ -580,7 +833,8 @@ try {
   for (const t of timers) clearTimeout(t);
   const deadline = performance.now() + 5000;
   while (
-    (n.openSockets !== baseline.node || hostSockets() - base !== baseline.host) && performance.now() < deadline
+    (n.openSockets !== baseline.node || hostSockets() - base !== baseline.host) &&
+    performance.now() < deadline
   ) await sleep(20);
   out.afterFuzz = { node: n.openSockets, host: hostSockets() - base };
   out.lifecycle = n.lifecycle;

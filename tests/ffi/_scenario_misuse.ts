@@ -52,7 +52,9 @@ function sync(fn: () => unknown): Settled {
 
 function plain(v: unknown): unknown {
   if (v === undefined || v === null || ["string", "number", "boolean"].includes(typeof v)) return v;
-  if (typeof v === "object" && "done" in (v as object)) return { done: (v as { done: boolean }).done };
+  if (typeof v === "object" && "done" in (v as object)) {
+    return { done: (v as { done: boolean }).done };
+  }
   return typeof v === "object" ? "object" : String(v);
 }
 
@@ -78,9 +80,13 @@ try {
     ZeroTierNode.start({ libraryPath, storagePath, timeout: 5000 }),
     ZeroTierNode.start({ libraryPath, storagePath, timeout: 5000 }),
   ]);
-  for (const s of starts) if (s.status === "fulfilled") s.value.store$.subscribe((e) => stores.push(e));
+  for (const s of starts) {
+    if (s.status === "fulfilled") s.value.store$.subscribe((e) => stores.push(e));
+  }
   out.concurrentStarts = starts.map((s) =>
-    s.status === "fulfilled" ? { state: "fulfilled" } : { state: "rejected", error: reportError(s.reason) }
+    s.status === "fulfilled"
+      ? { state: "fulfilled" }
+      : { state: "rejected", error: reportError(s.reason) }
   );
   node = starts.find((s) => s.status === "fulfilled")?.status === "fulfilled"
     ? (starts.find((s) => s.status === "fulfilled") as PromiseFulfilledResult<ZeroTierNode>).value
@@ -91,20 +97,39 @@ try {
 
   // Secrets: what rxzt creates is owner-only; nothing prints the secret.
   const mode = (p: string) => Deno.statSync(p).mode! & 0o777;
-  out.storage = { dir: mode(storagePath), parents: [mode(`${storageRoot}/a`), mode(`${storageRoot}/a/b`)] };
+  out.storage = {
+    dir: mode(storagePath),
+    parents: [mode(`${storageRoot}/a`), mode(`${storageRoot}/a/b`)],
+  };
   const secret = n.secretIdentity();
   const secretHalf = secret.split(":")[3];
-  const standinEmit = Deno.dlopen(libraryPath, { standin_emit: { parameters: ["i32", "u64"], result: "void" } } as const);
+  const standinEmit = Deno.dlopen(
+    libraryPath,
+    { standin_emit: { parameters: ["i32", "u64"], result: "void" } } as const,
+  );
   standinEmit.symbols.standin_emit(270, 0n); // STORE_IDENTITY_SECRET with 16 bytes of 0x42
   const t0s = performance.now();
-  while (stores.filter((e) => (e as { type: string }).type === "STORE_IDENTITY_SECRET").length < 2 && performance.now() - t0s < 2000) {
+  while (
+    stores.filter((e) => (e as { type: string }).type === "STORE_IDENTITY_SECRET").length < 2 &&
+    performance.now() - t0s < 2000
+  ) {
     await sleep(5);
   }
-  const secretEvents = stores.filter((e) => (e as { type: string }).type === "STORE_IDENTITY_SECRET") as {
+  const secretEvents = stores.filter((e) =>
+    (e as { type: string }).type === "STORE_IDENTITY_SECRET"
+  ) as {
     data: Uint8Array;
   }[];
-  const shows = (v: unknown) => [Deno.inspect(v, { depth: 10 }), nodeInspect(v, { depth: 10 }), JSON.stringify(v), String(v)];
-  const leaks = (texts: string[], needles: string[]) => texts.some((t) => needles.some((x) => t.includes(x)));
+  const shows = (
+    v: unknown,
+  ) => [
+    Deno.inspect(v, { depth: 10 }),
+    nodeInspect(v, { depth: 10 }),
+    JSON.stringify(v),
+    String(v),
+  ];
+  const leaks = (texts: string[], needles: string[]) =>
+    texts.some((t) => needles.some((x) => t.includes(x)));
   // How bytes look in each format: Deno/Node inspect ("66, 66, 66") and JSON ({"0":66,"1":66}).
   const bytesNeedles = (b: Uint8Array) => [
     [...b.subarray(0, 6)].join(","),
@@ -112,14 +137,18 @@ try {
     new TextDecoder().decode(b.subarray(0, 24)),
   ];
   const exposesBytes = (texts: string[], b: Uint8Array) =>
-    texts.map((t) => bytesNeedles(b).some((x) => t.replace(/\s+/g, "").includes(x.replace(/\s+/g, ""))));
+    texts.map((t) =>
+      bytesNeedles(b).some((x) => t.replace(/\s+/g, "").includes(x.replace(/\s+/g, "")))
+    );
   const errorsAbout: unknown[] = [];
-  for (const attempt of [
-    () => n.join(secret),
-    () => ZeroTierNode.start({ identity: secret + "0" }),
-    () => n.connect({ hostname: secret, port: 1 }),
-    () => n.peer$(secret),
-  ]) {
+  for (
+    const attempt of [
+      () => n.join(secret),
+      () => ZeroTierNode.start({ identity: secret + "0" }),
+      () => n.connect({ hostname: secret, port: 1 }),
+      () => n.peer$(secret),
+    ]
+  ) {
     try {
       await attempt();
     } catch (err) {
@@ -135,22 +164,36 @@ try {
     detectorWorks: secretEvents.every((e) =>
       exposesBytes(shows({ data: e.data }).slice(0, 3), e.data).every(Boolean)
     ),
-    storeShown: secretEvents.some((e) => exposesBytes(shows(e), e.data).some(Boolean) || leaks(shows(e), [secretHalf.slice(0, 32)])),
-    storeRedacted: secretEvents.every((e) => shows(e).slice(0, 3).every((t) => t.includes("redacted"))),
-    storeInArrayShown: secretEvents.some((e) => exposesBytes(shows(secretEvents), e.data).some(Boolean)),
+    storeShown: secretEvents.some((e) =>
+      exposesBytes(shows(e), e.data).some(Boolean) || leaks(shows(e), [secretHalf.slice(0, 32)])
+    ),
+    storeRedacted: secretEvents.every((e) =>
+      shows(e).slice(0, 3).every((t) => t.includes("redacted"))
+    ),
+    storeInArrayShown: secretEvents.some((e) =>
+      exposesBytes(shows(secretEvents), e.data).some(Boolean)
+    ),
     errors: errorsAbout.length,
-    errorsShown: leaks(errorsAbout.flatMap((e) => [...shows(e), (e as Error).message, (e as Error).stack ?? ""]), [secretHalf.slice(0, 32)]),
+    errorsShown: leaks(
+      errorsAbout.flatMap((e) => [...shows(e), (e as Error).message, (e as Error).stack ?? ""]),
+      [secretHalf.slice(0, 32)],
+    ),
   };
 
   // Joining the same network twice, in turn and at once.
   const net = adhocIPv4NetworkId(10);
   const first = await n.join(net, { timeout: 3000 });
   const again = await n.join(net, { timeout: 3000 });
-  const both = await Promise.all([n.join(adhocNetworkId(7000, 7001), { timeout: 3000 }), n.join(adhocNetworkId(7000, 7001), { timeout: 3000 })]);
+  const both = await Promise.all([
+    n.join(adhocNetworkId(7000, 7001), { timeout: 3000 }),
+    n.join(adhocNetworkId(7000, 7001), { timeout: 3000 }),
+  ]);
   out.joinTwice = {
     sameState: first.networkId === again.networkId && again.readyIPv4 === first.readyIPv4,
     concurrentBothReady: both.every((s) => s.readyIPv6),
-    networks: (await new Promise<number>((resolve) => n.networks$.subscribe((m) => resolve(m.size)).unsubscribe())),
+    networks: await new Promise<number>((resolve) =>
+      n.networks$.subscribe((m) => resolve(m.size)).unsubscribe()
+    ),
   };
 
   // Streams after close.
@@ -182,7 +225,10 @@ try {
   // reading to the end released nothing yet: the write side is still open
   const bWriter = b.writable.getWriter();
   await bWriter.close().catch(() => {});
-  out.afterPeerClosed = { ...out.afterPeerClosed as object, closedAfterBothEnds: await settle(b.closed) };
+  out.afterPeerClosed = {
+    ...out.afterPeerClosed as object,
+    closedAfterBothEnds: await settle(b.closed),
+  };
 
   // (c) listener closed
   listener.close();
@@ -195,7 +241,9 @@ try {
   udp.close();
   out.udpAfterClose = {
     read: await settle(udp.readable.getReader().read()),
-    write: await settle(udp.writable.getWriter().write({ data: new Uint8Array(1), hostname: "127.0.0.1", port: 9 })),
+    write: await settle(
+      udp.writable.getWriter().write({ data: new Uint8Array(1), hostname: "127.0.0.1", port: 9 }),
+    ),
   };
 
   // Sockets open when the node stops: they fail with NODE_STOPPED.
@@ -214,7 +262,10 @@ try {
   const sub = n.events$.subscribe((e) => {
     if (e.type === "NETWORK_UPDATE" && !fromSubscriber) fromSubscriber = n.stop();
   });
-  const standin = Deno.dlopen(libraryPath, { standin_emit: { parameters: ["i32", "u64"], result: "void" } } as const);
+  const standin = Deno.dlopen(
+    libraryPath,
+    { standin_emit: { parameters: ["i32", "u64"], result: "void" } } as const,
+  );
   standin.symbols.standin_emit(219, 0x7e57n);
   const t0 = performance.now();
   while (!fromSubscriber && performance.now() - t0 < 2000) await sleep(5);
@@ -252,8 +303,12 @@ try {
     nodeId: sync(() => n.nodeId),
     badArgument: await settle(n.join("nope")),
     startAgain: await settle(ZeroTierNode.start({ libraryPath, timeout: 1000 })),
-    events$Completes: await settle(new Promise<void>((resolve) => n.events$.subscribe({ complete: resolve }))),
-    network$Completes: await settle(new Promise<void>((resolve) => n.network$(id).subscribe({ complete: resolve }))),
+    events$Completes: await settle(
+      new Promise<void>((resolve) => n.events$.subscribe({ complete: resolve })),
+    ),
+    network$Completes: await settle(
+      new Promise<void>((resolve) => n.network$(id).subscribe({ complete: resolve })),
+    ),
     asyncDispose: await settle(n[Symbol.asyncDispose]()),
     openSockets: n.openSockets,
   };

@@ -19,11 +19,14 @@ const connects = Number(connectsText);
 const subs = Number(subsText);
 const out: Record<string, unknown> = { connects, subs };
 
-const standin = Deno.dlopen(libraryPath, {
-  standin_open_sockets: { parameters: [], result: "i32" },
-  standin_emit: { parameters: ["i32", "u64"], result: "void" },
-  standin_peer_sequence: { parameters: ["u64", "i32"], result: "void" },
-} as const);
+const standin = Deno.dlopen(
+  libraryPath,
+  {
+    standin_open_sockets: { parameters: [], result: "i32" },
+    standin_emit: { parameters: ["i32", "u64"], result: "void" },
+    standin_peer_sequence: { parameters: ["u64", "i32"], result: "void" },
+  } as const,
+);
 const hostSockets = (): number => standin.symbols.standin_open_sockets();
 const gc = (globalThis as { gc?: () => void }).gc;
 out.gcAvailable = typeof gc === "function";

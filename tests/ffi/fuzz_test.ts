@@ -47,7 +47,10 @@ describe("fuzzing the public API on the stand-in", () => {
       { limitMs: 60_000 },
     );
     const replay = `replay: RXZT_FUZZ_SEED=${seed} deno test -A tests/ffi/fuzz_test.ts`;
-    assert.ok(run.json, `no JSON (crash?), exit ${run.code}. ${replay}\nstderr: ${run.stderr.slice(-3000)}`);
+    assert.ok(
+      run.json,
+      `no JSON (crash?), exit ${run.code}. ${replay}\nstderr: ${run.stderr.slice(-3000)}`,
+    );
     const out = run.json;
     assert.equal(out.unexpected, undefined, `scenario error: ${JSON.stringify(out.unexpected)}`);
     assert.equal(run.code, 0, `exit code ${run.code}. ${replay}\n${run.stderr.slice(-2000)}`);
@@ -55,15 +58,27 @@ describe("fuzzing the public API on the stand-in", () => {
     assert.equal(
       out.failureCount,
       0,
-      `${out.failureCount} inputs broke the rules. ${replay}\n${JSON.stringify(out.failures, null, 1)}`,
+      `${out.failureCount} inputs broke the rules. ${replay}\n${
+        JSON.stringify(out.failures, null, 1)
+      }`,
     );
-    assert.equal(out.unhandledCount, 0, `unhandled rejections: ${JSON.stringify(out.unhandled)}. ${replay}`);
+    assert.equal(
+      out.unhandledCount,
+      0,
+      `unhandled rejections: ${JSON.stringify(out.unhandled)}. ${replay}`,
+    );
     const total = Object.values(out.outcomes).reduce((a, b) => a + b, 0);
     assert.equal(total, count, "every input was answered");
     assert.ok(count < 10_000 || total >= 10_000);
     // The inputs reach past validation too: some calls succeed, some fail inside libzt or the network.
-    assert.ok((out.outcomes.ok ?? 0) > count / 20, `too few successes: ${JSON.stringify(out.outcomes)}`);
-    assert.ok((out.outcomes.EINVAL ?? 0) > count / 5, `too few argument errors: ${JSON.stringify(out.outcomes)}`);
+    assert.ok(
+      (out.outcomes.ok ?? 0) > count / 20,
+      `too few successes: ${JSON.stringify(out.outcomes)}`,
+    );
+    assert.ok(
+      (out.outcomes.EINVAL ?? 0) > count / 5,
+      `too few argument errors: ${JSON.stringify(out.outcomes)}`,
+    );
     assert.deepEqual(out.afterFuzz, out.baseline, "sockets back to the baseline after the fuzz");
     assert.equal(out.openSocketsAtEnd, 0);
     assert.equal(out.hostSocketsAtEnd, 0, "the stand-in has no socket left open after stop()");

@@ -18,7 +18,10 @@ type Out = Record<string, unknown> & { unexpected?: ReportedError };
 
 function failedWith(s: Settled | undefined, code: string, name?: string, label = ""): void {
   assert.ok(s, `${label}: no fact`);
-  assert.ok(s.state === "rejected" || s.state === "threw", `${label}: expected ${code}, got ${JSON.stringify(s)}`);
+  assert.ok(
+    s.state === "rejected" || s.state === "threw",
+    `${label}: expected ${code}, got ${JSON.stringify(s)}`,
+  );
   assert.equal(s.error.code, code, `${label}: ${JSON.stringify(s.error)}`);
   if (name) assert.equal(s.error.name, name, label);
 }
@@ -31,10 +34,16 @@ describe("misuse has defined behaviour", () => {
   let out: Out;
 
   before(async () => {
-    const run = await runScenario<Out>("./_scenario_misuse.ts", [standinPath()], { limitMs: 30_000 });
+    const run = await runScenario<Out>("./_scenario_misuse.ts", [standinPath()], {
+      limitMs: 30_000,
+    });
     assert.ok(run.json, `no JSON.\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
     out = run.json;
-    assert.equal(out.unexpected, undefined, `scenario error: ${JSON.stringify(out)}\n${run.stderr}`);
+    assert.equal(
+      out.unexpected,
+      undefined,
+      `scenario error: ${JSON.stringify(out)}\n${run.stderr}`,
+    );
     assert.equal(run.code, 0, run.stderr);
   });
 
@@ -46,7 +55,11 @@ describe("misuse has defined behaviour", () => {
   test("two start() calls at once: one node; the other NODE_ALREADY_RUNNING", () => {
     const starts = out.concurrentStarts as Settled[];
     assert.equal(starts.filter((s) => s.state === "fulfilled").length, 1);
-    failedWith(starts.find((s) => s.state !== "fulfilled"), "NODE_ALREADY_RUNNING", "NodeStateError");
+    failedWith(
+      starts.find((s) => s.state !== "fulfilled"),
+      "NODE_ALREADY_RUNNING",
+      "NodeStateError",
+    );
   });
 
   test("secrets: the storage directory rxzt creates is 0700, parents included", () => {
@@ -62,9 +75,17 @@ describe("misuse has defined behaviour", () => {
     assert.equal(s.storeShown, false);
     assert.equal(s.storeInArrayShown, false);
     assert.equal(s.nodeShown, false);
-    assert.deepEqual(Object.keys(JSON.parse(s.nodeJson as string)).sort(), ["lifecycle", "nodeId", "online"]);
+    assert.deepEqual(Object.keys(JSON.parse(s.nodeJson as string)).sort(), [
+      "lifecycle",
+      "nodeId",
+      "online",
+    ]);
     assert.equal(s.errors, 4);
-    assert.equal(s.errorsShown, false, "errors given a secret identity where it does not belong do not echo it");
+    assert.equal(
+      s.errorsShown,
+      false,
+      "errors given a secret identity where it does not belong do not echo it",
+    );
   });
 
   test("joining the same network twice, in turn or at once, resolves with its state", () => {
@@ -114,7 +135,20 @@ describe("misuse has defined behaviour", () => {
 
   test("after stop(): every call fails NODE_STOPPED (argument errors first), observables complete", () => {
     const a = out.afterStop as Record<string, Settled> & { openSockets: number };
-    for (const k of ["join", "leave", "waitUntilOnline", "connect", "listen", "listenDatagram", "addresses", "secretIdentity", "stats", "port"]) {
+    for (
+      const k of [
+        "join",
+        "leave",
+        "waitUntilOnline",
+        "connect",
+        "listen",
+        "listenDatagram",
+        "addresses",
+        "secretIdentity",
+        "stats",
+        "port",
+      ]
+    ) {
       failedWith(a[k], "NODE_STOPPED", "NodeStateError", k);
     }
     assert.equal(a.nodeId.state, "fulfilled", "nodeId stays readable");

@@ -45,7 +45,13 @@ interface Out {
   gcAvailable: boolean;
   connectSettled: boolean;
   connect: { before: Figures; after: Figures; failures: number; ms: number; served: number };
-  subscribe: { before: Figures; after: Figures; observables: string[]; replayed: number; ms: number };
+  subscribe: {
+    before: Figures;
+    after: Figures;
+    observables: string[];
+    replayed: number;
+    ms: number;
+  };
   hostSocketsAtEnd: number;
   unexpected?: ReportedError;
 }
@@ -57,7 +63,9 @@ const MB = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MB`;
 
 function table(name: string, before: Figures, after: Figures): string {
   const row = (k: keyof Figures, fmt: (v: number) => string = String) =>
-    `  ${k.padEnd(12)} ${fmt(before[k] as number).padStart(10)} -> ${fmt(after[k] as number).padStart(10)}`;
+    `  ${k.padEnd(12)} ${fmt(before[k] as number).padStart(10)} -> ${
+      fmt(after[k] as number).padStart(10)
+    }`;
   return [
     `${name}:`,
     row("heapUsed", MB),
@@ -80,7 +88,11 @@ describe("resources stay flat", () => {
     );
     assert.ok(run.json, `no JSON.\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
     out = run.json;
-    assert.equal(out.unexpected, undefined, `scenario error: ${JSON.stringify(out)}\n${run.stderr}`);
+    assert.equal(
+      out.unexpected,
+      undefined,
+      `scenario error: ${JSON.stringify(out)}\n${run.stderr}`,
+    );
     assert.equal(run.code, 0, run.stderr);
     assert.equal(out.gcAvailable, true, "figures are taken after a full GC");
     console.log(

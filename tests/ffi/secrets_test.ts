@@ -19,7 +19,9 @@ describe("files rxzt writes", () => {
       return {
         dir,
         dirMode: Deno.statSync(dir).mode! & 0o777,
-        fileModes: ["previous.c25519", "current.c25519"].map((f) => Deno.statSync(`${dir}/${f}`).mode! & 0o777),
+        fileModes: ["previous.c25519", "current.c25519"].map((f) =>
+          Deno.statSync(`${dir}/${f}`).mode! & 0o777
+        ),
         content: Deno.readFileSync(`${dir}/current.c25519`),
       };
     });
@@ -27,7 +29,11 @@ describe("files rxzt writes", () => {
     assert.deepEqual(seen.fileModes, [0o600, 0o600]);
     assert.deepEqual(seen.content, key);
     assert.equal(Deno.cwd(), before, "the working directory is restored");
-    assert.throws(() => Deno.statSync(seen.dir), Deno.errors.NotFound, "the scratch directory is removed");
+    assert.throws(
+      () => Deno.statSync(seen.dir),
+      Deno.errors.NotFound,
+      "the scratch directory is removed",
+    );
   });
 
   test("the scratch directory is removed and the cwd restored when the call throws", () => {

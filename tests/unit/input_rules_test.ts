@@ -103,7 +103,10 @@ describe("readOptions", () => {
     for (const bad of [null, 1, "x", true, 1n, Symbol("s"), [], () => 1]) {
       assert.throws(() => readOptions(bad, "options", ["a"]), isArg("options", String(typeof bad)));
     }
-    assert.throws(() => readOptions({ a: 1, timout: 5 }, "options", ["a"]), isArg("options.timout"));
+    assert.throws(
+      () => readOptions({ a: 1, timout: 5 }, "options", ["a"]),
+      isArg("options.timout"),
+    );
     assert.deepEqual(readOptions({ a: 1, extra: 2 }, "datagram", ["a"], "", true), { a: 1 });
   });
 
@@ -112,7 +115,10 @@ describe("readOptions", () => {
       () => readOptions(throwingGetter("port"), "options", ["port"]),
       (e) => isArg("port")(e) && (e as Error).cause instanceof Error,
     );
-    assert.throws(() => readOptions(throwingGetter("start"), "r", ["start"], "r."), isArg("r.start"));
+    assert.throws(
+      () => readOptions(throwingGetter("start"), "r", ["start"], "r."),
+      isArg("r.start"),
+    );
     assert.throws(() => readOptions(hostileProxy(), "options", ["port"]), isArg("options"));
     assert.throws(() => readOptions(revokedProxy(), "options", ["port"]), isArg("options"));
   });
@@ -186,7 +192,9 @@ describe("IP literals", () => {
       undefined,
       {},
     ];
-    for (const v of bad) assert.throws(() => toIpAddress(v, "hostname"), isArg("hostname", String(v)));
+    for (const v of bad) {
+      assert.throws(() => toIpAddress(v, "hostname"), isArg("hostname", String(v)));
+    }
   });
 
   test("parseIp/ipFamily/formatIp/prefixContains: wrong types are typed errors", () => {
@@ -199,7 +207,11 @@ describe("IP literals", () => {
     assert.throws(() => prefixContains(10 as never, 8, "10.0.0.1"), isArg("prefix"));
     assert.throws(() => prefixContains("10.0.0.0", 8, {} as never), isArg("address"));
     assert.equal(prefixContains("10.0.0.0", 8, "10.9.9.9"), true);
-    assert.equal(prefixContains("10.0.0.0", 33, "10.9.9.9"), false, "length out of the family's range");
+    assert.equal(
+      prefixContains("10.0.0.0", 33, "10.9.9.9"),
+      false,
+      "length out of the family's range",
+    );
   });
 });
 
@@ -216,7 +228,12 @@ describe("error messages", () => {
         return Object.prototype;
       },
     });
-    const values: unknown[] = [hostileProxy(), revokedProxy(), throwingGetter("constructor"), 10n ** 60n];
+    const values: unknown[] = [
+      hostileProxy(),
+      revokedProxy(),
+      throwingGetter("constructor"),
+      10n ** 60n,
+    ];
     for (const v of values) {
       const err = new InvalidArgumentError("arg", "rule", v);
       assert.match(err.message, /^Invalid arg: rule \(received .+\)$/);
@@ -234,10 +251,15 @@ describe("error messages", () => {
       new InvalidArgumentError("networkId", "rule", SECRET),
       new InvalidArgumentError("x", "rule", `prefix ${SECRET} suffix`),
     ];
-    for (const fn of [
-      () => identityNodeId(SECRET + "zz"),
-      () => parseIp(SECRET) ?? (() => { throw new Error("no"); })(),
-    ]) {
+    for (
+      const fn of [
+        () => identityNodeId(SECRET + "zz"),
+        () =>
+          parseIp(SECRET) ?? (() => {
+            throw new Error("no");
+          })(),
+      ]
+    ) {
       try {
         fn();
       } catch (e) {
@@ -309,7 +331,14 @@ describe("RxJS helpers validate their arguments", () => {
       [() => connectWhenDirect(fake, "89e92ceee5", undefined as never), "options"],
       [() => connectWhenDirect(fake, "89e92ceee5", { hostname: "x", port: 1 }), "hostname"],
       [() => connectWhenDirect(fake, "89e92ceee5", { hostname: "10.0.0.1", port: 0 }), "port"],
-      [() => connectWhenDirect({ peer$: fake.peer$ } as never, "89e92ceee5", { hostname: "10.0.0.1", port: 1 }), "node"],
+      [
+        () =>
+          connectWhenDirect({ peer$: fake.peer$ } as never, "89e92ceee5", {
+            hostname: "10.0.0.1",
+            port: 1,
+          }),
+        "node",
+      ],
     ];
     for (const [fn, argument] of cases) await assert.rejects(fn(), isArg(argument));
   });
@@ -326,8 +355,14 @@ describe("RxJS helpers validate their arguments", () => {
 describe("entry points refuse bad input before loading libzt", () => {
   test("new ZeroTierNode() is a NodeStateError NODE_NOT_STARTED", () => {
     const Ctor = ZeroTierNode as unknown as new (...a: unknown[]) => unknown;
-    assert.throws(() => new Ctor(), (e) => e instanceof NodeStateError && e.code === "NODE_NOT_STARTED");
-    assert.throws(() => new Ctor(Symbol("ZeroTierNode.start"), {}), (e) => e instanceof NodeStateError);
+    assert.throws(
+      () => new Ctor(),
+      (e) => e instanceof NodeStateError && e.code === "NODE_NOT_STARTED",
+    );
+    assert.throws(
+      () => new Ctor(Symbol("ZeroTierNode.start"), {}),
+      (e) => e instanceof NodeStateError,
+    );
   });
 
   test("start(): getters are read once, Proxies and unknown keys refused", async () => {
@@ -364,15 +399,49 @@ describe("entry points refuse bad input before loading libzt", () => {
       [() => createRootSet({ roots: [] }), "roots"],
       [() => createRootSet({ roots: [null] } as never), "roots[0]"],
       [() => createRootSet({ roots: [throwingGetter("identity")] } as never), "roots[0].identity"],
-      [() => createRootSet({ roots: [{ identity: SECRET, endpoints: ["1.2.3.4/9993"] }] }), "roots[0].identity"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["[::1]/9993"] }] }), "roots[0].endpoints[0]"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["fe80::1%eth0/9993"] }] }), "roots[0].endpoints[0]"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/0"] }] }), "roots[0].endpoints[0]"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"], x: 1 }] } as never), "roots[0].x"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }], worldId: 5 } as never), "worldId"],
-      [() => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }], timestamp: "now" } as never), "timestamp"],
       [
-        () => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }], signingKeys: throwingGetter("previous") } as never),
+        () => createRootSet({ roots: [{ identity: SECRET, endpoints: ["1.2.3.4/9993"] }] }),
+        "roots[0].identity",
+      ],
+      [
+        () => createRootSet({ roots: [{ identity: pub, endpoints: ["[::1]/9993"] }] }),
+        "roots[0].endpoints[0]",
+      ],
+      [
+        () => createRootSet({ roots: [{ identity: pub, endpoints: ["fe80::1%eth0/9993"] }] }),
+        "roots[0].endpoints[0]",
+      ],
+      [
+        () => createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/0"] }] }),
+        "roots[0].endpoints[0]",
+      ],
+      [
+        () =>
+          createRootSet({ roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"], x: 1 }] } as never),
+        "roots[0].x",
+      ],
+      [
+        () =>
+          createRootSet(
+            { roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }], worldId: 5 } as never,
+          ),
+        "worldId",
+      ],
+      [
+        () =>
+          createRootSet(
+            { roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }], timestamp: "now" } as never,
+          ),
+        "timestamp",
+      ],
+      [
+        () =>
+          createRootSet(
+            {
+              roots: [{ identity: pub, endpoints: ["1.2.3.4/9993"] }],
+              signingKeys: throwingGetter("previous"),
+            } as never,
+          ),
         "signingKeys.previous",
       ],
     ];
@@ -389,8 +458,18 @@ describe("entry points refuse bad input before loading libzt", () => {
 describe("secrets are redacted when printed", () => {
   test("redactInspection: Deno.inspect, node:util inspect, console.log and JSON show the view", () => {
     const secret = new Uint8Array([1, 2, 3, 250, 251, 252]);
-    const obj = redactInspection({ data: secret, name: "k" }, () => ({ data: "[redacted]", name: "k" }));
-    for (const text of [Deno.inspect(obj), nodeInspect(obj), JSON.stringify(obj), Deno.inspect([obj], { depth: 5 })]) {
+    const obj = redactInspection(
+      { data: secret, name: "k" },
+      () => ({ data: "[redacted]", name: "k" }),
+    );
+    for (
+      const text of [
+        Deno.inspect(obj),
+        nodeInspect(obj),
+        JSON.stringify(obj),
+        Deno.inspect([obj], { depth: 5 }),
+      ]
+    ) {
       assert.ok(text.includes("[redacted]"), text);
       assert.ok(!text.includes("250"), text);
     }
