@@ -6,7 +6,7 @@
  * @module
  */
 import { InvalidArgumentError } from "./errors.ts";
-import { ipFamily } from "./ip.ts";
+import { ipFamily, parseIp } from "./ip.ts";
 
 /** A network id as accepted by rxzt: a `bigint` or 16 hex digits. */
 export type NetworkIdInput = bigint | string;
@@ -120,6 +120,23 @@ export function toIpAddress(
     : undefined;
   if (!family) throw new InvalidArgumentError(name, rule, value);
   return { hostname: value as string, family };
+}
+
+/**
+ * Validates a destination address: an IP literal of either family that is
+ * not the unspecified address (`0.0.0.0`, `::`), which names no peer.
+ */
+export function toDestination(
+  value: unknown,
+  name: string,
+): { hostname: string; family: "IPv4" | "IPv6" } {
+  const rule =
+    "must be a peer's IPv4 or IPv6 address (ZeroTier networks have no DNS; not 0.0.0.0 or ::)";
+  const checked = toIpAddress(value, name, rule);
+  if (parseIp(checked.hostname)!.every((b) => b === 0)) {
+    throw new InvalidArgumentError(name, rule, value);
+  }
+  return checked;
 }
 
 /**

@@ -6,7 +6,15 @@
  */
 import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
 import { encodeSockaddr, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { readOptions, toInteger, toIpAddress, toPort, toSignal, toTimeout } from "../validate.ts";
+import {
+  readOptions,
+  toDestination,
+  toInteger,
+  toIpAddress,
+  toPort,
+  toSignal,
+  toTimeout,
+} from "../validate.ts";
 import type { SocketHost } from "./host.ts";
 import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
 
@@ -71,7 +79,7 @@ export function validateConnectOptions(options: unknown): {
     throw new InvalidArgumentError("options", "must be an object with hostname and port");
   }
   const o = readOptions(options, "options", CONNECT_KEYS);
-  const { hostname, family } = toIpAddress(o.hostname, "hostname");
+  const { hostname, family } = toDestination(o.hostname, "hostname");
   const port = toPort(o.port, "port", false);
   const timeout = toTimeout(o.timeout) ?? DEFAULT_CONNECT_TIMEOUT;
   const userSignal = toSignal(o.signal);

@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { isInstance, readOptions, toIpAddress, toPort } from "../validate.ts";
+import { isInstance, readOptions, toDestination, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { type NetAddr, SocketClosedError } from "./tcp.ts";
 
@@ -122,11 +122,7 @@ export class DatagramConn {
           );
         }
         const port = toPort(o.port, "datagram.port", false);
-        const { hostname } = toIpAddress(
-          o.hostname,
-          "datagram.hostname",
-          "must be an IPv4 or IPv6 address",
-        );
+        const { hostname } = toDestination(o.hostname, "datagram.hostname");
         const to = encodeSockaddr(hostname, port)!;
         for (;;) {
           if (this.#released) throw new SocketClosedError("send");

@@ -37,6 +37,7 @@ import {
   readArray,
   readOptions,
   toChoice,
+  toDestination,
   toFunction,
   toInteger,
   toIpAddress,
@@ -194,6 +195,16 @@ describe("IP literals", () => {
     ];
     for (const v of bad) {
       assert.throws(() => toIpAddress(v, "hostname"), isArg("hostname", String(v)));
+    }
+  });
+
+  test("toDestination: a peer's address, not the unspecified one", () => {
+    assert.equal(toDestination("10.1.2.3", "hostname").family, "IPv4");
+    assert.equal(toDestination("::1", "hostname").family, "IPv6");
+    for (
+      const v of ["0.0.0.0", "::", "0:0::0", "[::]", "::ffff:0.0.0.0".replace("ffff", "0"), "x"]
+    ) {
+      assert.throws(() => toDestination(v, "hostname"), isArg("hostname", v));
     }
   });
 
