@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { inspect as nodeInspect } from "node:util";
+import { createRootSet, generateIdentity, publicIdentity } from "../../mod.ts";
 import { openDenoLibrary } from "../../src/ffi/deno.ts";
 import { standinPath } from "./_standin.ts";
 
@@ -47,5 +49,45 @@ describe("files rxzt writes", () => {
       }), /boom/);
     assert.equal(Deno.cwd(), before);
     assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  });
+
+  test("a root set's signing keys stay readable but print redacted", () => {
+    const libraryPath = standinPath();
+    const planet = createRootSet({
+      roots: [{
+        identity: publicIdentity(generateIdentity({ libraryPath })),
+        endpoints: ["10.99.0.1/9993"],
+      }],
+      libraryPath,
+    });
+    const { previous, current } = planet.signingKeys;
+    assert.ok(previous instanceof Uint8Array && previous.length > 0);
+    assert.ok(current instanceof Uint8Array && current.length > 0);
+    // Bytes as each format prints them, whitespace removed ("1,2,3" / {"0":1,"1":2}).
+    const needles = (
+      b: Uint8Array,
+    ) => [[...b.subarray(0, 8)].join(","), `"0":${b[0]},"1":${b[1]},"2":${b[2]}`];
+    const exposes = (text: string, b: Uint8Array) =>
+      needles(b).some((n) => text.replace(/\s+/g, "").includes(n));
+    const shows = (
+      v: unknown,
+    ) => [Deno.inspect(v, { depth: 10 }), nodeInspect(v, { depth: 10 }), JSON.stringify(v)];
+    for (const text of shows({ copy: current })) {
+      assert.ok(exposes(text, current), "the check sees plain bytes");
+    }
+    for (const text of [...shows(planet), ...shows(planet.signingKeys)]) {
+      assert.ok(!exposes(text, current) && !exposes(text, previous), text);
+      assert.ok(text.includes("redacted"), text);
+    }
+    // Passing them back for the next root set still works.
+    const next = createRootSet({
+      roots: [{
+        identity: publicIdentity(generateIdentity({ libraryPath })),
+        endpoints: ["10.99.0.1/9993"],
+      }],
+      signingKeys: planet.signingKeys,
+      libraryPath,
+    });
+    assert.ok(next.bytes.length > 0);
   });
 });
