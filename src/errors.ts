@@ -294,7 +294,15 @@ export class UnavailableError extends ZeroTierError {
 // 128 hex digits after "nodeId:0:" and a colon: the secret half of an identity follows.
 const SECRET_IDENTITY_LIKE = /[0-9a-fA-F]{10}:0:[0-9a-fA-F]{128}:/;
 
-/** A short description of a value for an error message. Never throws, never echoes a secret. */
+/**
+ * A short description of a value for an error message. Never throws, never echoes a secret.
+ *
+ * @example
+ * ```ts
+ * describe(new Map()); // "a Map"
+ * describe("x".repeat(100)); // the first 40 characters, quoted
+ * ```
+ */
 export function describe(value: unknown): string {
   try {
     if (typeof value === "string") {

@@ -52,7 +52,14 @@ export function redactInspection<T extends object>(target: T, view: () => unknow
   return target;
 }
 
-/** How a redacted byte string is shown. */
+/**
+ * How a redacted byte string is shown.
+ *
+ * @example
+ * ```ts
+ * redactedBytes(new Uint8Array(64)); // "[redacted: 64 secret bytes]"
+ * ```
+ */
 export function redactedBytes(bytes: Uint8Array): string {
   return `[redacted: ${bytes.length} secret bytes]`;
 }

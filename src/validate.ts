@@ -72,7 +72,14 @@ export function toTimeout(value: unknown, name = "timeout"): number | undefined 
   return value;
 }
 
-/** Validates an integer from `min` to `max`. */
+/**
+ * Validates an integer from `min` to `max`.
+ *
+ * @example
+ * ```ts
+ * toInteger(128, "backlog", 1, 1024); // 128
+ * ```
+ */
 export function toInteger(value: unknown, name: string, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(name, `must be an integer from ${min} to ${max}`, value);
@@ -80,7 +87,14 @@ export function toInteger(value: unknown, name: string, min: number, max: number
   return value;
 }
 
-/** Validates a string that is one of `allowed`. */
+/**
+ * Validates a string that is one of `allowed`.
+ *
+ * @example
+ * ```ts
+ * toChoice("IPv4", "family", ["any", "IPv4", "IPv6"]); // "IPv4"
+ * ```
+ */
 export function toChoice<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
     throw new InvalidArgumentError(
@@ -92,7 +106,14 @@ export function toChoice<T extends string>(value: unknown, name: string, allowed
   return value as T;
 }
 
-/** Validates a function. */
+/**
+ * Validates a function.
+ *
+ * @example
+ * ```ts
+ * const connect = toFunction<() => Promise<unknown>>(() => Promise.resolve(), "connect");
+ * ```
+ */
 export function toFunction<T extends (...args: never[]) => unknown>(
   value: unknown,
   name: string,
@@ -109,6 +130,11 @@ const MAX_IP_TEXT = 47;
 /**
  * Validates an IP literal of either family (ZeroTier has no DNS) and returns
  * its family. `rule` describes what the address is for.
+ *
+ * @example
+ * ```ts
+ * toIpAddress("fc00::1", "hostname"); // { hostname: "fc00::1", family: "IPv6" }
+ * ```
  */
 export function toIpAddress(
   value: unknown,
@@ -125,6 +151,11 @@ export function toIpAddress(
 /**
  * Validates a destination address: an IP literal of either family that is
  * not the unspecified address (`0.0.0.0`, `::`), which names no peer.
+ *
+ * @example
+ * ```ts
+ * toDestination("0.0.0.0", "hostname"); // throws InvalidArgumentError (argument "hostname")
+ * ```
  */
 export function toDestination(
   value: unknown,
@@ -146,6 +177,12 @@ export function toDestination(
  * unknown keys (typos would otherwise be ignored silently), and keys whose
  * getter or Proxy trap throws: all as {@link InvalidArgumentError}.
  * `prefix` is put before key names in errors (e.g. `"cache."`).
+ *
+ * @example
+ * ```ts
+ * const o = readOptions({ port: 80 }, "options", ["port", "hostname"]); // { port: 80 }
+ * readOptions({ prot: 80 }, "options", ["port"]); // throws: argument "options.prot"
+ * ```
  */
 export function readOptions<K extends string>(
   value: unknown,
@@ -201,6 +238,11 @@ export function readOptions<K extends string>(
 /**
  * Copies an array once (rejecting non-arrays, more than `max` entries, and
  * arrays whose reading throws), so later changes to it do not matter.
+ *
+ * @example
+ * ```ts
+ * readArray(["docker"], "interfaceBlacklist", 0, 64, "prefixes"); // ["docker"] (a copy)
+ * ```
  */
 export function readArray(
   value: unknown,
@@ -244,6 +286,12 @@ export function toBool(value: unknown, name: string): boolean | undefined {
 /**
  * `value instanceof ctor`, but false instead of throwing when `value` is a
  * Proxy whose `getPrototypeOf` trap throws (or a revoked Proxy).
+ *
+ * @example
+ * ```ts
+ * isInstance(new Uint8Array(1), Uint8Array); // true
+ * isInstance(new Proxy({}, { getPrototypeOf() { throw 1; } }), Uint8Array); // false
+ * ```
  */
 export function isInstance<T>(
   value: unknown,
@@ -259,6 +307,11 @@ export function isInstance<T>(
 /**
  * Reads `object[key]` of a caller's object, turning a throwing getter or
  * Proxy trap into an {@link InvalidArgumentError} naming `name`.
+ *
+ * @example
+ * ```ts
+ * const subscribe = readProperty(source$, "subscribe", "source$");
+ * ```
  */
 export function readProperty(object: unknown, key: string, name: string): unknown {
   try {

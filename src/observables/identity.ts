@@ -55,7 +55,14 @@ export function isValidIdentity(identity: string, options: IdentityOptions = {})
   return identityIsValid(loadLibrary(libraryPath), identity);
 }
 
-/** Checks {@link IdentityOptions} and returns the library path, if any. */
+/**
+ * Checks {@link IdentityOptions} and returns the library path, if any.
+ *
+ * @example
+ * ```ts
+ * libraryPathOf({ libraryPath: "/usr/local/lib/libzt.so" }); // "/usr/local/lib/libzt.so"
+ * ```
+ */
 export function libraryPathOf(options: unknown): string | undefined {
   const o = readOptions(options, "options", ["libraryPath"]);
   return o.libraryPath === undefined ? undefined : toCString(o.libraryPath, "libraryPath");

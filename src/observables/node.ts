@@ -163,7 +163,14 @@ export interface NodeInternals {
 
 let internalsOf: (node: ZeroTierNode) => NodeInternals;
 
-/** @internal What a node holds right now (for leak tests; not part of the API). */
+/**
+ * @internal What a node holds right now (for leak tests; not part of the API).
+ *
+ * @example
+ * ```ts
+ * console.log(nodeInternals(node).subscribers.events);
+ * ```
+ */
 export function nodeInternals(node: ZeroTierNode): NodeInternals {
   return internalsOf(node);
 }

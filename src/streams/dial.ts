@@ -67,7 +67,14 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 /** The keys of {@link ConnectOptions}. */
 export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal"] as const;
 
-/** Checks connect options (see {@link ConnectOptions}) and returns a checked copy. */
+/**
+ * Checks connect options (see {@link ConnectOptions}) and returns a checked copy.
+ *
+ * @example
+ * ```ts
+ * validateConnectOptions({ hostname: "10.1.2.3", port: 7000 }).family; // "IPv4"
+ * ```
+ */
 export function validateConnectOptions(options: unknown): {
   hostname: string;
   port: number;
