@@ -5,6 +5,7 @@
  * @module
  */
 import { loadLibrary } from "./ffi/runtime.ts";
+import { libraryPathOf } from "./observables/identity.ts";
 
 export {
   InvalidArgumentError,
@@ -66,14 +67,25 @@ export type {
   WaitUntilOptions,
 } from "./observables/node.ts";
 export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./observables/state.ts";
-export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./observables/identity.ts";
+export {
+  generateIdentity,
+  identityNodeId,
+  isValidIdentity,
+  publicIdentity,
+} from "./observables/identity.ts";
 export type { IdentityOptions } from "./observables/identity.ts";
 export { createRootSet } from "./observables/roots.ts";
 export { SocketClosedError } from "./streams/tcp.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
 export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
-export { connectWhenDirect, fromReadable, reconnecting, toReadable, whenDirect } from "./streams/rx.ts";
+export {
+  connectWhenDirect,
+  fromReadable,
+  reconnecting,
+  toReadable,
+  whenDirect,
+} from "./streams/rx.ts";
 export type { Dialer, PeerSource, ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
 export type { Datagram, DatagramConn, DatagramOptions, OutgoingDatagram } from "./streams/udp.ts";
 export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observables/roots.ts";
@@ -93,5 +105,5 @@ export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observable
  * ```
  */
 export function loadLibzt(options: { libraryPath?: string } = {}): string {
-  return loadLibrary(options.libraryPath).path;
+  return loadLibrary(libraryPathOf(options)).path;
 }

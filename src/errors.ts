@@ -204,10 +204,18 @@ export class LibztCallError extends ZeroTierError {
 export class InvalidArgumentError extends ZeroTierError {
   /** Name of the offending argument or option. */
   readonly argument: string;
-  constructor(argument: string, rule: string, received?: unknown) {
+  /**
+   * `received` is described briefly in the message (never in full, and a
+   * value that looks like a secret identity is redacted); describing it
+   * never throws, whatever it is (a Proxy, a revoked Proxy, a throwing getter).
+   */
+  constructor(argument: string, rule: string, received?: unknown, options?: ZeroTierErrorOptions) {
     super(
       "EINVAL",
-      `Invalid ${argument}: ${rule}${received === undefined ? "" : ` (received ${describe(received)})`}`,
+      `Invalid ${argument}: ${rule}${
+        received === undefined ? "" : ` (received ${describe(received)})`
+      }`,
+      options,
     );
     this.argument = argument;
   }
@@ -283,10 +291,41 @@ export class UnavailableError extends ZeroTierError {
   }
 }
 
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (value === null || typeof value !== "object") return String(value);
-  if (Array.isArray(value)) return "an array";
-  return value.constructor?.name ? `a ${value.constructor.name}` : "an object";
+// 128 hex digits after "nodeId:0:" and a colon: the secret half of an identity follows.
+const SECRET_IDENTITY_LIKE = /[0-9a-fA-F]{10}:0:[0-9a-fA-F]{128}:/;
+
+/**
+ * A short description of a value for an error message. Never throws, never echoes a secret.
+ *
+ * @example
+ * ```ts
+ * describe(new Map()); // "a Map"
+ * describe("x".repeat(100)); // the first 40 characters, quoted
+ * ```
+ */
+export function describe(value: unknown): string {
+  try {
+    if (typeof value === "string") {
+      if (SECRET_IDENTITY_LIKE.test(value)) return "a secret identity (redacted)";
+      return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+    }
+    if (typeof value === "bigint") {
+      return value.toString(16).length > 40 ? "a bigint of over 160 bits" : `${value}n`;
+    }
+    if (typeof value === "symbol") return "a symbol";
+    if (typeof value === "function") return "a function";
+    if (value === null || typeof value !== "object") return String(value);
+    if (Array.isArray(value)) return "an array";
+    // Own data properties only: a getter or Proxy trap must not run from an error message.
+    const proto = Object.getPrototypeOf(value);
+    const ctor = proto === null
+      ? undefined
+      : Object.getOwnPropertyDescriptor(proto, "constructor")?.value;
+    const name = typeof ctor === "function"
+      ? Object.getOwnPropertyDescriptor(ctor, "name")?.value
+      : undefined;
+    return typeof name === "string" && name !== "" ? `a ${name.slice(0, 40)}` : "an object";
+  } catch {
+    return "an unreadable value";
+  }
 }

@@ -5,6 +5,16 @@
  * @module
  */
 
+import { InvalidArgumentError } from "./errors.ts";
+
+function isUint8Array(value: unknown): value is Uint8Array {
+  try {
+    return value instanceof Uint8Array;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf trap throws
+  }
+}
+
 /** An IP address family as rxzt names it. */
 export type IpFamily = "IPv4" | "IPv6";
 
@@ -18,8 +28,14 @@ export type IpFamily = "IPv4" | "IPv6";
  * ```
  */
 export function formatIp(bytes: Uint8Array): string {
+  if (!isUint8Array(bytes) || (bytes.length !== 4 && bytes.length !== 16)) {
+    throw new InvalidArgumentError(
+      "bytes",
+      "must be a Uint8Array of 4 (IPv4) or 16 (IPv6) bytes",
+      bytes,
+    );
+  }
   if (bytes.length === 4) return bytes.join(".");
-  if (bytes.length !== 16) throw new RangeError(`an IP address has 4 or 16 bytes, not ${bytes.length}`);
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
   // Longest run (length >= 2) of zero groups becomes "::".
@@ -41,7 +57,8 @@ export function formatIp(bytes: Uint8Array): string {
 
 /**
  * Parses an IPv4 dotted quad or an IPv6 literal (with optional `[]` and
- * embedded IPv4 tail) into bytes; returns `undefined` when it is neither.
+ * embedded IPv4 tail) into bytes; returns `undefined` when it is neither
+ * (and throws {@link InvalidArgumentError} when `text` is not a string).
  *
  * @example
  * ```ts
@@ -51,6 +68,7 @@ export function formatIp(bytes: Uint8Array): string {
  * ```
  */
 export function parseIp(text: string): Uint8Array | undefined {
+  if (typeof text !== "string") throw new InvalidArgumentError("text", "must be a string", text);
   return parseIPv4(text) ?? parseIPv6(text);
 }
 
@@ -119,7 +137,8 @@ function parseIPv6(input: string): Uint8Array | undefined {
 }
 
 /**
- * Whether `address` lies in `prefix`/`prefixLength` (same family only).
+ * Whether `address` lies in `prefix`/`prefixLength` (same family only; false
+ * when either is not an IP literal or the length does not fit the family).
  *
  * @example
  * ```ts
@@ -128,9 +147,24 @@ function parseIPv6(input: string): Uint8Array | undefined {
  * ```
  */
 export function prefixContains(prefix: string, prefixLength: number, address: string): boolean {
+  if (typeof prefixLength !== "number" || !Number.isInteger(prefixLength)) {
+    throw new InvalidArgumentError(
+      "prefixLength",
+      "must be an integer (0-32 for IPv4, 0-128 for IPv6)",
+      prefixLength,
+    );
+  }
+  if (typeof prefix !== "string") {
+    throw new InvalidArgumentError("prefix", "must be a string", prefix);
+  }
+  if (typeof address !== "string") {
+    throw new InvalidArgumentError("address", "must be a string", address);
+  }
   const p = parseIp(prefix);
   const a = parseIp(address);
-  if (!p || !a || p.length !== a.length || prefixLength < 0 || prefixLength > p.length * 8) return false;
+  if (!p || !a || p.length !== a.length || prefixLength < 0 || prefixLength > p.length * 8) {
+    return false;
+  }
   const whole = prefixLength >> 3;
   for (let i = 0; i < whole; i++) if (p[i] !== a[i]) return false;
   const rest = prefixLength & 7;

@@ -155,7 +155,9 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   const names = [...Object.keys(buildDefinitions()), "zts_errno"];
   const present = Deno.dlopen(
     path,
-    Object.fromEntries(names.map((n) => [n, { type: "pointer", optional: true }])) as unknown as Record<
+    Object.fromEntries(
+      names.map((n) => [n, { type: "pointer", optional: true }]),
+    ) as unknown as Record<
       string,
       Deno.ForeignFunction
     >,
@@ -194,12 +196,16 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
       return markCallbacksRunning(path);
     },
     addressOf(buffer) {
-      return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>)));
+      return BigInt(
+        Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>)),
+      );
     },
     inScratchDirectory(files, fn) {
       const dir = Deno.makeTempDirSync({ prefix: "rxzt-" });
       const previous = Deno.cwd();
       try {
+        // Owner only: libzt writes the signing keys here with its own file modes.
+        Deno.chmodSync(dir, 0o700);
         for (const [name, data] of Object.entries(files)) {
           Deno.writeFileSync(`${dir}/${name}`, data, { mode: 0o600 });
         }

@@ -6,6 +6,7 @@
  */
 import { formatIp, type IpFamily } from "../ip.ts";
 import type { RawEvent } from "./backend.ts";
+import { redactedBytes, redactInspection } from "../redact.ts";
 import {
   ADDR_INFO,
   AF_INET,
@@ -201,7 +202,9 @@ type AddrEventType = Extract<EventType, `ADDR_${string}`>;
 type StoreEventType = Extract<EventType, `STORE_${string}`>;
 
 /** `NODE_UP`, `NODE_ONLINE`, `NODE_OFFLINE`, `NODE_DOWN`, `NODE_FATAL_ERROR`. */
-export type NodeEvent = { [T in NodeEventType]: EventBase<T> & { readonly node: NodeInfo | undefined } }[NodeEventType];
+export type NodeEvent = {
+  [T in NodeEventType]: EventBase<T> & { readonly node: NodeInfo | undefined };
+}[NodeEventType];
 /** `NETWORK_*` events. */
 export type NetworkEvent = {
   [T in NetworkEventType]: EventBase<T> & { readonly network: NetworkInfo };
@@ -209,18 +212,30 @@ export type NetworkEvent = {
 /** `STACK_UP`, `STACK_DOWN` (no payload). */
 export type StackEvent = { [T in StackEventType]: EventBase<T> }[StackEventType];
 /** `NETIF_*` events. */
-export type NetifEvent = { [T in NetifEventType]: EventBase<T> & { readonly netif: NetifInfo } }[NetifEventType];
+export type NetifEvent = {
+  [T in NetifEventType]: EventBase<T> & { readonly netif: NetifInfo };
+}[NetifEventType];
 /** `PEER_*` events. */
-export type PeerEvent = { [T in PeerEventType]: EventBase<T> & { readonly peer: PeerInfo } }[PeerEventType];
+export type PeerEvent = {
+  [T in PeerEventType]: EventBase<T> & { readonly peer: PeerInfo };
+}[PeerEventType];
 /** `ROUTE_ADDED`, `ROUTE_REMOVED`. */
-export type RouteEvent = { [T in RouteEventType]: EventBase<T> & { readonly route: RouteInfo } }[RouteEventType];
+export type RouteEvent = {
+  [T in RouteEventType]: EventBase<T> & { readonly route: RouteInfo };
+}[RouteEventType];
 /** `ADDR_*` events. */
-export type AddrEvent = { [T in AddrEventType]: EventBase<T> & { readonly addr: AddrInfo } }[AddrEventType];
+export type AddrEvent = {
+  [T in AddrEventType]: EventBase<T> & { readonly addr: AddrInfo };
+}[AddrEventType];
 /**
  * `STORE_*` events: data libzt would persist (identity, planet, peers, network
- * configs). `STORE_IDENTITY_SECRET` carries the node's secret key.
+ * configs). `STORE_IDENTITY_SECRET` carries the node's secret key: its
+ * `data` is readable as usual, but `console.log`, `Deno.inspect`, Node's
+ * `util.inspect` and `JSON.stringify` of the event show it redacted.
  */
-export type StoreEvent = { [T in StoreEventType]: EventBase<T> & { readonly data: Uint8Array } }[StoreEventType];
+export type StoreEvent = {
+  [T in StoreEventType]: EventBase<T> & { readonly data: Uint8Array };
+}[StoreEventType];
 /** An event whose code libzt 1.8 does not define (kept, not dropped). */
 export interface UnknownEvent {
   readonly type: "UNKNOWN";
@@ -301,7 +316,10 @@ function decodeRoute(view: DataView, offset: number): RouteInfo {
 /** Decodes a `zts_net_info_t` (header part). */
 export function decodeNetwork(view: DataView): NetworkInfo {
   const le = true;
-  const addrCount = Math.min(view.getUint32(NET_INFO.assignedAddrCount, le), NET_INFO.maxAssignedAddrs);
+  const addrCount = Math.min(
+    view.getUint32(NET_INFO.assignedAddrCount, le),
+    NET_INFO.maxAssignedAddrs,
+  );
   const assignedAddresses: IpPrefix[] = [];
   for (let i = 0; i < addrCount; i++) {
     const p = prefixAt(view, NET_INFO.assignedAddrs + i * SOCKADDR_STORAGE.size);
@@ -309,7 +327,9 @@ export function decodeNetwork(view: DataView): NetworkInfo {
   }
   const routeCount = Math.min(view.getUint32(NET_INFO.routeCount, le), NET_INFO.maxRoutes);
   const routes: RouteInfo[] = [];
-  for (let i = 0; i < routeCount; i++) routes.push(decodeRoute(view, NET_INFO.routes + i * ROUTE_INFO.size));
+  for (let i = 0; i < routeCount; i++) {
+    routes.push(decodeRoute(view, NET_INFO.routes + i * ROUTE_INFO.size));
+  }
   const status = view.getInt32(NET_INFO.status, le);
   return {
     networkId: hexId(view.getBigUint64(NET_INFO.netId, le), 16),
@@ -406,7 +426,9 @@ export function decodeEvent(raw: RawEvent, receivedAt: number): ZeroTierEvent {
   }
   if (c <= 221) return base as StackEvent;
   if (c <= 234) {
-    const netif = raw.netif ? decodeNetif(raw.netif) : { networkId: "0".repeat(16), mac: "", mtu: 0 };
+    const netif = raw.netif
+      ? decodeNetif(raw.netif)
+      : { networkId: "0".repeat(16), mac: "", mtu: 0 };
     return { ...base, netif } as NetifEvent;
   }
   if (c <= 244) {
@@ -422,8 +444,16 @@ export function decodeEvent(raw: RawEvent, receivedAt: number): ZeroTierEvent {
     return { ...base, route } as RouteEvent;
   }
   if (c <= 263) {
-    const addr = raw.addr ? decodeAddr(raw.addr) : { networkId: "0".repeat(16), family: "IPv4", address: "" };
+    const addr = raw.addr
+      ? decodeAddr(raw.addr)
+      : { networkId: "0".repeat(16), family: "IPv4", address: "" };
     return { ...base, addr } as AddrEvent;
   }
-  return { ...base, data: raw.cache ?? new Uint8Array(0) } as StoreEvent;
+  const store = { ...base, data: raw.cache ?? new Uint8Array(0) } as StoreEvent;
+  if (store.type === "STORE_IDENTITY_SECRET") {
+    // The secret key: readable as `data`, but never printed or serialised.
+    const data = store.data;
+    redactInspection(store, () => ({ ...store, data: redactedBytes(data) }));
+  }
+  return store;
 }

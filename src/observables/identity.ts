@@ -7,7 +7,13 @@
 import { InvalidArgumentError, LibztCallError } from "../errors.ts";
 import { identityIsValid, newIdentity } from "../ffi/calls.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
-import { PUBLIC_IDENTITY, SECRET_IDENTITY, toSecretIdentity } from "../validate.ts";
+import {
+  PUBLIC_IDENTITY,
+  readOptions,
+  SECRET_IDENTITY,
+  toCString,
+  toSecretIdentity,
+} from "../validate.ts";
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
@@ -27,7 +33,7 @@ export interface IdentityOptions {
  * ```
  */
 export function generateIdentity(options: IdentityOptions = {}): string {
-  const result = newIdentity(loadLibrary(options.libraryPath));
+  const result = newIdentity(loadLibrary(libraryPathOf(options)));
   if (typeof result === "number") throw LibztCallError.fromReturn("zts_id_new", result);
   return result;
 }
@@ -44,8 +50,22 @@ export function generateIdentity(options: IdentityOptions = {}): string {
  * ```
  */
 export function isValidIdentity(identity: string, options: IdentityOptions = {}): boolean {
+  const libraryPath = libraryPathOf(options);
   if (typeof identity !== "string" || !SECRET_IDENTITY.test(identity)) return false;
-  return identityIsValid(loadLibrary(options.libraryPath), identity);
+  return identityIsValid(loadLibrary(libraryPath), identity);
+}
+
+/**
+ * Checks {@link IdentityOptions} and returns the library path, if any.
+ *
+ * @example
+ * ```ts
+ * libraryPathOf({ libraryPath: "/usr/local/lib/libzt.so" }); // "/usr/local/lib/libzt.so"
+ * ```
+ */
+export function libraryPathOf(options: unknown): string | undefined {
+  const o = readOptions(options, "options", ["libraryPath"]);
+  return o.libraryPath === undefined ? undefined : toCString(o.libraryPath, "libraryPath");
 }
 
 /**
@@ -73,7 +93,11 @@ export function publicIdentity(identity: string): string {
  * ```
  */
 export function identityNodeId(identity: string): string {
-  const m = typeof identity === "string" ? (SECRET_IDENTITY.exec(identity) ?? PUBLIC_IDENTITY.exec(identity)) : null;
-  if (!m) throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
+  const m = typeof identity === "string"
+    ? (SECRET_IDENTITY.exec(identity) ?? PUBLIC_IDENTITY.exec(identity))
+    : null;
+  if (!m) {
+    throw new InvalidArgumentError("identity", "must be an identity nodeId:0:public[:secret]");
+  }
   return m[1];
 }

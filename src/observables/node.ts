@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { existsSync, mkdirSync } from "node:fs";
 import {
   BehaviorSubject,
   defer,
@@ -36,12 +37,15 @@ import {
 import { loadLibrary } from "../ffi/runtime.ts";
 import { type IpFamily, prefixContains } from "../ip.ts";
 import {
+  isInstance,
   type NetworkIdInput,
+  readArray,
+  readOptions,
   toBool,
+  toChoice,
   toCString,
   toNetworkId,
   toNodeId,
-  toOptions,
   toPort,
   toSecretIdentity,
   toSignal,
@@ -71,8 +75,9 @@ export interface StartOptions {
   /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
   libraryPath?: string;
   /**
-   * Directory where libzt keeps the identity and caches (created by libzt).
-   * Default: none; nothing is written to disk.
+   * Directory where libzt keeps the identity (`identity.secret`) and caches.
+   * rxzt creates it owner-only (0700) if it does not exist; an existing one
+   * is used as it is (keep it private). Default: none; nothing is written.
    */
   storagePath?: string;
   /**
@@ -146,6 +151,30 @@ export interface EventCounters {
   readonly dropped: number;
 }
 
+/** @internal Counts of what a node holds, for leak tests. */
+export interface NodeInternals {
+  /** Subscribers of each internal subject (events, online, networks, peers, peer updates). */
+  readonly subscribers: Readonly<Record<string, number>>;
+  /** Sockets tracked (as `openSockets`). */
+  readonly sockets: number;
+  /** Raw events received but not yet delivered. */
+  readonly pendingEvents: number;
+}
+
+let internalsOf: (node: ZeroTierNode) => NodeInternals;
+
+/**
+ * @internal What a node holds right now (for leak tests; not part of the API).
+ *
+ * @example
+ * ```ts
+ * console.log(nodeInternals(node).subscribers.events);
+ * ```
+ */
+export function nodeInternals(node: ZeroTierNode): NodeInternals {
+  return internalsOf(node);
+}
+
 /** Lifecycle of a node. */
 export type NodeLifecycle = "starting" | "running" | "stopping" | "stopped";
 
@@ -153,6 +182,9 @@ const DEFAULT_START_TIMEOUT = 30_000;
 const DEFAULT_JOIN_TIMEOUT = 60_000;
 const QUIET_MS = 250;
 const QUIET_LIMIT_MS = 3_000;
+
+// Only start() may construct a node.
+const CONSTRUCT = Symbol("ZeroTierNode.start");
 
 // libzt allows one node per process and cannot restart it.
 let processNode: ZeroTierNode | undefined;
@@ -162,9 +194,11 @@ function check(fn: string, rc: number, hint = ""): void {
 }
 
 /**
- * An embedded ZeroTier node. Create it with {@link ZeroTierNode.start}; one
- * per process (a libzt limit); after {@link ZeroTierNode.stop} a process
- * cannot start another.
+ * An embedded ZeroTier node. Create it with {@link ZeroTierNode.start}
+ * (`new ZeroTierNode()` throws `NODE_NOT_STARTED`); one per process (a libzt
+ * limit); after {@link ZeroTierNode.stop} a process cannot start another.
+ * Printing a node (`console.log`, `Deno.inspect`, `util.inspect`,
+ * `JSON.stringify`) shows its id, lifecycle and online state only.
  *
  * Observables: `events$` is hot (no replay); `online$`, `network$()`,
  * `networks$`, `peer$()` and `peers$` replay the current state to each new
@@ -222,7 +256,29 @@ export class ZeroTierNode {
     filter((e): e is StoreEvent => e.type.startsWith("STORE_")),
   );
 
-  private constructor(lib: NativeLibrary) {
+  static {
+    const count = (s: Subject<unknown>) =>
+      (s as unknown as { observers: unknown[] }).observers.length;
+    internalsOf = (n) => ({
+      subscribers: {
+        events: count(n.#events as Subject<unknown>),
+        online: count(n.#online as Subject<unknown>),
+        networks: count(n.#networks as Subject<unknown>),
+        peers: count(n.#peers as Subject<unknown>),
+        peerUpdates: count(n.#peerUpdates as Subject<unknown>),
+      },
+      sockets: n.#sockets.size,
+      pendingEvents: n.#pending.length,
+    });
+  }
+
+  private constructor(token: symbol, lib: NativeLibrary) {
+    if (token !== CONSTRUCT) {
+      throw new NodeStateError(
+        "NODE_NOT_STARTED",
+        "A ZeroTierNode is made by `await ZeroTierNode.start(options)`, not by `new ZeroTierNode()`.",
+      );
+    }
     this.#lib = lib;
   }
 
@@ -230,9 +286,17 @@ export class ZeroTierNode {
    * Starts the node and resolves once libzt reports it up (it then needs a
    * few seconds more to come online: see {@link waitUntilOnline}).
    *
-   * @throws {NodeStateError} `NODE_ALREADY_RUNNING` if this process has a node,
-   *   `NODE_NOT_RESTARTABLE` if it had one that stopped.
-   * @throws {InvalidArgumentError} for a bad option.
+   * @throws {NodeStateError} `NODE_ALREADY_RUNNING` if this process has a node
+   *   (running or starting), `NODE_NOT_RESTARTABLE` if it had one that stopped.
+   *   A start that fails before libzt starts (bad option, aborted signal) does
+   *   not use up the process's one node.
+   * @throws {InvalidArgumentError} for a bad option (an unknown key too); the
+   *   options are read once. A missing `storagePath` is created 0700.
+   *
+   * @example
+   * ```ts
+   * const node = await ZeroTierNode.start({ storagePath: "./zt-state", timeout: 10_000 });
+   * ```
    * @throws {LibraryNotFoundError | LibraryLoadError} when libzt is missing or unusable.
    */
   static async start(options: StartOptions = {}): Promise<ZeroTierNode> {
@@ -251,19 +315,33 @@ export class ZeroTierNode {
         );
     }
     const lib = loadLibrary(opts.libraryPath);
-    const node = new ZeroTierNode(lib);
+    if (opts.storagePath !== undefined) ensurePrivateDirectory(opts.storagePath);
+    const node = new ZeroTierNode(CONSTRUCT, lib);
     processNode = node;
     try {
       node.#initialize(opts);
       const up = waitFor(node.#events, (e) => {
         if (e.type === "NODE_UP" || e.type === "NODE_ONLINE") return { done: e };
         if (e.type === "NODE_FATAL_ERROR") {
-          return { fail: new NodeStateError("NODE_FATAL_ERROR", "libzt reported a fatal error while starting the node (is the port in use?)") };
+          return {
+            fail: new NodeStateError(
+              "NODE_FATAL_ERROR",
+              "libzt reported a fatal error while starting the node (is the port in use?)",
+            ),
+          };
         }
         return undefined;
-      }, { timeout: opts.timeout ?? DEFAULT_START_TIMEOUT, signal: opts.signal, what: "starting the node" });
+      }, {
+        timeout: opts.timeout ?? DEFAULT_START_TIMEOUT,
+        signal: opts.signal,
+        what: "starting the node",
+      });
       lib.markCallbacksRunning();
-      check("zts_node_start", lib.fn.zts_node_start(), "Was a node already started in this process?");
+      check(
+        "zts_node_start",
+        lib.fn.zts_node_start(),
+        "Was a node already started in this process?",
+      );
       node.#nativeStarted = true;
       await up;
       node.#nodeId = hexId(lib.fn.zts_node_get_id(), 10);
@@ -283,9 +361,15 @@ export class ZeroTierNode {
       check("zts_init_from_storage", f.zts_init_from_storage(nulTerminated(o.storagePath)));
     }
     if (o.identity !== undefined) {
-      check("zts_init_from_memory", initFromMemory(this.#lib, o.identity), "The identity was rejected.");
+      check(
+        "zts_init_from_memory",
+        initFromMemory(this.#lib, o.identity),
+        "The identity was rejected.",
+      );
     }
-    if (o.roots !== undefined) check("zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    if (o.roots !== undefined) {
+      check("zts_init_set_roots", f.zts_init_set_roots(o.roots, o.roots.length));
+    }
     if (o.port !== undefined) check("zts_init_set_port", f.zts_init_set_port(o.port));
     if (o.randomPortRange) {
       const { start, end } = o.randomPortRange;
@@ -501,7 +585,9 @@ export class ZeroTierNode {
       untrack: (s) => void sockets.delete(s),
       familyReady: (family, signal) =>
         waitFor(networks$, (all) => {
-          for (const n of all.values()) if (family === "IPv4" ? n.readyIPv4 : n.readyIPv6) return { done: undefined };
+          for (const n of all.values()) {
+            if (family === "IPv4" ? n.readyIPv4 : n.readyIPv6) return { done: undefined };
+          }
           return undefined;
         }, { signal, what: `waiting for a network ready for ${family}` }),
       sourceAddressFor: (destination) => {
@@ -518,9 +604,10 @@ export class ZeroTierNode {
 
   /** Resolves when the node is online (immediately if it is). */
   async waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
-    const o = toOptions<WaitUntilOptions>(options);
+    const o = readOptions(options, "options", ["timeout", "signal"]);
     const timeout = toTimeout(o.timeout);
     const signal = toSignal(o.signal);
+    this.#assertRunning("waitUntilOnline");
     return await waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
       timeout,
       signal,
@@ -532,7 +619,8 @@ export class ZeroTierNode {
    * Joins a network and resolves with its state once it is ready for the
    * requested address family; rejects with a {@link NetworkError} when the
    * network turns out not found, access denied, client too old or down.
-   * Joining a network already joined waits for the same readiness.
+   * Joining a network already joined (in turn or concurrently) waits for the
+   * same readiness and resolves with the same state.
    *
    * @example
    * ```ts
@@ -541,11 +629,8 @@ export class ZeroTierNode {
    */
   async join(networkId: NetworkIdInput, options: JoinOptions = {}): Promise<NetworkState> {
     const id = toNetworkId(networkId);
-    const o = toOptions<JoinOptions>(options);
-    const family = o.family ?? "any";
-    if (!["any", "IPv4", "IPv6", "both"].includes(family)) {
-      throw new InvalidArgumentError("family", 'must be "any", "IPv4", "IPv6" or "both"', family);
-    }
+    const o = readOptions(options, "options", ["family", "timeout", "signal"]);
+    const family = toChoice(o.family ?? "any", "family", ["any", "IPv4", "IPv6", "both"] as const);
     const timeout = toTimeout(o.timeout) ?? DEFAULT_JOIN_TIMEOUT;
     const signal = toSignal(o.signal);
     this.#assertRunning("join");
@@ -559,10 +644,13 @@ export class ZeroTierNode {
       this.#networks.next(networks);
     }
     const ready = (s: NetworkState) =>
-      family === "IPv4" ? s.readyIPv4
-      : family === "IPv6" ? s.readyIPv6
-      : family === "both" ? s.readyIPv4 && s.readyIPv6
-      : s.readyIPv4 || s.readyIPv6;
+      family === "IPv4"
+        ? s.readyIPv4
+        : family === "IPv6"
+        ? s.readyIPv6
+        : family === "both"
+        ? s.readyIPv4 && s.readyIPv6
+        : s.readyIPv4 || s.readyIPv6;
     const outcome = waitFor<NetworkState, NetworkState>(this.network$(hex), (s) => {
       if (ready(s)) return { done: s };
       if (TERMINAL_PHASES.has(s.status)) return { fail: networkFailure(hex, s.status) };
@@ -588,17 +676,21 @@ export class ZeroTierNode {
    */
   async leave(networkId: NetworkIdInput, options: WaitUntilOptions = {}): Promise<void> {
     const id = toNetworkId(networkId);
-    const o = toOptions<WaitUntilOptions>(options);
+    const o = readOptions(options, "options", ["timeout", "signal"]);
     const timeout = toTimeout(o.timeout) ?? 10_000;
     const signal = toSignal(o.signal);
     this.#assertRunning("leave");
     const hex = hexId(id, 16);
-    const down = waitFor(this.#events, (e) =>
-      e.type === "NETWORK_DOWN" && e.network.networkId === hex ? { done: undefined } : undefined, {
-      timeout,
-      signal,
-      what: `leaving network ${hex}`,
-    });
+    const down = waitFor(
+      this.#events,
+      (e) =>
+        e.type === "NETWORK_DOWN" && e.network.networkId === hex ? { done: undefined } : undefined,
+      {
+        timeout,
+        signal,
+        what: `leaving network ${hex}`,
+      },
+    );
     const rc = this.#lib.fn.zts_net_leave(id);
     if (rc < 0) {
       down.catch(() => {});
@@ -655,8 +747,16 @@ export class ZeroTierNode {
 
   /**
    * Stops the node: completes every observable, releases libzt's callback and
-   * lets the process exit by itself. Safe to call more than once; concurrent
-   * calls share one stop.
+   * lets the process exit by itself. Safe to call more than once, concurrently
+   * or from inside a subscriber: every call returns the same promise. Pending
+   * waits, reads, writes and accepts reject with `NodeStateError`
+   * `NODE_STOPPED`, and so does every later call (argument errors first).
+   *
+   * @example
+   * ```ts
+   * await node.stop();
+   * await node.stop(); // resolves again at once
+   * ```
    */
   stop(): Promise<void> {
     this.#stopping ??= this.#shutdown();
@@ -705,7 +805,9 @@ export class ZeroTierNode {
     const started = performance.now();
     let seen = this.#received;
     let quietSince = performance.now();
-    while (performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS) {
+    while (
+      performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 25));
       if (this.#received !== seen) {
         seen = this.#received;
@@ -724,6 +826,10 @@ export class ZeroTierNode {
   toString(): string {
     return `ZeroTierNode { nodeId: "${this.#nodeId}", lifecycle: "${this.#lifecycle}", online: ${this.#online.value} }`;
   }
+  /** `JSON.stringify(node)`: the same short description, never internals or secrets. */
+  toJSON(): { nodeId: string; lifecycle: NodeLifecycle; online: boolean } {
+    return { nodeId: this.#nodeId, lifecycle: this.#lifecycle, online: this.#online.value };
+  }
   /** Deno's inspect hook: keeps internals out of `console.log`. */
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
@@ -731,6 +837,25 @@ export class ZeroTierNode {
   /** Node's inspect hook, same output. */
   [Symbol.for("nodejs.util.inspect.custom")](): string {
     return this.toString();
+  }
+}
+
+/**
+ * Creates the storage directory owner-only (0700) when it does not exist, so
+ * the identity and caches libzt writes there are private whatever libzt's own
+ * modes. An existing directory is left as it is.
+ */
+function ensurePrivateDirectory(path: string): void {
+  try {
+    if (existsSync(path)) return;
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new InvalidArgumentError(
+      "storagePath",
+      `could not be created (${(cause as Error)?.message ?? cause}); pass a writable directory`,
+      undefined,
+      { cause },
+    );
   }
 }
 
@@ -745,47 +870,79 @@ function networkFailure(networkId: string, status: NetworkState["status"]): Netw
   return new NetworkError(`NETWORK_${status}`, networkId, detail[status] ?? status);
 }
 
+const START_KEYS = [
+  "libraryPath",
+  "storagePath",
+  "identity",
+  "port",
+  "randomPortRange",
+  "secondaryPort",
+  "portMapping",
+  "roots",
+  "cache",
+  "lowBandwidthMode",
+  "interfaceBlacklist",
+  "timeout",
+  "signal",
+] as const;
+const CACHE_KEYS = ["identity", "peers", "networks", "roots"] as const;
+
+/** Validates start options and returns a checked copy (what libzt gets is what was checked). */
 function validateStartOptions(options: unknown): StartOptions {
-  const o = toOptions<StartOptions>(options, "options");
-  const known = new Set([
-    "libraryPath", "storagePath", "identity", "port", "randomPortRange", "secondaryPort", "portMapping",
-    "roots", "cache", "lowBandwidthMode", "interfaceBlacklist", "timeout", "signal",
-  ]);
-  for (const key of Object.keys(o)) {
-    if (!known.has(key)) throw new InvalidArgumentError(`options.${key}`, `is not an option of start (options: ${[...known].join(", ")})`);
-  }
-  if (o.libraryPath !== undefined) toCString(o.libraryPath, "libraryPath");
-  if (o.storagePath !== undefined) toCString(o.storagePath, "storagePath");
-  if (o.identity !== undefined) toSecretIdentity(o.identity);
-  if (o.port !== undefined) toPort(o.port, "port");
+  const o = readOptions(options, "options", START_KEYS);
+  const out: StartOptions = {};
+  if (o.libraryPath !== undefined) out.libraryPath = toCString(o.libraryPath, "libraryPath");
+  if (o.storagePath !== undefined) out.storagePath = toCString(o.storagePath, "storagePath");
+  if (o.identity !== undefined) out.identity = toSecretIdentity(o.identity);
+  if (o.port !== undefined) out.port = toPort(o.port, "port");
   if (o.randomPortRange !== undefined) {
-    const r = toOptions<{ start: number; end: number }>(o.randomPortRange, "randomPortRange");
-    toPort(r.start, "randomPortRange.start", false);
-    toPort(r.end, "randomPortRange.end", false);
-    if (r.end! < r.start!) throw new InvalidArgumentError("randomPortRange.end", "must be >= randomPortRange.start", r.end);
+    const r = readOptions(
+      o.randomPortRange,
+      "randomPortRange",
+      ["start", "end"],
+      "randomPortRange.",
+    );
+    const start = toPort(r.start, "randomPortRange.start", false);
+    const end = toPort(r.end, "randomPortRange.end", false);
+    if (end < start) {
+      throw new InvalidArgumentError(
+        "randomPortRange.end",
+        "must be >= randomPortRange.start",
+        end,
+      );
+    }
+    out.randomPortRange = { start, end };
   }
-  toBool(o.secondaryPort, "secondaryPort");
-  toBool(o.portMapping, "portMapping");
-  toBool(o.lowBandwidthMode, "lowBandwidthMode");
-  if (o.roots !== undefined && (!(o.roots instanceof Uint8Array) || o.roots.length === 0 || o.roots.length > 65536)) {
-    throw new InvalidArgumentError("roots", "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)", o.roots);
+  out.secondaryPort = toBool(o.secondaryPort, "secondaryPort");
+  out.portMapping = toBool(o.portMapping, "portMapping");
+  out.lowBandwidthMode = toBool(o.lowBandwidthMode, "lowBandwidthMode");
+  if (o.roots !== undefined) {
+    const roots = o.roots;
+    if (!isInstance(roots, Uint8Array) || roots.length === 0 || roots.length > 65536) {
+      throw new InvalidArgumentError(
+        "roots",
+        "must be a non-empty Uint8Array of at most 65536 bytes (see createRootSet)",
+        roots,
+      );
+    }
+    out.roots = new Uint8Array(roots); // a private copy: the caller may reuse its buffer
   }
   if (o.cache !== undefined) {
-    const c = toOptions<NonNullable<StartOptions["cache"]>>(o.cache, "cache");
-    for (const k of Object.keys(c)) {
-      if (!["identity", "peers", "networks", "roots"].includes(k)) {
-        throw new InvalidArgumentError(`cache.${k}`, "is not a cache (identity, peers, networks, roots)");
-      }
-      toBool(c[k as keyof typeof c], `cache.${k}`);
-    }
+    const c = readOptions(o.cache, "cache", CACHE_KEYS, "cache.");
+    out.cache = {};
+    for (const k of CACHE_KEYS) out.cache[k] = toBool(c[k], `cache.${k}`);
   }
   if (o.interfaceBlacklist !== undefined) {
-    if (!Array.isArray(o.interfaceBlacklist)) {
-      throw new InvalidArgumentError("interfaceBlacklist", "must be an array of interface name prefixes", o.interfaceBlacklist);
-    }
-    o.interfaceBlacklist.forEach((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
+    const list = readArray(
+      o.interfaceBlacklist,
+      "interfaceBlacklist",
+      0,
+      64,
+      "interface name prefixes",
+    );
+    out.interfaceBlacklist = list.map((p, i) => toCString(p, `interfaceBlacklist[${i}]`, 15));
   }
-  toTimeout(o.timeout);
-  toSignal(o.signal);
-  return o;
+  out.timeout = toTimeout(o.timeout);
+  out.signal = toSignal(o.signal);
+  return out;
 }

@@ -8,7 +8,8 @@ import { InvalidArgumentError, LibztCallError } from "../errors.ts";
 import { signRootSet } from "../ffi/rootset.ts";
 import { loadLibrary } from "../ffi/runtime.ts";
 import { parseIp } from "../ip.ts";
-import { toPublicIdentity } from "../validate.ts";
+import { redactedBytes, redactInspection } from "../redact.ts";
+import { isInstance, readArray, readOptions, toCString, toPublicIdentity } from "../validate.ts";
 
 /** One root of a root set. */
 export interface RootDefinition {
@@ -39,7 +40,10 @@ export interface CreateRootSetOptions {
 export interface RootSet {
   /** Pass to `ZeroTierNode.start({ roots })`. */
   readonly bytes: Uint8Array;
-  /** Keep these private (owner-only storage) to sign updates. */
+  /**
+   * Keep these private (owner-only storage) to sign updates. Printing or
+   * `JSON.stringify` shows them redacted; read `previous` / `current` to store them.
+   */
   readonly signingKeys: { readonly previous: Uint8Array; readonly current: Uint8Array };
 }
 
@@ -59,43 +63,93 @@ export interface RootSet {
  * ```
  */
 export function createRootSet(options: CreateRootSetOptions): RootSet {
-  if (options === null || typeof options !== "object") {
-    throw new InvalidArgumentError("options", "must be an object with roots", options);
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with roots");
   }
-  const { roots, worldId = 0x72787a74n, timestamp = Date.now(), signingKeys, libraryPath } = options;
-  if (!Array.isArray(roots) || roots.length < 1 || roots.length > 16) {
-    throw new InvalidArgumentError("roots", "must be an array of 1 to 16 root definitions", roots);
-  }
-  roots.forEach((root, i) => {
-    if (root === null || typeof root !== "object") throw new InvalidArgumentError(`roots[${i}]`, "must be an object");
-    toPublicIdentity(root.identity, `roots[${i}].identity`);
-    if (!Array.isArray(root.endpoints) || root.endpoints.length < 1 || root.endpoints.length > 32) {
-      throw new InvalidArgumentError(`roots[${i}].endpoints`, "must be an array of 1 to 32 ip/port strings", root.endpoints);
-    }
-    root.endpoints.forEach((ep, j) => {
-      const m = typeof ep === "string" ? /^(.+)\/(\d{1,5})$/.exec(ep) : null;
-      if (!m || !parseIp(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
-        throw new InvalidArgumentError(`roots[${i}].endpoints[${j}]`, 'must be "ip/port" with an IP literal and a port 1-65535', ep);
+  const o = readOptions(options, "options", [
+    "roots",
+    "worldId",
+    "timestamp",
+    "signingKeys",
+    "libraryPath",
+  ]);
+  const roots: RootDefinition[] = readArray(o.roots, "roots", 1, 16, "root definitions").map(
+    (root, i) => {
+      if (root === undefined) {
+        throw new InvalidArgumentError(`roots[${i}]`, "must be an object { identity, endpoints }");
       }
-    });
-  });
-  if (typeof worldId !== "bigint" || worldId <= 0n || worldId > 0xffffffffffffffffn || worldId === 149604618n) {
-    throw new InvalidArgumentError("worldId", "must be a 64-bit bigint > 0, not ZeroTier's planet id 149604618", worldId);
+      const r = readOptions(root, `roots[${i}]`, ["identity", "endpoints"], `roots[${i}].`);
+      const identity = toPublicIdentity(r.identity, `roots[${i}].identity`);
+      const endpoints = readArray(r.endpoints, `roots[${i}].endpoints`, 1, 32, "ip/port strings")
+        .map((ep, j) => {
+          const m = typeof ep === "string" && ep.length <= 64
+            ? /^([0-9a-fA-F.:]+)\/(\d{1,5})$/.exec(ep)
+            : null;
+          if (!m || !parseIp(m[1]) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+            throw new InvalidArgumentError(
+              `roots[${i}].endpoints[${j}]`,
+              'must be "ip/port" with an IP literal (no brackets or zone) and a port 1-65535',
+              ep,
+            );
+          }
+          return ep as string;
+        });
+      return { identity, endpoints };
+    },
+  );
+  const worldId = o.worldId ?? 0x72787a74n;
+  if (
+    typeof worldId !== "bigint" || worldId <= 0n || worldId > 0xffffffffffffffffn ||
+    worldId === 149604618n
+  ) {
+    throw new InvalidArgumentError(
+      "worldId",
+      "must be a 64-bit bigint > 0, not ZeroTier's planet id 149604618",
+      worldId,
+    );
   }
-  if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+  const timestamp = o.timestamp ?? Date.now();
+  if (typeof timestamp !== "number" || !Number.isSafeInteger(timestamp) || timestamp < 0) {
     throw new InvalidArgumentError("timestamp", "must be a non-negative integer (ms)", timestamp);
   }
-  if (signingKeys !== undefined) {
-    for (const k of ["previous", "current"] as const) {
-      const key = signingKeys?.[k];
-      if (!(key instanceof Uint8Array) || key.length !== 128) {
-        throw new InvalidArgumentError(`signingKeys.${k}`, "must be the 128-byte key from an earlier root set");
+  let signingKeys: { previous: Uint8Array; current: Uint8Array } | undefined;
+  if (o.signingKeys !== undefined) {
+    const k = readOptions(o.signingKeys, "signingKeys", ["previous", "current"], "signingKeys.");
+    const key = (name: "previous" | "current") => {
+      const v = k[name];
+      if (!isInstance(v, Uint8Array) || v.length !== 128) {
+        throw new InvalidArgumentError(
+          `signingKeys.${name}`,
+          "must be the 128-byte key from an earlier root set",
+        );
       }
-    }
+      return new Uint8Array(v);
+    };
+    signingKeys = { previous: key("previous"), current: key("current") };
   }
-  const result = signRootSet(loadLibrary(libraryPath), roots, worldId, BigInt(timestamp), signingKeys);
+  const libraryPath = o.libraryPath === undefined
+    ? undefined
+    : toCString(o.libraryPath, "libraryPath");
+  const result = signRootSet(
+    loadLibrary(libraryPath),
+    roots,
+    worldId,
+    BigInt(timestamp),
+    signingKeys,
+  );
   if (typeof result === "number") {
-    throw LibztCallError.fromReturn("zts_util_sign_root_set", result, 0, "Check the identities and endpoints.");
+    throw LibztCallError.fromReturn(
+      "zts_util_sign_root_set",
+      result,
+      0,
+      "Check the identities and endpoints.",
+    );
   }
-  return { bytes: result.rootSet, signingKeys: { previous: result.previousKey, current: result.currentKey } };
+  // The signing keys are private: readable, but redacted when printed or serialised.
+  const keys = { previous: result.previousKey, current: result.currentKey };
+  redactInspection(
+    keys,
+    () => ({ previous: redactedBytes(keys.previous), current: redactedBytes(keys.current) }),
+  );
+  return { bytes: result.rootSet, signingKeys: keys };
 }

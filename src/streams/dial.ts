@@ -6,8 +6,15 @@
  */
 import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
 import { encodeSockaddr, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { ipFamily } from "../ip.ts";
-import { toOptions, toPort, toSignal, toTimeout } from "../validate.ts";
+import {
+  readOptions,
+  toDestination,
+  toInteger,
+  toIpAddress,
+  toPort,
+  toSignal,
+  toTimeout,
+} from "../validate.ts";
 import type { SocketHost } from "./host.ts";
 import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
 
@@ -35,7 +42,12 @@ export interface ListenOptions {
 
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
 // Errors that mean "the path is not there yet" while ZeroTier sets it up.
-const RETRYABLE = new Set([101 /* ENETUNREACH */, 113 /* EHOSTUNREACH */, 110 /* ETIMEDOUT */, 103 /* ECONNABORTED */]);
+const RETRYABLE = new Set([
+  101, /* ENETUNREACH */
+  113, /* EHOSTUNREACH */
+  110, /* ETIMEDOUT */
+  103, /* ECONNABORTED */
+]);
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -52,89 +64,138 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Connects to a TCP peer. */
-export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
-  const o = toOptions<ConnectOptions>(options, "options");
-  if (typeof o.hostname !== "string" || !ipFamily(o.hostname)) {
-    throw new InvalidArgumentError("hostname", "must be an IPv4 or IPv6 address (ZeroTier networks have no DNS)", o.hostname);
+/** The keys of {@link ConnectOptions}. */
+export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal"] as const;
+
+/**
+ * Checks connect options (see {@link ConnectOptions}) and returns a checked copy.
+ *
+ * @example
+ * ```ts
+ * validateConnectOptions({ hostname: "10.1.2.3", port: 7000 }).family; // "IPv4"
+ * ```
+ */
+export function validateConnectOptions(options: unknown): {
+  hostname: string;
+  port: number;
+  timeout: number;
+  userSignal: AbortSignal | undefined;
+  family: "IPv4" | "IPv6";
+} {
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with hostname and port");
   }
+  const o = readOptions(options, "options", CONNECT_KEYS);
+  const { hostname, family } = toDestination(o.hostname, "hostname");
   const port = toPort(o.port, "port", false);
   const timeout = toTimeout(o.timeout) ?? DEFAULT_CONNECT_TIMEOUT;
   const userSignal = toSignal(o.signal);
-  const family = ipFamily(o.hostname)!;
-  const addr = encodeSockaddr(o.hostname, port)!;
-  const deadline = AbortSignal.timeout(timeout);
-  const signal = AbortSignal.any(userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped]);
-  const what = `connect to ${o.hostname}:${port}`;
+  return { hostname, port, timeout, userSignal, family };
+}
+
+/** Connects to a TCP peer. */
+export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
+  const { hostname, port, timeout, userSignal, family } = validateConnectOptions(options);
+  const addr = encodeSockaddr(hostname, port)!;
+  const deadlineController = new AbortController();
+  const deadline = deadlineController.signal;
+  const timer = setTimeout(() => deadlineController.abort(), timeout);
+  const signal = AbortSignal.any(
+    userSignal ? [userSignal, deadline, host.stopped] : [deadline, host.stopped],
+  );
+  const what = `connect to ${hostname}:${port}`;
   const rethrow = (err: unknown): never => {
     if (host.stopped.aborted) throw host.stopped.reason;
     if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
     throw err;
   };
-  await host.familyReady(family, signal).catch(rethrow);
-  for (let attempt = 0;; attempt++) {
-    if (host.stopped.aborted) throw host.stopped.reason;
-    const fd = host.calls.open(family, SOCK.STREAM);
-    if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
-    const failed = (errno: number) => {
-      host.calls.close(fd.value);
-      return errno;
-    };
-    let errno = 0;
-    // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
-    // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
-    // routes by source address first: bind to our address on the destination's network.
-    const source = host.sourceAddressFor(o.hostname);
-    if (source !== undefined) {
-      const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
-      if (!bound.ok) {
+  try {
+    await host.familyReady(family, signal).catch(rethrow);
+    for (let attempt = 0;; attempt++) {
+      if (host.stopped.aborted) throw host.stopped.reason;
+      const fd = host.calls.open(family, SOCK.STREAM);
+      if (!fd.ok) {
+        SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+      }
+      const failed = (errno: number) => {
         host.calls.close(fd.value);
-        SocketCalls.fail("zts_bsd_bind", bound, `binding to ${source}, this node's address on the peer's network`);
+        return errno;
+      };
+      let errno = 0;
+      // libzt makes the last-joined network lwIP's default interface, and 6PLANE peers share
+      // only 40 bits (lwIP assumes /64), so IPv6 would leave through the wrong network. lwIP
+      // routes by source address first: bind to our address on the destination's network.
+      const source = host.sourceAddressFor(hostname);
+      if (source !== undefined) {
+        const bound = host.calls.bind(fd.value, encodeSockaddr(source, 0)!);
+        if (!bound.ok) {
+          host.calls.close(fd.value);
+          SocketCalls.fail(
+            "zts_bsd_bind",
+            bound,
+            `binding to ${source}, this node's address on the peer's network`,
+          );
+        }
       }
-    }
-    const started = host.calls.connect(fd.value, addr);
-    if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
-    if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
-      errno = failed(started.errno);
-    } else {
-      try {
-        await host.poller.wait(fd.value, SOCK.POLLOUT, signal);
-      } catch (err) {
-        host.poller.release(fd.value, () => host.calls.close(fd.value));
-        rethrow(err);
+      const started = host.calls.connect(fd.value, addr);
+      if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
+      if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
+        errno = failed(started.errno);
+      } else {
+        try {
+          await host.poller.wait(fd.value, SOCK.POLLOUT, signal);
+        } catch (err) {
+          host.poller.release(fd.value, () => host.calls.close(fd.value));
+          rethrow(err);
+        }
+        const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
+        if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
+        errno = failed(so.ok ? so.value : so.errno);
       }
-      const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
-      if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
-      errno = failed(so.ok ? so.value : so.errno);
+      // lwIP reports the reset that answers a SYN as ECONNRESET; to the caller it is a
+      // refusal, as with the platform's own sockets.
+      if (errno === ERRNO.ECONNRESET) {
+        throw LibztCallError.fromReturn(
+          "zts_bsd_connect",
+          -1,
+          ERRNO.ECONNREFUSED,
+          `nothing listens at ${hostname}:${port}`,
+        );
+      }
+      if (!RETRYABLE.has(errno)) {
+        throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
+      }
+      // ZeroTier may still be setting up the path to the peer: try again shortly.
+      await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
     }
-    // lwIP reports the reset that answers a SYN as ECONNRESET; to the caller it is a refusal,
-    // as with the platform's own sockets.
-    if (errno === ERRNO.ECONNRESET) {
-      throw LibztCallError.fromReturn("zts_bsd_connect", -1, ERRNO.ECONNREFUSED, `nothing listens at ${o.hostname}:${port}`);
-    }
-    if (!RETRYABLE.has(errno)) throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
-    // ZeroTier may still be setting up the path to the peer: try again shortly.
-    await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
+  } finally {
+    // The deadline's timer must not outlive the attempt (10,000 connects would keep 10,000 timers).
+    clearTimeout(timer);
   }
 }
 
 /** Starts listening for TCP connections. */
 export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener {
-  const o = toOptions<ListenOptions>(options, "options");
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with port");
+  }
+  const o = readOptions(options, "options", ["port", "hostname", "backlog"]);
   const port = toPort(o.port, "port");
-  const hostname = o.hostname ?? "::";
-  if (typeof hostname !== "string" || !ipFamily(hostname)) {
-    throw new InvalidArgumentError("hostname", "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any", hostname);
-  }
-  const backlog = o.backlog ?? 128;
-  if (!Number.isInteger(backlog) || backlog < 1 || backlog > 1024) {
-    throw new InvalidArgumentError("backlog", "must be an integer from 1 to 1024", backlog);
-  }
-  const family = ipFamily(hostname)!;
+  const { hostname, family } = toIpAddress(
+    o.hostname ?? "::",
+    "hostname",
+    "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any",
+  );
+  const backlog = toInteger(o.backlog ?? 128, "backlog", 1, 1024);
   const fd = host.calls.open(family, SOCK.STREAM);
-  if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  if (!fd.ok) {
+    SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  }
   const steps: [string, () => ReturnType<SocketCalls["bind"]>][] = [
-    ["zts_bsd_setsockopt", () => host.calls.setInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1)],
+    [
+      "zts_bsd_setsockopt",
+      () => host.calls.setInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_REUSEADDR, 1),
+    ],
     ["zts_bsd_bind", () => host.calls.bind(fd.value, encodeSockaddr(hostname, port)!)],
     ["zts_bsd_listen", () => host.calls.listen(fd.value, backlog)],
   ];

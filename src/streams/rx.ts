@@ -6,9 +6,25 @@
  * @module
  */
 import { filter, firstValueFrom, Observable, timeout as rxTimeout } from "rxjs";
-import { InvalidArgumentError, TimeoutError, ZeroTierError } from "../errors.ts";
+import { InvalidArgumentError, NodeStateError, TimeoutError, ZeroTierError } from "../errors.ts";
+import { hexId } from "../ffi/events.ts";
+import {
+  isInstance,
+  readOptions,
+  readProperty,
+  toChoice,
+  toFunction,
+  toInteger,
+  toNodeId,
+  toSignal,
+  toTimeout,
+} from "../validate.ts";
+import { validateConnectOptions } from "./dial.ts";
 import type { PeerState } from "../observables/state.ts";
 import type { ConnectOptions } from "./dial.ts";
+
+/** The most values {@link toReadable} buffers. */
+const MAX_BUFFERED = 1 << 20;
 import type { TcpConn } from "./tcp.ts";
 
 /**
@@ -25,9 +41,18 @@ import type { TcpConn } from "./tcp.ts";
  * ```
  */
 export function fromReadable<T>(readable: ReadableStream<T>): Observable<T> {
+  if (!isInstance(readable, ReadableStream)) {
+    throw new InvalidArgumentError(
+      "readable",
+      "must be a ReadableStream (e.g. conn.readable)",
+      readable,
+    );
+  }
   return new Observable<T>((subscriber) => {
     if (readable.locked) {
-      subscriber.error(new ZeroTierError("STREAM_LOCKED", "fromReadable: the stream already has a reader."));
+      subscriber.error(
+        new ZeroTierError("STREAM_LOCKED", "fromReadable: the stream already has a reader."),
+      );
       return;
     }
     const reader = readable.getReader();
@@ -76,15 +101,20 @@ export interface ToReadableOptions {
  * await lines.pipeTo(conn.writable);
  * ```
  */
-export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions = {}): ReadableStream<T> {
-  const highWaterMark = options.highWaterMark ?? 16;
-  const overflow = options.overflow ?? "error";
-  if (!Number.isInteger(highWaterMark) || highWaterMark < 1) {
-    throw new InvalidArgumentError("highWaterMark", "must be an integer >= 1", highWaterMark);
+export function toReadable<T>(
+  source$: Observable<T>,
+  options: ToReadableOptions = {},
+): ReadableStream<T> {
+  if (typeof readProperty(source$, "subscribe", "source$") !== "function") {
+    throw new InvalidArgumentError("source$", "must be an Observable", source$);
   }
-  if (!["error", "drop-oldest", "drop-newest"].includes(overflow)) {
-    throw new InvalidArgumentError("overflow", 'must be "error", "drop-oldest" or "drop-newest"', overflow);
-  }
+  const o = readOptions(options, "options", ["highWaterMark", "overflow"]);
+  const highWaterMark = toInteger(o.highWaterMark ?? 16, "highWaterMark", 1, MAX_BUFFERED);
+  const overflow = toChoice(
+    o.overflow ?? "error",
+    "overflow",
+    ["error", "drop-oldest", "drop-newest"] as const,
+  );
   let subscription: { unsubscribe(): void } | undefined;
   const queue: T[] = [];
   let waiting: (() => void) | undefined;
@@ -102,7 +132,10 @@ export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions
             if (overflow === "drop-oldest") queue.shift();
             else {
               ended = {
-                error: new ZeroTierError("BUFFER_OVERFLOW", `toReadable: more than ${highWaterMark} values waited for a reader.`),
+                error: new ZeroTierError(
+                  "BUFFER_OVERFLOW",
+                  `toReadable: more than ${highWaterMark} values waited for a reader.`,
+                ),
               };
               subscription?.unsubscribe();
               return wake();
@@ -122,7 +155,9 @@ export function toReadable<T>(source$: Observable<T>, options: ToReadableOptions
       });
     },
     async pull(controller) {
-      while (queue.length === 0 && !ended) await new Promise<void>((resolve) => (waiting = resolve));
+      while (queue.length === 0 && !ended) {
+        await new Promise<void>((resolve) => (waiting = resolve));
+      }
       if (queue.length > 0) return controller.enqueue(queue.shift()!);
       if (ended?.error !== undefined) controller.error(ended.error);
       else controller.close();
@@ -152,21 +187,47 @@ export async function whenDirect(
   peerId: string,
   options: { timeout?: number; signal?: AbortSignal } = {},
 ): Promise<PeerState> {
-  let source$ = node.peer$(peerId).pipe(filter((p) => p.link === "DIRECT"));
-  if (options.timeout !== undefined) source$ = source$.pipe(rxTimeout(options.timeout));
+  const peer = peerSource(node);
+  const id = hexId(toNodeId(peerId, "peerId"), 10);
+  const o = readOptions(options, "options", ["timeout", "signal"]);
+  const timeout = toTimeout(o.timeout);
+  const signal = toSignal(o.signal);
+  signal?.throwIfAborted();
+  let source$ = peer(id).pipe(filter((p) => p.link === "DIRECT"));
+  if (timeout !== undefined) source$ = source$.pipe(rxTimeout(timeout));
   const pending = firstValueFrom(source$).catch((err) => {
-    if (err?.name === "TimeoutError" && options.timeout !== undefined) {
-      throw new TimeoutError(`waiting for a direct path to ${peerId}`, options.timeout);
+    if (err?.name === "TimeoutError" && timeout !== undefined) {
+      throw new TimeoutError(`waiting for a direct path to ${id}`, timeout);
+    }
+    if (err?.name === "EmptyError") {
+      throw new NodeStateError(
+        "NODE_STOPPED",
+        `waiting for a direct path to ${id}: the node stopped`,
+      );
     }
     throw err;
   });
-  if (!options.signal) return await pending;
-  const signal = options.signal;
-  signal.throwIfAborted();
-  return await Promise.race([
-    pending,
-    new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true })),
-  ]);
+  if (!signal) return await pending;
+  let onAbort: () => void = () => {};
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function peerSource(node: unknown): (peerId: string) => Observable<PeerState> {
+  const fn = readProperty(node, "peer$", "node");
+  if (typeof fn !== "function") {
+    throw new InvalidArgumentError("node", "must be a ZeroTierNode (something with peer$)", node);
+  }
+  return (id) => (fn as (id: string) => Observable<PeerState>).call(node, id);
 }
 
 /** What {@link reconnecting} and {@link connectWhenDirect} need of a node. */
@@ -183,9 +244,27 @@ export interface Dialer extends PeerSource {
  * const conn = await connectWhenDirect(node, "89e92ceee5", { hostname: "10.44.238.229", port: 7000 });
  * ```
  */
-export async function connectWhenDirect(node: Dialer, peerId: string, options: ConnectOptions): Promise<TcpConn> {
-  await whenDirect(node, peerId, { timeout: options.timeout, signal: options.signal });
-  return await node.connect(options);
+export async function connectWhenDirect(
+  node: Dialer,
+  peerId: string,
+  options: ConnectOptions,
+): Promise<TcpConn> {
+  if (typeof readProperty(node, "connect", "node") !== "function") {
+    throw new InvalidArgumentError(
+      "node",
+      "must be a ZeroTierNode (something with connect and peer$)",
+      node,
+    );
+  }
+  const checked = validateConnectOptions(options);
+  const connectOptions = {
+    hostname: checked.hostname,
+    port: checked.port,
+    timeout: checked.timeout,
+    ...(checked.userSignal ? { signal: checked.userSignal } : {}),
+  };
+  await whenDirect(node, peerId, { timeout: checked.timeout, signal: checked.userSignal });
+  return await node.connect(connectOptions);
 }
 
 /** Options of {@link reconnecting}. */
@@ -194,9 +273,9 @@ export interface ReconnectOptions {
   initialDelay?: number;
   /** Longest delay, ms. Default: 30000. */
   maxDelay?: number;
-  /** Growth of the delay after each failure. Default: 2. */
+  /** Growth of the delay after each failure, 1 to 1000. Default: 2. */
   factor?: number;
-  /** Give up (error) after this many failed attempts in a row. Default: unlimited. */
+  /** Give up (error) after this many failed attempts in a row (an integer >= 1). Default: unlimited. */
   maxAttempts?: number;
 }
 
@@ -212,11 +291,21 @@ export interface ReconnectOptions {
  *   .subscribe((conn) => conn.readable.pipeTo(Deno.stdout.writable, { preventClose: true }));
  * ```
  */
-export function reconnecting(connect: () => Promise<TcpConn>, options: ReconnectOptions = {}): Observable<TcpConn> {
-  const { initialDelay = 500, maxDelay = 30_000, factor = 2, maxAttempts = Infinity } = options;
-  for (const [name, v] of Object.entries({ initialDelay, maxDelay, factor })) {
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(name, "must be a finite number >= 0", v);
+export function reconnecting(
+  connect: () => Promise<TcpConn>,
+  options: ReconnectOptions = {},
+): Observable<TcpConn> {
+  toFunction(connect, "connect");
+  const o = readOptions(options, "options", ["initialDelay", "maxDelay", "factor", "maxAttempts"]);
+  const initialDelay = toTimeout(o.initialDelay ?? 500, "initialDelay")!;
+  const maxDelay = toTimeout(o.maxDelay ?? 30_000, "maxDelay")!;
+  const factor = o.factor ?? 2;
+  if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1 || factor > 1000) {
+    throw new InvalidArgumentError("factor", "must be a number from 1 to 1000", factor);
   }
+  const maxAttempts = o.maxAttempts === undefined || o.maxAttempts === Infinity
+    ? Infinity
+    : toInteger(o.maxAttempts, "maxAttempts", 1, Number.MAX_SAFE_INTEGER);
   return new Observable<TcpConn>((subscriber) => {
     let active = true;
     let current: TcpConn | undefined;
@@ -226,8 +315,19 @@ export function reconnecting(connect: () => Promise<TcpConn>, options: Reconnect
       let failures = 0;
       while (active) {
         try {
-          current = await connect();
+          const conn: unknown = await connect();
+          if (typeof readProperty(conn, "close", "connect") !== "function") {
+            throw new InvalidArgumentError(
+              "connect",
+              "must return a Promise of a TcpConn (e.g. () => node.connect(...))",
+              conn,
+            );
+          }
+          current = conn as TcpConn;
         } catch (err) {
+          if (err instanceof InvalidArgumentError && err.argument === "connect") {
+            return subscriber.error(err);
+          }
           failures++;
           if (failures >= maxAttempts) return subscriber.error(err);
           await sleep(Math.min(maxDelay, initialDelay * factor ** (failures - 1)));
@@ -236,7 +336,7 @@ export function reconnecting(connect: () => Promise<TcpConn>, options: Reconnect
         if (!active) return current.close();
         failures = 0;
         subscriber.next(current);
-        await current.closed;
+        await Promise.resolve(current.closed).catch(() => {});
         if (active) await sleep(initialDelay);
       }
     })();

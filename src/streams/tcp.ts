@@ -8,7 +8,10 @@
 import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
+
+const INT32_MAX = 2 ** 31 - 1;
 
 /** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
 export interface NetAddr {
@@ -147,7 +150,7 @@ export class TcpConn {
       },
       write: async (chunk, controller) => {
         try {
-          if (!(chunk instanceof Uint8Array)) {
+          if (!isInstance(chunk, Uint8Array)) {
             throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
           }
           let offset = 0;
@@ -194,6 +197,7 @@ export class TcpConn {
 
   /** Disables (true) or enables Nagle's algorithm. */
   setNoDelay(noDelay = true): void {
+    toBool(noDelay, "noDelay");
     this.#option("setNoDelay", SOCK.IPPROTO_TCP, SOCK.TCP_NODELAY, noDelay ? 1 : 0);
   }
 
@@ -202,17 +206,20 @@ export class TcpConn {
    * seconds and probe count), so a dead peer is noticed.
    */
   setKeepAlive(keepAlive = true, options: { idle?: number; interval?: number; count?: number } = {}): void {
+    toBool(keepAlive, "keepAlive");
+    const o = readOptions(options, "options", ["idle", "interval", "count"]);
+    const idle = o.idle === undefined ? undefined : toInteger(o.idle, "idle", 1, INT32_MAX);
+    const interval = o.interval === undefined ? undefined : toInteger(o.interval, "interval", 1, INT32_MAX);
+    const count = o.count === undefined ? undefined : toInteger(o.count, "count", 1, INT32_MAX);
     this.#option("setKeepAlive", SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, keepAlive ? 1 : 0);
-    if (options.idle !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, options.idle);
-    if (options.interval !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, options.interval);
-    if (options.count !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, options.count);
+    if (idle !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, idle);
+    if (interval !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, interval);
+    if (count !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, count);
   }
 
   /** Sets `SO_LINGER`: seconds to wait for unsent data at close; 0 resets the connection. */
   setLinger(seconds: number | undefined): void {
-    if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < 0)) {
-      throw new InvalidArgumentError("seconds", "must be a non-negative integer or undefined", seconds);
-    }
+    if (seconds !== undefined) toInteger(seconds, "seconds", 0, 65535);
     this.#assertOpen("setLinger");
     const r = this.#host.calls.setLinger(this.#fd, seconds);
     if (!r.ok) SocketCalls.fail("zts_bsd_setsockopt", r);
@@ -220,6 +227,7 @@ export class TcpConn {
 
   /** Sets the receive buffer size in bytes (`SO_RCVBUF`). */
   setReceiveBufferSize(bytes: number): void {
+    toInteger(bytes, "bytes", 1, INT32_MAX);
     this.#option("setReceiveBufferSize", SOCK.SOL_SOCKET, SOCK.SO_RCVBUF, bytes);
   }
 
@@ -299,13 +307,14 @@ export class TcpListener implements AsyncIterable<TcpConn> {
    * closed, or with `signal.reason` when aborted (no connection is taken then).
    */
   async accept(options: { signal?: AbortSignal } = {}): Promise<TcpConn> {
+    const signal = toSignal(readOptions(options, "options", ["signal"]).signal);
     for (;;) {
       if (this.#closed) throw new SocketClosedError("accept");
-      options.signal?.throwIfAborted();
+      signal?.throwIfAborted();
       const r = this.#host.calls.accept(this.#fd);
       if (r.ok) return openTcpConn(this.#host, r.fd, r.peer);
       if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
-      await this.#host.poller.wait(this.#fd, SOCK.POLLIN, options.signal);
+      await this.#host.poller.wait(this.#fd, SOCK.POLLIN, signal);
     }
   }
 

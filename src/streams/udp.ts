@@ -6,8 +6,7 @@
  */
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { ipFamily } from "../ip.ts";
-import { toOptions, toPort } from "../validate.ts";
+import { isInstance, readOptions, toDestination, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { type NetAddr, SocketClosedError } from "./tcp.ts";
 
@@ -94,7 +93,9 @@ export class DatagramConn {
             c.enqueue({ data: buffer.slice(0, r.size), remoteAddr: netAddr(r.from) });
             return;
           }
-          if (r.errno !== ERRNO.EAGAIN) throw LibztCallError.fromReturn("zts_bsd_recvfrom", r.rc, r.errno);
+          if (r.errno !== ERRNO.EAGAIN) {
+            throw LibztCallError.fromReturn("zts_bsd_recvfrom", r.rc, r.errno);
+          }
           await host.poller.wait(fd, SOCK.POLLIN);
         }
       },
@@ -105,19 +106,31 @@ export class DatagramConn {
         this.#writeController = c;
       },
       write: async (d) => {
-        const o = toOptions<OutgoingDatagram>(d, "datagram");
-        if (!(o.data instanceof Uint8Array)) throw new InvalidArgumentError("datagram.data", "must be a Uint8Array", o.data);
-        if (o.data.byteLength > MAX_DATAGRAM) {
-          throw new ZeroTierError("EMSGSIZE", `A datagram carries at most ${MAX_DATAGRAM} bytes, not ${o.data.byteLength}: split it.`);
+        if (d === undefined) {
+          throw new InvalidArgumentError("datagram", "must be an object { data, hostname, port }");
+        }
+        // Extra keys are fine here: a received Datagram may be reused as the reply.
+        const o = readOptions(d, "datagram", ["data", "hostname", "port"], "datagram.", true);
+        const data = o.data;
+        if (!isInstance(data, Uint8Array)) {
+          throw new InvalidArgumentError("datagram.data", "must be a Uint8Array", data);
+        }
+        if (data.byteLength > MAX_DATAGRAM) {
+          throw new ZeroTierError(
+            "EMSGSIZE",
+            `A datagram carries at most ${MAX_DATAGRAM} bytes, not ${data.byteLength}: split it.`,
+          );
         }
         const port = toPort(o.port, "datagram.port", false);
-        const to = typeof o.hostname === "string" ? encodeSockaddr(o.hostname, port) : undefined;
-        if (!to) throw new InvalidArgumentError("datagram.hostname", "must be an IPv4 or IPv6 address", o.hostname);
+        const { hostname } = toDestination(o.hostname, "datagram.hostname");
+        const to = encodeSockaddr(hostname, port)!;
         for (;;) {
           if (this.#released) throw new SocketClosedError("send");
-          const r = host.calls.sendto(fd, o.data, to);
+          const r = host.calls.sendto(fd, data, to);
           if (r.ok) return;
-          if (r.errno !== ERRNO.EAGAIN) throw LibztCallError.fromReturn("zts_bsd_sendto", r.rc, r.errno);
+          if (r.errno !== ERRNO.EAGAIN) {
+            throw LibztCallError.fromReturn("zts_bsd_sendto", r.rc, r.errno);
+          }
           await host.poller.wait(fd, SOCK.POLLOUT);
         }
       },
@@ -142,13 +155,20 @@ export class DatagramConn {
 
 /** Opens a UDP socket. */
 export function listenDatagram(host: SocketHost, options: DatagramOptions): DatagramConn {
-  const o = toOptions<DatagramOptions>(options, "options");
+  if (options === undefined) {
+    throw new InvalidArgumentError("options", "must be an object with port");
+  }
+  const o = readOptions(options, "options", ["port", "hostname"]);
   const port = toPort(o.port, "port");
-  const hostname = o.hostname ?? "::";
-  const family = typeof hostname === "string" ? ipFamily(hostname) : undefined;
-  if (!family) throw new InvalidArgumentError("hostname", "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0", hostname);
+  const { hostname, family } = toIpAddress(
+    o.hostname ?? "::",
+    "hostname",
+    "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0",
+  );
   const fd = host.calls.open(family, SOCK.DGRAM);
-  if (!fd.ok) SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  if (!fd.ok) {
+    SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
+  }
   const bound = host.calls.bind(fd.value, encodeSockaddr(hostname, port)!);
   if (!bound.ok) {
     host.calls.close(fd.value);

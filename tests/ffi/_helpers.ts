@@ -79,12 +79,13 @@ export interface ScenarioRun<T> {
 /**
  * Runs `deno run -A <script> ...args` in a child process and waits at most
  * `limitMs` for it to exit by itself; past that it is killed and this rejects.
- * The child gets this process's environment without `LIBZT_PATH`, plus `env`.
+ * The child gets this process's environment without `LIBZT_PATH`, plus `env`;
+ * `denoFlags` go before the script (e.g. `--v8-flags=--expose-gc`).
  */
 export async function runScenario<T = unknown>(
   script: string,
   args: string[],
-  options: { env?: Record<string, string>; limitMs?: number } = {},
+  options: { env?: Record<string, string>; limitMs?: number; denoFlags?: string[] } = {},
 ): Promise<ScenarioRun<T>> {
   const limitMs = options.limitMs ?? 20_000;
   const env = Deno.env.toObject();
@@ -93,7 +94,7 @@ export async function runScenario<T = unknown>(
   const path = new URL(script, import.meta.url).pathname;
   const started = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", path, ...args],
+    args: ["run", "-A", "--quiet", ...(options.denoFlags ?? []), path, ...args],
     clearEnv: true,
     env,
     stdin: "null",

@@ -182,7 +182,6 @@ describe("toOptions", () => {
 
 describe("toCString", () => {
   test("accepts strings up to max UTF-8 bytes", () => {
-    assert.equal(toCString("", "path"), "");
     assert.equal(toCString("/tmp/zt", "path"), "/tmp/zt");
     assert.equal(toCString("a".repeat(4096), "path"), "a".repeat(4096));
     // "é" is 2 bytes of UTF-8, so "éa" is 3.
@@ -191,6 +190,7 @@ describe("toCString", () => {
 
   test("rejects NUL, too many UTF-8 bytes and non-strings", () => {
     throwsArg(() => toCString("a\0b", "path"), "path");
+    throwsArg(() => toCString("", "path"), "path"); // an empty path or prefix means "everything"
     throwsArg(() => toCString("a".repeat(4097), "path"), "path");
     throwsArg(() => toCString("éé", "name", 3), "name"); // 4 bytes although 2 characters
     throwsArg(() => toCString("✓✓", "name", 5), "name"); // 6 bytes
