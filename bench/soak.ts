@@ -28,7 +28,9 @@ function envNumber(name: string, fallback: number): number {
   const raw = Deno.env.get(name);
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${raw}`);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new Error(`${name} must be a positive number, got ${raw}`);
+  }
   return n;
 }
 
@@ -41,7 +43,8 @@ const ZT_PORT = 9993;
 const SINK_PORT = 7300;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const log = (msg: string) => console.error(`[soak ${((performance.now() - t0) / 1000).toFixed(0)}s] ${msg}`);
+const log = (msg: string) =>
+  console.error(`[soak ${((performance.now() - t0) / 1000).toFixed(0)}s] ${msg}`);
 const t0 = performance.now();
 
 let net: TestNetwork | undefined;
@@ -66,11 +69,15 @@ try {
   for (const x of agents) await x.call("memory");
   await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 60_000 }, 70_000)));
   const network = adhocIPv4NetworkId(10, rootId);
-  await Promise.all([a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 60_000 }, 70_000)));
+  await Promise.all(
+    [a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 60_000 }, 70_000)),
+  );
   const hostname = adhocIPv4Address(network, idB);
   await b.call("sinkServer", { port: SINK_PORT });
-  log(`network ready; ${MINUTES} min of ${RATE} B/s, ${SEGMENT_S} s per transfer, ` +
-    `cut ${PARTITION_FOR_S} s every ${PARTITION_EVERY_S} s`);
+  log(
+    `network ready; ${MINUTES} min of ${RATE} B/s, ${SEGMENT_S} s per transfer, ` +
+      `cut ${PARTITION_FOR_S} s every ${PARTITION_EVERY_S} s`,
+  );
 
   const end = performance.now() + MINUTES * 60_000;
   const totals = { transfers: 0, sent: 0, received: 0, corrupted: 0, failures: 0, partitions: 0 };
@@ -79,13 +86,17 @@ try {
   let stopPartitions = false;
   const partitions = (async () => {
     while (!stopPartitions) {
-      for (let waited = 0; waited < PARTITION_EVERY_S * 1000 && !stopPartitions; waited += 1000) await sleep(1000);
+      for (let waited = 0; waited < PARTITION_EVERY_S * 1000 && !stopPartitions; waited += 1000) {
+        await sleep(1000);
+      }
       if (stopPartitions) break;
       log("cutting the direct path between the leaves");
       await net!.block(hostA, hostB, true);
       await net!.block(hostB, hostA, true);
       totals.partitions++;
-      for (let waited = 0; waited < PARTITION_FOR_S * 1000 && !stopPartitions; waited += 1000) await sleep(1000);
+      for (let waited = 0; waited < PARTITION_FOR_S * 1000 && !stopPartitions; waited += 1000) {
+        await sleep(1000);
+      }
       await net!.block(hostA, hostB, false);
       await net!.block(hostB, hostA, false);
       log("healed");
@@ -97,12 +108,20 @@ try {
       await a.call("pacedStart", { hostname, port: SINK_PORT, rate: RATE }, 60_000);
       const segmentEnd = Math.min(end, performance.now() + SEGMENT_S * 1000);
       while (performance.now() < segmentEnd) await sleep(1000);
-      const r = await a.call<{ sent: number; intact: boolean; reply: { bytes: number } }>("pacedFinish", {}, 600_000);
+      const r = await a.call<{ sent: number; intact: boolean; reply: { bytes: number } }>(
+        "pacedFinish",
+        {},
+        600_000,
+      );
       totals.transfers++;
       totals.sent += r.sent;
       if (r.intact) totals.received += r.reply.bytes;
       else totals.corrupted++;
-      log(`transfer ${totals.transfers}: ${r.sent} bytes sent, ${r.reply.bytes} received, ${r.intact ? "intact" : "CORRUPTED"}`);
+      log(
+        `transfer ${totals.transfers}: ${r.sent} bytes sent, ${r.reply.bytes} received, ${
+          r.intact ? "intact" : "CORRUPTED"
+        }`,
+      );
     } catch (err) {
       totals.failures++;
       log(`transfer failed: ${(err as Error).message}`);
@@ -111,7 +130,9 @@ try {
   stopPartitions = true;
   await partitions;
 
-  const peer = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", { peer: idB });
+  const peer = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", {
+    peer: idB,
+  });
   const online = await a.call<{ online: boolean; at: number }[]>("onlineHistory");
   const memory: Record<string, { rss: number; heapUsed: number }> = {};
   for (const x of agents) memory[x.name] = await x.call("memory");
@@ -119,17 +140,26 @@ try {
   const mb = (n: number) => (n / 1e6).toFixed(1);
 
   console.log();
-  console.log(`soak: ${MINUTES} min, ${totals.transfers} transfers, ${totals.partitions} partitions`);
-  console.log(`bytes sent ${totals.sent} (${mb(totals.sent)} MB), received intact ${totals.received}, lost ${lost}`);
+  console.log(
+    `soak: ${MINUTES} min, ${totals.transfers} transfers, ${totals.partitions} partitions`,
+  );
+  console.log(
+    `bytes sent ${totals.sent} (${
+      mb(totals.sent)
+    } MB), received intact ${totals.received}, lost ${lost}`,
+  );
   console.log(`corrupted transfers ${totals.corrupted}, failed transfers ${totals.failures}`);
   console.log(
     `peer$ transitions of B seen by A (${peer.length}): ` +
       peer.map((s) => `${s.link}@${(s.at / 1000).toFixed(0)}s`).join(" → "),
   );
-  console.log(`online$ of A: ${online.map((o) => `${o.online}@${(o.at / 1000).toFixed(0)}s`).join(" → ")}`);
+  console.log(
+    `online$ of A: ${online.map((o) => `${o.online}@${(o.at / 1000).toFixed(0)}s`).join(" → ")}`,
+  );
   console.log(
     "peak memory: " +
-      Object.entries(memory).map(([n, m]) => `${n} rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} MB`).join("; "),
+      Object.entries(memory).map(([n, m]) => `${n} rss ${mb(m.rss)} MB, heap ${mb(m.heapUsed)} MB`)
+        .join("; "),
   );
   failed = lost !== 0 || totals.corrupted !== 0 || totals.failures !== 0 || totals.transfers === 0;
   console.log(`lost: ${lost}`);

@@ -16,6 +16,7 @@ import {
   toTimeout,
 } from "../validate.ts";
 import type { SocketHost } from "./host.ts";
+import { giveConnectSlot, takeConnectSlot } from "./connect_slots.ts";
 import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
 
 /** Options of `node.connect()`, like `Deno.connect`. */
@@ -109,8 +110,11 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
     if (deadline.aborted && !userSignal?.aborted) throw new TimeoutError(what, timeout);
     throw err;
   };
+  let slot = false;
   try {
     await host.familyReady(family, signal).catch(rethrow);
+    await takeConnectSlot(host, signal).catch(rethrow);
+    slot = true;
     for (let attempt = 0;; attempt++) {
       if (host.stopped.aborted) throw host.stopped.reason;
       const fd = host.calls.open(family, SOCK.STREAM);
@@ -169,6 +173,7 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
       await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
     }
   } finally {
+    if (slot) giveConnectSlot(host);
     // The deadline's timer must not outlive the attempt (10,000 connects would keep 10,000 timers).
     clearTimeout(timer);
   }

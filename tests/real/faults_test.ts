@@ -35,9 +35,12 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     net = await createTestNetwork(3);
     [rootHost, hostA, hostB] = net.hosts;
     root = new Agent("root", rootHost);
-    ({ secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    }));
+    ({ secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>(
+      "makePlanet",
+      {
+        endpoint: `${rootHost.address}/${ZT_PORT}`,
+      },
+    ));
     a = new Agent("leafA", hostA);
     b = new Agent("leafB", hostB);
     const started = await Promise.all([
@@ -48,7 +51,9 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
     await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 60_000 })));
     const network = adhocIPv4NetworkId(10, ids.root);
-    await Promise.all([a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 60_000 })));
+    await Promise.all(
+      [a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 60_000 })),
+    );
     addrB = adhocIPv4Address(network, ids.b);
     // Traffic makes ZeroTier set up the direct path.
     await b.call("echoServer", { port: 7100 });
@@ -74,14 +79,21 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     await net.block(hostA, hostB, true);
     await net.block(hostB, hostA, true);
     const cutAt = Date.now();
-    const relay = await a.call<{ waitedMs: number }>("waitPeerLink", { peer: ids.b, link: "RELAY" }, 300_000);
+    const relay = await a.call<{ waitedMs: number }>(
+      "waitPeerLink",
+      { peer: ids.b, link: "RELAY" },
+      300_000,
+    );
     timings.partition_to_relay = Date.now() - cutAt;
     assert.ok(relay.waitedMs >= 0);
     const atRelay = await a.call<{ sent: number; error?: unknown }>("pacedStatus");
     await sleep(5000);
     const relayed = await a.call<{ sent: number; error?: unknown }>("pacedStatus");
     assert.equal(relayed.error, undefined, "the transfer failed during the partition");
-    assert.ok(relayed.sent > atRelay.sent, `no progress through the root: ${atRelay.sent} → ${relayed.sent}`);
+    assert.ok(
+      relayed.sent > atRelay.sent,
+      `no progress through the root: ${atRelay.sent} → ${relayed.sent}`,
+    );
     timings.relayed_rate_Bps = Math.round((relayed.sent - atRelay.sent) / 5);
 
     await net.block(hostA, hostB, false);
@@ -90,17 +102,26 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     await a.call("waitPeerLink", { peer: ids.b, link: "DIRECT" }, 180_000);
     timings.heal_to_direct = Date.now() - healAt;
 
-    const done = await a.call<{ sent: number; intact: boolean; reply: { bytes: number } }>("pacedFinish", {}, 300_000);
+    const done = await a.call<{ sent: number; intact: boolean; reply: { bytes: number } }>(
+      "pacedFinish",
+      {},
+      300_000,
+    );
     assert.equal(done.reply.bytes, done.sent, "bytes received = bytes sent");
     assert.equal(done.intact, true, "SHA-256 of what arrived equals what was sent");
     timings.partition_transfer_bytes = done.sent;
 
-    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", { peer: ids.b });
+    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", {
+      peer: ids.b,
+    });
     const links = history.map((s) => s.link);
     const lastRelay = links.lastIndexOf("RELAY");
     assert.ok(lastRelay > links.indexOf("DIRECT"), `direct, then relay: ${links.join(" → ")}`);
     assert.equal(links.at(-1), "DIRECT", `ends direct: ${links.join(" → ")}`);
-    console.log("A saw B:", history.map((s) => `${s.event}@${(s.at / 1000).toFixed(1)}s`).join(" → "));
+    console.log(
+      "A saw B:",
+      history.map((s) => `${s.event}@${(s.at / 1000).toFixed(1)}s`).join(" → "),
+    );
   });
 
   test("the root dies and returns: online$ false then true; direct connections keep working", async () => {
@@ -112,13 +133,20 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     await a.call("waitOnlineValue", { value: false, timeout: 120_000 }, 130_000);
     timings.root_killed_to_offline = Date.now() - killedAt;
 
-    const during = await a.call<{ ok: boolean; rttMs: number }>("echoRoundTrip", { bytes: 100_000, timeout: 10_000 });
+    const during = await a.call<{ ok: boolean; rttMs: number }>("echoRoundTrip", {
+      bytes: 100_000,
+      timeout: 10_000,
+    });
     assert.equal(during.ok, true, "leaf-to-leaf traffic while the root is gone");
     timings.echo_100kB_without_root = Math.round(during.rttMs);
 
     // The same identity comes back at the same endpoint.
     root = new Agent("root2", rootHost);
-    const again = await root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT });
+    const again = await root.call<{ nodeId: string }>("start", {
+      identity: rootSecret,
+      roots,
+      port: ZT_PORT,
+    });
     assert.equal(again.nodeId, ids.root);
     const restartedAt = Date.now();
     await a.call("waitOnlineValue", { value: true, timeout: 360_000 }, 370_000);
@@ -128,7 +156,11 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
   });
 
   test("stop() under load: open streams fail with NODE_STOPPED, observables complete, the process exits", async () => {
-    const load = await a.call<{ openSockets: number }>("loadStart", { hostname: addrB, port: 7100, streams: 10 });
+    const load = await a.call<{ openSockets: number }>("loadStart", {
+      hostname: addrB,
+      port: 7100,
+      streams: 10,
+    });
     assert.ok(load.openSockets >= 10);
     const r = await a.call<{
       stopMs: number;
@@ -139,11 +171,17 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     }>("stopUnderLoad", {}, 30_000);
     assert.equal(r.lifecycle, "stopped");
     assert.equal(r.openSockets, 0);
-    for (const [name, done] of Object.entries(r.completed)) assert.equal(done, true, `${name} completed`);
+    for (const [name, done] of Object.entries(r.completed)) {
+      assert.equal(done, true, `${name} completed`);
+    }
     assert.equal(r.outcomes.length, 10);
     for (const o of r.outcomes) {
       assert.deepEqual(o.read, { name: "NodeStateError", code: "NODE_STOPPED" }, JSON.stringify(o));
-      assert.deepEqual(o.write, { name: "NodeStateError", code: "NODE_STOPPED" }, JSON.stringify(o));
+      assert.deepEqual(
+        o.write,
+        { name: "NodeStateError", code: "NODE_STOPPED" },
+        JSON.stringify(o),
+      );
     }
     timings.stop_under_load = Math.round(r.stopMs);
     const status = await Promise.race([a.exited, sleep(15_000).then(() => null)]);
