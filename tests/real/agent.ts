@@ -327,6 +327,23 @@ async function handle(c: Command): Promise<unknown> {
       }
       return { ok: sameBytes(got, message), rttMs: performance.now() - t0 };
     }
+    case "diag": {
+      // What this node knows now, for a failing test to print.
+      const networks = await firstValueFrom(node!.networks$);
+      return {
+        online: await firstValueFrom(node!.online$),
+        networks: [...networks.values()].map((n) => ({
+          id: n.networkId,
+          status: n.status,
+          readyIPv4: n.readyIPv4,
+          readyIPv6: n.readyIPv6,
+          lastEvent: n.lastEvent,
+          addresses: n.addresses,
+        })),
+        networkHistory: Object.fromEntries(networkHistory),
+        openSockets: node!.openSockets,
+      };
+    }
     case "onlineHistory":
       return onlineChanges;
     case "waitOnlineValue": {
@@ -634,7 +651,7 @@ while (!stopped) {
         write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
       },
     );
-    if (c.cmd === "stop") {
+    if (c.cmd === "stop" || c.cmd === "stopUnderLoad") {
       await reply;
       stopped = true;
     }

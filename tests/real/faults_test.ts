@@ -5,8 +5,8 @@
  *
  * Slow by nature: libzt reports a lost direct path only when ZeroTier drops
  * it (about 45 s after the cut, here); a node counts as offline 30 s after it
- * last heard from a root, and leaves took about 3 minutes to find a restarted
- * root again.
+ * last heard from a root, and leaves took 2 to 6 minutes to find a restarted
+ * root again (so this file may run ~15 minutes).
  * Needs LIBZT_PATH and root; otherwise skipped with a reason.
  */
 import assert from "node:assert/strict";
@@ -149,7 +149,7 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
     });
     assert.equal(again.nodeId, ids.root);
     const restartedAt = Date.now();
-    await a.call("waitOnlineValue", { value: true, timeout: 360_000 }, 370_000);
+    await a.call("waitOnlineValue", { value: true, timeout: 600_000 }, 610_000);
     timings.root_back_to_online = Date.now() - restartedAt;
     const history = await a.call<{ online: boolean }[]>("onlineHistory");
     assert.deepEqual(history.map((h) => h.online).slice(-3), [true, false, true]);
@@ -160,6 +160,10 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
       hostname: addrB,
       port: 7100,
       streams: 10,
+    }).catch(async (err) => {
+      console.log("A:", JSON.stringify(await a.call("diag")));
+      console.log("B:", JSON.stringify(await b.call("diag")));
+      throw err;
     });
     assert.ok(load.openSockets >= 10);
     const r = await a.call<{
