@@ -75,7 +75,7 @@ export {
 } from "./observables/identity.ts";
 export type { IdentityOptions } from "./observables/identity.ts";
 export { createRootSet } from "./observables/roots.ts";
-export { SocketClosedError } from "./streams/tcp.ts";
+export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
 export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";

@@ -38,6 +38,22 @@ export class SocketClosedError extends ZeroTierError {
 
 const READ_CHUNK = 64 * 1024;
 
+/**
+ * Keep-alive every TCP connection starts with: probes after `idle` seconds
+ * without traffic, every `interval` seconds, `count` unanswered ones fail the
+ * connection. So a dead peer fails reads and writes with a typed error
+ * (`ECONNABORTED`) at most idle + interval × count = 50 s after it was last
+ * heard from. Change it per connection with `conn.setKeepAlive()`.
+ *
+ * @example
+ * ```ts ignore
+ * conn.setKeepAlive(true, { idle: 5, interval: 1, count: 3 }); // notice within ~8 s
+ * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
+ * ```
+ */
+export const DEFAULT_KEEPALIVE: { readonly idle: number; readonly interval: number; readonly count: number } =
+  Object.freeze({ idle: 30, interval: 5, count: 4 });
+
 // Constructors stay private (their parameters are internals); these factories are the way in.
 let createConn: (host: SocketHost, fd: number, remote?: Endpoint) => TcpConn;
 let createListener: (host: SocketHost, fd: number) => TcpListener;
@@ -105,6 +121,12 @@ export class TcpConn {
     this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
     host.track(this);
     const calls = host.calls;
+    // Keep-alive by default: without it a peer that vanished (process killed, link gone)
+    // leaves reads waiting forever. Best effort: a connection already reset fails later anyway.
+    calls.setInt(fd, SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, 1);
+    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, DEFAULT_KEEPALIVE.idle);
+    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, DEFAULT_KEEPALIVE.interval);
+    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, DEFAULT_KEEPALIVE.count);
     this.readable = new ReadableStream({
       type: "bytes",
       autoAllocateChunkSize: READ_CHUNK,
@@ -203,7 +225,8 @@ export class TcpConn {
 
   /**
    * Enables TCP keep-alive (optionally with idle time, probe interval in
-   * seconds and probe count), so a dead peer is noticed.
+   * seconds and probe count), so a dead peer is noticed, or disables it.
+   * Connections start with {@link DEFAULT_KEEPALIVE} (30 s, 5 s, 4 probes).
    */
   setKeepAlive(keepAlive = true, options: { idle?: number; interval?: number; count?: number } = {}): void {
     toBool(keepAlive, "keepAlive");

@@ -113,6 +113,34 @@ function unblock(conn: TcpConn): TcpConn {
   return conn;
 }
 
+/** SO_KEEPALIVE and TCP_KEEPIDLE/INTVL/CNT of a socket, read through the stand-in. */
+function keepAliveOf(conn: TcpConn): number[] | undefined {
+  const fd = fdOf(conn);
+  if (fd === undefined) return undefined;
+  const v = new Int32Array(1);
+  const len = new Uint32Array(1);
+  return [[Z_SOL_SOCKET, 0x0008], [6, 0x0003], [6, 0x0004], [6, 0x0005]].map(([level, name]) => {
+    v[0] = -1;
+    len[0] = 4;
+    const rc = standin.symbols.zts_bsd_getsockopt(fd, level, name, new Uint8Array(v.buffer), len);
+    return rc < 0 ? -1 : v[0];
+  });
+}
+
+/** Keep-alive settings of a connected and an accepted socket, and after setKeepAlive(false). */
+async function keepAliveDefaults(node: ZeroTierNode) {
+  const L = node.listen({ hostname: "127.0.0.1", port: 0 });
+  const c = await node.connect({ hostname: "127.0.0.1", port: L.addr.port });
+  const s = await L.accept();
+  const facts = { connected: keepAliveOf(c), accepted: keepAliveOf(s), afterDisable: [] as number[] | undefined };
+  c.setKeepAlive(false);
+  facts.afterDisable = keepAliveOf(c);
+  c.close();
+  s.close();
+  L.close();
+  return facts;
+}
+
 /** How a promise settled within a bound. */
 export type Settled =
   | { state: "fulfilled"; value?: unknown }
@@ -1076,6 +1104,7 @@ try {
   if (mode === "data") {
     node = await startNode(true);
     out.acceptedBlocking = await acceptedDoesNotBlock(node, 400);
+    out.keepAlive = await keepAliveDefaults(node);
     out.ipv4 = await echoIntegrity(node, "127.0.0.1", 8 * 1024 * 1024);
     out.ipv6 = await echoIntegrity(node, "::1", 8 * 1024 * 1024);
     out.dualStack = await dualStack(node);

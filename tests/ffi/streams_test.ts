@@ -23,6 +23,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { type ReportedError, runScenario, type ScenarioRun } from "./_helpers.ts";
 import { standinPath } from "./_standin.ts";
+import { DEFAULT_KEEPALIVE } from "../../mod.ts";
 
 const SCENARIO = "./_scenario_streams.ts";
 const LIMIT_MS = 25_000;
@@ -76,6 +77,7 @@ interface Common {
 }
 
 interface DataFacts extends Common {
+  keepAlive: { connected?: number[]; accepted?: number[]; afterDisable?: number[] };
   acceptedBlocking: {
     delayMs: number;
     boundedBeforeRead?: boolean;
@@ -426,6 +428,14 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
 
   test("data scenario: no socket left open", () => {
     counts(facts<DataFacts>("data").finalCounts, 0, "at the end");
+  });
+
+  test("connections start with keep-alive (30 s idle, 5 s interval, 4 probes); setKeepAlive(false) turns it off", () => {
+    const f = facts<DataFacts>("data").keepAlive;
+    const want = [1, DEFAULT_KEEPALIVE.idle, DEFAULT_KEEPALIVE.interval, DEFAULT_KEEPALIVE.count];
+    assert.deepEqual(f.connected, want, "connected socket: SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT");
+    assert.deepEqual(f.accepted, want, "accepted socket");
+    assert.equal(f.afterDisable?.[0], 0, "SO_KEEPALIVE after setKeepAlive(false)");
   });
 
   test("accepted connections: a server-side read does not freeze the JS thread, and no wait is unbounded", () => {
