@@ -1,0 +1,284 @@
+/**
+ * The Node FFI backend: loads libzt with [koffi](https://koffi.dev) behind
+ * the same {@link NativeLibrary} interface as the Deno backend (`deno.ts`),
+ * so everything above `src/ffi/` is shared unchanged. Node-only; the npm
+ * build registers it in `mod_node.ts`.
+ *
+ * How it maps the Deno backend's guarantees onto koffi:
+ *
+ * - **Event callback from libzt's thread.** A koffi callback called from a
+ *   foreign thread is queued to the JS thread (a thread-safe function) and the
+ *   calling thread waits until the JS handler has returned, exactly like
+ *   `Deno.UnsafeCallback.threadSafe`: libzt's event pointer stays valid while
+ *   the handler copies it. koffi's queue never keeps Node alive, so while a
+ *   handler is registered a timer keeps the process running (the node is up);
+ *   `releaseEventHandler()` drops that timer. The callback itself is never
+ *   unregistered: libzt's thread may still hold the pointer.
+ * - **Blocking calls off the JS thread.** `blocking` symbols (`zts_node_stop`,
+ *   `zts_node_free`, `zts_bsd_poll`) run with koffi's `.async`, which uses
+ *   libuv's threadpool. That pool is shared with Node's own `fs`, `dns` and
+ *   `crypto` work and has only `UV_THREADPOOL_SIZE` threads (default 4), while
+ *   the readiness poller keeps up to 16 polls in flight, each holding a thread
+ *   for up to its timeout. So this module raises `UV_THREADPOOL_SIZE` to 20
+ *   (Node's 4 plus 16 for rxzt) when it is unset (libuv reads it when the pool
+ *   first starts, i.e. when it is loaded before any pool work), and never runs
+ *   more blocking calls at once than {@link blockingCallLimit} (the pool minus
+ *   the threads kept for Node's own work); further calls wait their turn in
+ *   JS. Either way the event loop never stalls and Node's own I/O keeps threads.
+ *
+ * @module
+ */
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import koffi, { type LibraryHandle, type TypeObject } from "koffi";
+import { LibraryLoadError } from "../errors.ts";
+import type { HostInfo, NativeLibrary, RawEvent } from "./backend.ts";
+import { findLibrary } from "./discover.ts";
+import { ADDR_INFO, EVENT_MSG, NET_INFO, NETIF_INFO, NODE_INFO, PEER_INFO, ROUTE_INFO } from "./layout.ts";
+import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
+
+/** libuv's own default threadpool size. */
+const UV_DEFAULT_THREADS = 4;
+/** Threadpool size rxzt asks for when the app did not choose one: Node's 4 plus 16 polls. */
+export const RXZT_THREADPOOL_SIZE = UV_DEFAULT_THREADS + 16;
+
+if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(RXZT_THREADPOOL_SIZE);
+
+/**
+ * How many blocking libzt calls may run at once for a libuv threadpool of
+ * `poolSize` threads: the pool minus what Node keeps for its own work (4, or
+ * half of a smaller pool), and at least 1.
+ *
+ * @example
+ * ```ts
+ * blockingCallLimit(20); // 16: four threads stay free for fs, dns, crypto
+ * blockingCallLimit(4); // 2
+ * ```
+ */
+export function blockingCallLimit(poolSize: number): number {
+  const size = Number.isFinite(poolSize) && poolSize >= 1 ? Math.floor(poolSize) : UV_DEFAULT_THREADS;
+  const reserved = Math.min(UV_DEFAULT_THREADS, Math.floor(size / 2));
+  return Math.max(1, size - reserved);
+}
+
+type KoffiFunction = ReturnType<LibraryHandle["func"]>;
+
+const NATIVE: Record<CType, string> = {
+  void: "void",
+  i32: "int32_t",
+  u32: "uint32_t",
+  u16: "uint16_t",
+  u64: "uint64_t",
+  usize: "size_t",
+  isize: "intptr_t",
+  buf: "void *",
+};
+
+/** The host as Node sees it, for library discovery. */
+export const nodeHost: HostInfo = {
+  os: process.platform === "win32" ? "windows" : process.platform,
+  env: (name) => process.env[name],
+  isFile(path) {
+    try {
+      return statSync(path).isFile();
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** A counting semaphore: at most `limit` blocking calls in flight. */
+class Slots {
+  #free: number;
+  readonly #queue: (() => void)[] = [];
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#queue.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+// One koffi function as the symbol table's binding: u64 results as bigint, blocking calls as Promises.
+function bind(f: KoffiFunction, result: CType, blocking: boolean, slots: Slots): (...args: unknown[]) => unknown {
+  const big = result === "u64";
+  if (blocking) {
+    return (...args) =>
+      slots.run(() =>
+        new Promise((resolve, reject) => {
+          f.async(...args, (err: unknown, value: unknown) => {
+            if (err) reject(err);
+            else resolve(big ? BigInt(value as number | bigint) : value);
+          });
+        })
+      );
+  }
+  return big ? (...args) => BigInt(f(...args)) : f;
+}
+
+/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
+function copyOut(ptr: bigint, size: number): DataView {
+  return new DataView(koffi.view(ptr, size).slice(0));
+}
+
+/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
+function copyEvent(msgPtr: bigint | null): RawEvent | undefined {
+  if (!msgPtr) return undefined;
+  const msg = new DataView(koffi.view(msgPtr, EVENT_MSG.size));
+  const at = (offset: number) => msg.getBigUint64(offset, true);
+  const node = at(EVENT_MSG.node);
+  const network = at(EVENT_MSG.network);
+  const netif = at(EVENT_MSG.netif);
+  const route = at(EVENT_MSG.route);
+  const peer = at(EVENT_MSG.peer);
+  const addr = at(EVENT_MSG.addr);
+  const cache = at(EVENT_MSG.cache);
+  const len = msg.getInt32(EVENT_MSG.len, true);
+  return {
+    code: msg.getInt16(EVENT_MSG.eventCode, true),
+    node: node ? copyOut(node, NODE_INFO.size) : undefined,
+    // The 16 KiB multicast table at the end is not decoded: copy the header only.
+    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
+    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
+    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
+    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
+    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
+    cache: cache && len > 0 ? new Uint8Array(koffi.view(cache, len).slice(0)) : undefined,
+  };
+}
+
+/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
+const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
+const STATE_CALLBACKS_RUNNING = 0x08;
+
+// An exported variable's address, or undefined when the library lacks it.
+function variable(lib: LibraryHandle, name: string): bigint | undefined {
+  try {
+    const ptr = lib.symbol(name) as bigint | null;
+    return ptr ? ptr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let eventProto: TypeObject | undefined;
+
+/**
+ * Loads libzt through koffi.
+ *
+ * @param libraryPath explicit path; otherwise `LIBZT_PATH`, then the usual locations.
+ * @throws {LibraryNotFoundError} when no library is found.
+ * @throws {LibraryLoadError} when it cannot be loaded or lacks symbols.
+ *
+ * @example
+ * ```ts
+ * import { registerBackend } from "./runtime.ts";
+ * registerBackend(openKoffiLibrary);
+ * ```
+ */
+export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost): NativeLibrary {
+  const path = findLibrary(host, libraryPath);
+  let lib: LibraryHandle;
+  try {
+    lib = koffi.load(path);
+  } catch (cause) {
+    throw new LibraryLoadError(
+      "LIBZT_LOAD_FAILED",
+      path,
+      `Could not load ${path} as a shared library: ${(cause as Error).message}. ` +
+        "Check that it is libzt built for this platform and architecture.",
+      [],
+      { cause },
+    );
+  }
+  const slots = new Slots(blockingCallLimit(Number(process.env.UV_THREADPOOL_SIZE ?? UV_DEFAULT_THREADS)));
+  const fns: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const [name, def] of Object.entries(SYMBOLS)) {
+    try {
+      const f = lib.func(name, NATIVE[def.result], def.parameters.map((t) => NATIVE[t]));
+      fns[name] = bind(f, def.result, def.blocking ?? false, slots);
+    } catch {
+      missing.push(name); // collected and reported together
+    }
+  }
+  eventProto ??= koffi.proto("void rxzt_zts_event_cb(void *msg)");
+  let setEvent: KoffiFunction | undefined;
+  try {
+    setEvent = lib.func("zts_init_set_event_handler", "int32_t", [koffi.pointer(eventProto)]);
+  } catch {
+    missing.push("zts_init_set_event_handler");
+  }
+  const errnoPtr = variable(lib, "zts_errno");
+  if (errnoPtr === undefined) missing.push("zts_errno");
+  if (missing.length > 0) {
+    lib.unload();
+    throw new LibraryLoadError(
+      "LIBZT_MISSING_SYMBOLS",
+      path,
+      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
+        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
+      missing,
+    );
+  }
+  const errnoView = new Int32Array(koffi.view(errnoPtr!, 4));
+
+  let callback: bigint | undefined;
+  let handler: ((event: RawEvent) => void) | undefined;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  return {
+    path,
+    fn: fns as unknown as BoundSymbols,
+    errno: () => errnoView[0],
+    setEventHandler(h) {
+      handler = h;
+      // koffi's thread-safe queue never keeps Node alive; a running node must.
+      keepAlive ??= setInterval(() => {}, 1 << 30);
+      // One native callback for the library's lifetime, never unregistered (libzt may hold it).
+      callback ??= koffi.register((msgPtr: bigint | null) => {
+        // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
+        const event = copyEvent(msgPtr);
+        if (event) handler?.(event);
+      }, koffi.pointer(eventProto!));
+      return setEvent!(callback);
+    },
+    markCallbacksRunning() {
+      const ptr = variable(lib, SERVICE_STATE_SYMBOL);
+      if (ptr === undefined) return false;
+      const state = new Uint8Array(koffi.view(ptr, 1));
+      state[0] |= STATE_CALLBACKS_RUNNING;
+      return true;
+    },
+    addressOf(buffer) {
+      return BigInt(koffi.address(buffer));
+    },
+    inScratchDirectory(files, fn) {
+      const dir = mkdtempSync(join(tmpdir(), "rxzt-"));
+      const previous = process.cwd();
+      try {
+        for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data, { mode: 0o600 });
+        process.chdir(dir);
+        return fn();
+      } finally {
+        process.chdir(previous);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    releaseEventHandler() {
+      // Never unregister: libzt's thread may still call the pointer. Only stop keeping Node alive.
+      if (keepAlive !== undefined) clearInterval(keepAlive);
+      keepAlive = undefined;
+    },
+  };
+}
