@@ -24,7 +24,10 @@
  *   first starts, i.e. when it is loaded before any pool work), and never runs
  *   more blocking calls at once than {@link blockingCallLimit} (the pool minus
  *   the threads kept for Node's own work); further calls wait their turn in
- *   JS. Either way the event loop never stalls and Node's own I/O keeps threads.
+ *   JS. When that leaves fewer threads than the poller's 16 polls (the app set
+ *   a small pool), each poll is cut to {@link SHARED_POLL_TIMEOUT_MS} so that
+ *   a waiting socket gets a thread within milliseconds. Either way the event
+ *   loop never stalls and Node's own I/O keeps threads.
  *
  * @module
  */
@@ -93,7 +96,7 @@ export const nodeHost: HostInfo = {
 class Slots {
   #free: number;
   readonly #queue: (() => void)[] = [];
-  constructor(limit: number) {
+  constructor(readonly limit: number) {
     this.#free = limit;
   }
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -109,13 +112,31 @@ class Slots {
   }
 }
 
+/** Polls the readiness poller (`src/streams/poller.ts` MAX_POLLS) keeps in flight at most. */
+const POLLER_MAX_POLLS = 16;
+/** Longest `zts_bsd_poll` when fewer threads than the poller's polls are available. */
+export const SHARED_POLL_TIMEOUT_MS = 10;
+
 // One koffi function as the symbol table's binding: u64 results as bigint, blocking calls as Promises.
-function bind(f: KoffiFunction, result: CType, blocking: boolean, slots: Slots): (...args: unknown[]) => unknown {
+function bind(
+  name: string,
+  f: KoffiFunction,
+  result: CType,
+  blocking: boolean,
+  slots: Slots,
+): (...args: unknown[]) => unknown {
   const big = result === "u64";
+  // With fewer threads than polls (a small UV_THREADPOOL_SIZE chosen by the app), a long
+  // poll would hold a thread other sockets wait for: keep each poll short instead.
+  const clampPoll = name === "zts_bsd_poll" && slots.limit < POLLER_MAX_POLLS;
   if (blocking) {
     return (...args) =>
       slots.run(() =>
         new Promise((resolve, reject) => {
+          if (clampPoll) {
+            const t = args[2] as number;
+            args[2] = t < 0 ? SHARED_POLL_TIMEOUT_MS : Math.min(t, SHARED_POLL_TIMEOUT_MS);
+          }
           f.async(...args, (err: unknown, value: unknown) => {
             if (err) reject(err);
             else resolve(big ? BigInt(value as number | bigint) : value);
@@ -207,7 +228,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   for (const [name, def] of Object.entries(SYMBOLS)) {
     try {
       const f = lib.func(name, NATIVE[def.result], def.parameters.map((t) => NATIVE[t]));
-      fns[name] = bind(f, def.result, def.blocking ?? false, slots);
+      fns[name] = bind(name, f, def.result, def.blocking ?? false, slots);
     } catch {
       missing.push(name); // collected and reported together
     }
