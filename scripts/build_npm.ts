@@ -65,7 +65,7 @@ function compile(): void {
       target: "ES2022",
       module: "ES2022",
       moduleResolution: "Bundler",
-      lib: ["ES2023", "DOM", "DOM.Iterable", "ESNext.Disposable"],
+      lib: ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
       types: ["node"],
       typeRoots: [join(modules, "@types")],
       paths: { "rxjs": [join(modules, "rxjs")], "koffi": [join(modules, "koffi")] },

@@ -56,7 +56,7 @@ export function prepareNodeProject(): string {
       target: "ES2022",
       module: "ES2022",
       moduleResolution: "Bundler",
-      lib: ["ES2023", "DOM", "DOM.Iterable", "ESNext.Disposable"],
+      lib: ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
       types: ["node"],
       typeRoots: [join(tools, "@types")],
       // Types of the package as built; at run time Node resolves the installed one.
