@@ -194,6 +194,27 @@ function variable(lib: LibraryHandle, name: string): bigint | undefined {
 
 let eventProto: TypeObject | undefined;
 
+/** `RTLD_NOW | RTLD_NODELETE` for the platform's dlopen. */
+const PIN_FLAGS = process.platform === "darwin" ? 0x2 | 0x80 : 0x2 | 0x1000;
+
+/**
+ * Keeps libzt mapped until the process is gone. koffi unloads (dlclose) its
+ * libraries when Node tears down, while libzt's own threads (lwIP, the
+ * service) still run after `zts_node_stop`: they would then execute unmapped
+ * code (seen here as a SIGSEGV at exit in about one run in four). A second
+ * dlopen with `RTLD_NODELETE`, never closed, makes the loader keep it.
+ * Returns false when libc's dlopen could not be reached.
+ */
+function pinLibrary(path: string): boolean {
+  try {
+    const self = koffi.load(null as unknown as string);
+    const dlopen = self.func("dlopen", "void *", ["const char *", "int"]);
+    return dlopen(path, PIN_FLAGS) !== null;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Loads libzt through koffi.
  *
@@ -253,6 +274,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
     );
   }
   const errnoView = new Int32Array(koffi.view(errnoPtr!, 4));
+  pinLibrary(path);
 
   let callback: bigint | undefined;
   let handler: ((event: RawEvent) => void) | undefined;

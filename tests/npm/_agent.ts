@@ -273,3 +273,4 @@ lines.on("line", (line) => {
     }
   });
 });
+if (process.env.RXZT_AGENT_DEBUG === "1") process.on("exit", (code) => console.error(`exit event, code ${code}`));

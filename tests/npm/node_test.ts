@@ -17,6 +17,23 @@ import {
 } from "rxzt";
 import { buildDir, buildSharedLibrary, runScenario, runtime, standinPath } from "./_runtime.ts";
 
+/** What _scenario_node prints. */
+interface NodeScenario {
+  unexpected?: unknown;
+  threadpool: string | null;
+  eventThreadDiffers: boolean;
+  handlerRanOnEventThread: boolean;
+  peer: { link: string; paths: unknown[]; latency: number };
+  burst: { received: number; intactPayloads: number; dropped: number };
+  network: { status: string; readyIPv4: boolean };
+  responsiveness: { fsWorstMs: number; timerWorstMs: number };
+  echo: { bytes: number; intact: boolean; ms: number };
+  lifecycle: string;
+  completed: number;
+  openSockets: number;
+  standinSockets: number;
+}
+
 describe(`tier 2 under ${runtime}: loading libzt`, () => {
   test("an explicit path that does not exist is a LibraryNotFoundError naming it", () => {
     const missing = join(buildDir(), "no-such-libzt.so");
@@ -64,7 +81,7 @@ describe(`tier 2 under ${runtime}: loading libzt`, () => {
 
 describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () => {
   test("events from libzt's thread, network, TCP echo, a responsive event loop, and exit after stop", async () => {
-    const run = await runScenario<Record<string, any>>("_scenario_node", [standinPath()], { limitMs: 60_000 });
+    const run = await runScenario<NodeScenario>("_scenario_node", [standinPath()], { limitMs: 60_000 });
     const r = run.json;
     assert.ok(r, `no JSON from the scenario (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
     assert.equal(r.unexpected, undefined, JSON.stringify(r.unexpected));
@@ -93,7 +110,7 @@ describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () =
   });
 
   test("an app's own UV_THREADPOOL_SIZE is kept, and a small pool still works", async () => {
-    const run = await runScenario<Record<string, any>>("_scenario_node", [standinPath()], {
+    const run = await runScenario<NodeScenario>("_scenario_node", [standinPath()], {
       env: { UV_THREADPOOL_SIZE: "2" },
       limitMs: 60_000,
     });
