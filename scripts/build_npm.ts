@@ -29,6 +29,8 @@ const outDir = join(root, "npm");
 
 /** The package's entry points: export name to source file (dnt's `entryPoints`). */
 export const ENTRY_POINTS = { ".": "mod_node.ts" } as const;
+/** The preload that sizes libuv's threadpool (`node --import rxzt/threadpool`), shipped as is. */
+export const THREADPOOL_PRELOAD = { export: "./threadpool", source: "scripts/threadpool.cjs", file: "threadpool.cjs" } as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
 export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts"] as const;
 
@@ -103,10 +105,13 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
     type: "module",
     main: js(ENTRY_POINTS["."]),
     types: dts(ENTRY_POINTS["."]),
-    exports: Object.fromEntries(
-      Object.entries(ENTRY_POINTS).map(([name, file]) => [name, { types: dts(file), import: js(file) }]),
-    ),
-    files: ["esm/", "README.md", "LICENSE"],
+    exports: {
+      ...Object.fromEntries(
+        Object.entries(ENTRY_POINTS).map(([name, file]) => [name, { types: dts(file), import: js(file) }]),
+      ),
+      [THREADPOOL_PRELOAD.export]: `./${THREADPOOL_PRELOAD.file}`,
+    },
+    files: ["esm/", THREADPOOL_PRELOAD.file, "README.md", "LICENSE"],
     engines: { node: ">=20" },
     os: ["linux", "darwin"],
     keywords: ["zerotier", "libzt", "rxjs", "p2p", "ffi", "koffi"],
@@ -114,11 +119,12 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
       rxjs: npmRange(deno.imports.rxjs),
       koffi: toolsPkg.devDependencies.koffi,
     },
-    sideEffects: [js(ENTRY_POINTS["."])],
+    sideEffects: [js(ENTRY_POINTS["."]), `./${THREADPOOL_PRELOAD.file}`],
   };
   writeFileSync(join(outDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
   writeFileSync(join(outDir, "README.md"), readFileSync(join(root, "README.md")));
   writeFileSync(join(outDir, "LICENSE"), readFileSync(join(root, "LICENSE")));
+  writeFileSync(join(outDir, THREADPOOL_PRELOAD.file), readFileSync(join(root, THREADPOOL_PRELOAD.source)));
   return pkg;
 }
 
@@ -151,7 +157,7 @@ function checkOutput(): void {
   }
   const listing = run("npm", ["pack", "--dry-run", "--json"], outDir);
   const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-  if (packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$)/.test(p))) {
+  if (packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$)/.test(p))) {
     throw new Error(`unexpected files in the package: ${packed.join(", ")}`);
   }
   console.log(`npm/: ${packed.length} files would be published`);

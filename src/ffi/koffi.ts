@@ -16,18 +16,24 @@
  *   unregistered: libzt's thread may still hold the pointer.
  * - **Blocking calls off the JS thread.** `blocking` symbols (`zts_node_stop`,
  *   `zts_node_free`, `zts_bsd_poll`) run with koffi's `.async`, which uses
- *   libuv's threadpool. That pool is shared with Node's own `fs`, `dns` and
- *   `crypto` work and has only `UV_THREADPOOL_SIZE` threads (default 4), while
- *   the readiness poller keeps up to 16 polls in flight, each holding a thread
- *   for up to its timeout. So this module raises `UV_THREADPOOL_SIZE` to 20
- *   (Node's 4 plus 16 for rxzt) when it is unset (libuv reads it when the pool
- *   first starts, i.e. when it is loaded before any pool work), and never runs
- *   more blocking calls at once than {@link blockingCallLimit} (the pool minus
- *   the threads kept for Node's own work); further calls wait their turn in
- *   JS. When that leaves fewer threads than the poller's 16 polls (the app set
- *   a small pool), each poll is cut to {@link SHARED_POLL_TIMEOUT_MS} so that
- *   a waiting socket gets a thread within milliseconds. Either way the event
- *   loop never stalls and Node's own I/O keeps threads.
+ *   libuv's threadpool. That pool is shared with Node's own `fs`, `dns`,
+ *   `crypto` and `zlib` work and has `UV_THREADPOOL_SIZE` threads (default 4),
+ *   read once when the pool starts, which in Node 20 is while the ES module
+ *   loader reads the app's files, before any module code runs: a library
+ *   cannot enlarge it, only the environment of the process can
+ *   (`UV_THREADPOOL_SIZE=20 node app.mjs`). The readiness poller keeps up to
+ *   16 polls in flight, each holding a thread for up to its timeout. So this
+ *   backend never runs more blocking calls at once than
+ *   {@link blockingCallLimit} of the pool (the pool minus the threads kept for
+ *   Node's own work); further calls wait their turn in JS (a poll that must
+ *   wait first looks without waiting, so a socket that is ready already
+ *   goes on at once). When that leaves
+ *   fewer threads than the poller's 16 polls (any pool below 20), each poll is
+ *   cut to {@link SHARED_POLL_TIMEOUT_MS}, so that a waiting socket gets a
+ *   thread within milliseconds. Either way the event loop never stalls and
+ *   Node's own I/O keeps threads; a pool of 20 gives rxzt its full 16 polls.
+ * - **libzt stays loaded.** koffi unloads libraries at Node's teardown, while
+ *   libzt's threads still run after `zts_node_stop`; see {@link pinLibrary}.
  *
  * @module
  */
@@ -44,26 +50,33 @@ import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 /** libuv's own default threadpool size. */
 const UV_DEFAULT_THREADS = 4;
-/** Threadpool size rxzt asks for when the app did not choose one: Node's 4 plus 16 polls. */
+/** The threadpool size that gives rxzt all its 16 polls and leaves Node its 4 threads. */
 export const RXZT_THREADPOOL_SIZE = UV_DEFAULT_THREADS + 16;
 
-if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(RXZT_THREADPOOL_SIZE);
+/** libuv's threadpool size in this process (what libuv read at start: the environment, or 4). */
+export function threadpoolSize(env: string | undefined = process.env.UV_THREADPOOL_SIZE): number {
+  if (env === undefined) return UV_DEFAULT_THREADS;
+  // As libuv reads it: atoi(), 0 (or no number) means 1, at most 1024.
+  const n = parseInt(env, 10);
+  return Number.isFinite(n) && n >= 1 ? Math.min(1024, n) : 1;
+}
 
 /**
  * How many blocking libzt calls may run at once for a libuv threadpool of
- * `poolSize` threads: the pool minus what Node keeps for its own work (4, or
- * half of a smaller pool), and at least 1.
+ * `poolSize` threads: the pool minus what Node keeps for its own work (a
+ * quarter of the pool, at least 1 and at most 4; a pool of 1 is shared).
  *
  * @example
  * ```ts
  * blockingCallLimit(20); // 16: four threads stay free for fs, dns, crypto
- * blockingCallLimit(4); // 2
+ * blockingCallLimit(4); // 3 (Node's default pool)
  * ```
  */
 export function blockingCallLimit(poolSize: number): number {
   const size = Number.isFinite(poolSize) && poolSize >= 1 ? Math.floor(poolSize) : UV_DEFAULT_THREADS;
-  const reserved = Math.min(UV_DEFAULT_THREADS, Math.floor(size / 2));
-  return Math.max(1, size - reserved);
+  if (size === 1) return 1;
+  const reserved = Math.min(UV_DEFAULT_THREADS, Math.max(1, Math.floor(size / 4)));
+  return size - reserved;
 }
 
 type KoffiFunction = ReturnType<LibraryHandle["func"]>;
@@ -99,6 +112,10 @@ class Slots {
   constructor(readonly limit: number) {
     this.#free = limit;
   }
+  /** Whether a new call would have to wait for a thread. */
+  get exhausted(): boolean {
+    return this.#free === 0;
+  }
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#free > 0) this.#free--;
     else await new Promise<void>((resolve) => this.#queue.push(resolve));
@@ -130,8 +147,14 @@ function bind(
   // poll would hold a thread other sockets wait for: keep each poll short instead.
   const clampPoll = name === "zts_bsd_poll" && slots.limit < POLLER_MAX_POLLS;
   if (blocking) {
-    return (...args) =>
-      slots.run(() =>
+    return (...args) => {
+      if (clampPoll && slots.exhausted) {
+        // No thread free: first look without waiting (on this thread, it returns at once);
+        // a socket that is ready already need not wait for a thread.
+        const now = f(args[0], args[1], 0) as number;
+        if (now !== 0) return Promise.resolve(now);
+      }
+      return slots.run(() =>
         new Promise((resolve, reject) => {
           if (clampPoll) {
             const t = args[2] as number;
@@ -143,6 +166,7 @@ function bind(
           });
         })
       );
+    };
   }
   return big ? (...args) => BigInt(f(...args)) : f;
 }
@@ -243,7 +267,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       { cause },
     );
   }
-  const slots = new Slots(blockingCallLimit(Number(process.env.UV_THREADPOOL_SIZE ?? UV_DEFAULT_THREADS)));
+  const slots = new Slots(blockingCallLimit(threadpoolSize()));
   const fns: Record<string, unknown> = {};
   const missing: string[] = [];
   for (const [name, def] of Object.entries(SYMBOLS)) {

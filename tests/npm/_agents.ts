@@ -41,10 +41,9 @@ export class Agent {
   readonly exited: Promise<number | string | null>;
 
   constructor(readonly name: string, ns: string, readonly which: AgentRuntime, env: Record<string, string> = {}) {
-    const proc = spawn("ip", ["netns", "exec", ns, ...agentCommand(which)], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...env },
-    });
+    const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+    for (const [k, v] of Object.entries(childEnv)) if (v === "") delete childEnv[k]; // "" unsets
+    const proc = spawn("ip", ["netns", "exec", ns, ...agentCommand(which)], { stdio: ["pipe", "pipe", "pipe"], env: childEnv });
     this.#proc = proc;
     this.exited = new Promise((resolve) => proc.on("close", (code, signal) => resolve(code ?? signal)));
     let buf = "";

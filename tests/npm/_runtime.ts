@@ -142,17 +142,21 @@ export interface ScenarioRun<T> {
 /**
  * Runs `<scenario script> ...args` in a child process of this runtime and
  * waits at most `limitMs` for it to exit BY ITSELF; past that it is killed and
- * this rejects. The child's environment: this one's, minus LIBZT_PATH, plus `env`.
+ * this rejects. The child's environment: this one's, minus LIBZT_PATH, plus
+ * `env` (where "" removes a variable); `nodeFlags` go to node (not deno).
  */
 export function runScenario<T = Record<string, unknown>>(
   name: string,
   args: string[],
-  options: { env?: Record<string, string>; limitMs?: number } = {},
+  options: { env?: Record<string, string>; limitMs?: number; nodeFlags?: string[] } = {},
 ): Promise<ScenarioRun<T>> {
   const limitMs = options.limitMs ?? 30_000;
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   if (!options.env?.LIBZT_PATH) delete env.LIBZT_PATH;
+  for (const [k, v] of Object.entries(env)) if (v === "") delete env[k]; // "" unsets
+
   const [cmd, ...rest] = runtimeCommand(siblingScript(name));
+  if (runtime === "node") rest.unshift(...(options.nodeFlags ?? []));
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, [...rest, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });

@@ -15,7 +15,7 @@ import { adhocIPv4NetworkId, EVENT_CODES, type TcpConn, ZeroTierNode, type ZeroT
 import { runtime, standinControl } from "./_runtime.ts";
 
 const [libraryPath] = process.argv.slice(runtime === "deno" ? 2 : 2);
-const out: Record<string, unknown> = { runtime, threadpool: process.env.UV_THREADPOOL_SIZE ?? null };
+const out: Record<string, unknown> = { runtime, threadpool: process.env.UV_THREADPOOL_SIZE || null };
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
