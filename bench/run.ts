@@ -465,7 +465,7 @@ async function runBench(): Promise<Results> {
         runs: RUNS,
         warmup: WARMUP,
         describe,
-      });
+      }).catch((err) => `failed: ${(err as Error).message}`); // keep the C and Deno figures
     }
 
     return {
