@@ -9,6 +9,8 @@
  *    (tests/real/agent.ts) in the same namespaces, after the C nodes exit.
  * 3. rxzt, parallel streams.
  * 4. Event delay: from rxzt's event callback to an `events$` subscriber.
+ * 5. rxzt on Node (the npm package, koffi): the single-stream runs again
+ *    between two Node agents (bench/node.ts; BENCH_NODE=0 skips it).
  *
  * Each side starts fresh nodes, makes one unmeasured warm-up transfer, then
  * BENCH_RUNS measured ones (a new connection each); the table shows medians.
@@ -36,6 +38,7 @@ import {
   type Host,
   type TestNetwork,
 } from "../tests/real/netns.ts";
+import { benchNode, nodeBenchSkip, nodeBenchThreadpool, type NodeRun } from "./node.ts";
 
 const ZT_PORT = 9993;
 const C_PORT = 7100;
@@ -276,6 +279,8 @@ interface Run {
 interface Results {
   c: Run[];
   rxzt: Run[];
+  /** rxzt on Node (koffi), or why it did not run. */
+  node: NodeRun[] | string;
   parallel: Run & { streams: number; bytesEach: number };
   events: {
     count: number;
@@ -464,9 +469,29 @@ async function runBench(): Promise<Results> {
     const slowest = labelled.slice(-3).reverse().map((x) => `${x.what} ${x.ms.toFixed(3)} ms`);
     await Promise.all([a, b].map((x) => x.stop()));
 
+    // (e) rxzt on Node (koffi), same runs, fresh Node agents in the same namespaces.
+    let node: NodeRun[] | string = nodeBenchSkip() ?? [];
+    if (typeof node !== "string") {
+      console.error(`rxzt on Node: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`);
+      node = await benchNode({
+        namespaces: [hostA.ns, hostB.ns],
+        libzt: libzt!,
+        roots,
+        ztPort: ZT_PORT,
+        network,
+        address: (id) => adhocIPv4Address(network, id),
+        port: RXZT_PORT + 1,
+        bytes: BYTES,
+        runs: RUNS,
+        warmup: WARMUP,
+        describe,
+      }).catch((err) => `failed: ${(err as Error).message}`); // keep the C and Deno figures
+    }
+
     return {
       c,
       rxzt,
+      node,
       parallel,
       events: {
         count: delays.length,
@@ -555,6 +580,19 @@ console.log(
     "",
   ]),
 );
+const nd = typeof r.node === "string" ? undefined : summary(r.node);
+if (nd) {
+  console.log(row([`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, f(nd.mbps), f(nd.cpuPerGb, 2), f(nd.cpuClient, 2), f(nd.cpuServer, 2), nd.all, String(nd.direct)]));
+  console.log(row([
+    "Node / C",
+    f(nd.mbps / c.mbps, 2),
+    f(nd.cpuPerGb / c.cpuPerGb, 2),
+    f(nd.cpuClient / c.cpuClient, 2),
+    f(nd.cpuServer / c.cpuServer, 2),
+    "",
+    "",
+  ]));
+}
 console.log(row([
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
   f(r.parallel.mbps),
@@ -581,4 +619,8 @@ console.log(
     `CPU per GB <= 1.1 of C: ${cpuRatio <= 1.1 ? "met" : "MISSED"}; ` +
     `event delay p99 < 1 ms: ${r.events.p99 < 1 ? "met" : "MISSED"}`,
 );
+if (nd) {
+  console.log(`Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`);
+  console.log(`ratio node/c single-stream: ${(nd.mbps / c.mbps).toFixed(2)}`);
+} else console.log(`Node (koffi) part skipped: ${r.node}`);
 console.log(`ratio rxzt/c single-stream: ${ratio.toFixed(2)}`);

@@ -1,0 +1,101 @@
+/**
+ * The Node part of `deno task bench`: the same single-stream transfers as the
+ * Deno rxzt runs, between two Node agents (tests/npm/_agent.ts compiled into
+ * the npm test project, rxzt from the installed npm package, libzt through
+ * koffi) in the same namespaces, after the Deno agents stopped.
+ *
+ * The npm test project is made by `deno task test:npm`; when it is missing
+ * (or BENCH_NODE_REBUILD=1) it is built here first (`deno task build:npm`
+ * output, packed and installed). BENCH_NODE=0 skips this part. The agents
+ * run with UV_THREADPOOL_SIZE=20, the setup the README recommends
+ * (BENCH_NODE_THREADPOOL changes it; "default" leaves it unset: 4 threads).
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Agent } from "../tests/npm/_agents.ts";
+import { prepareNodeProject, SCRATCH } from "../scripts/test_npm.ts";
+
+/** One measured transfer, as bench/run.ts records it. */
+export interface NodeRun {
+  mbps: number;
+  cpuClient: number;
+  cpuServer: number;
+  direct: boolean;
+}
+
+/** What bench/run.ts hands over: the leaves' namespaces and the network to use. */
+export interface NodeBenchOptions {
+  /** Namespaces of leaf A (client) and leaf B (server). */
+  readonly namespaces: readonly [string, string];
+  readonly libzt: string;
+  readonly roots: string;
+  readonly ztPort: number;
+  readonly network: string;
+  /** Address of leaf B on `network`, from its node id. */
+  readonly address: (nodeId: string) => string;
+  readonly port: number;
+  readonly bytes: number;
+  readonly runs: number;
+  readonly warmup: number;
+  readonly describe: (run: NodeRun) => string;
+}
+
+/** Why the Node part cannot run here, or undefined. */
+export function nodeBenchSkip(): string | undefined {
+  if (Deno.env.get("BENCH_NODE") === "0") return "BENCH_NODE=0";
+  try {
+    new Deno.Command("node", { args: ["--version"], stdout: "null", stderr: "null" }).outputSync();
+  } catch {
+    return "node is not on PATH";
+  }
+  return undefined;
+}
+
+/** libuv threadpool size of the Node agents ("default": unset). */
+export function nodeBenchThreadpool(): string {
+  return Deno.env.get("BENCH_NODE_THREADPOOL") || "20";
+}
+
+const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
+
+/** Runs the single-stream transfers between two fresh Node agents. */
+export async function benchNode(o: NodeBenchOptions): Promise<NodeRun[]> {
+  if (!existsSync(join(SCRATCH, "tests", "_agent.js")) || Deno.env.get("BENCH_NODE_REBUILD") === "1") {
+    console.error("preparing the npm package for the Node agents (build, pack, install) ...");
+    prepareNodeProject();
+  }
+  const pool = nodeBenchThreadpool();
+  const env: Record<string, string> = { LIBZT_PATH: o.libzt, UV_THREADPOOL_SIZE: pool === "default" ? "" : pool };
+  const a = new Agent("nodeA", o.namespaces[0], "node", env);
+  const b = new Agent("nodeB", o.namespaces[1], "node", env);
+  try {
+    const [, { nodeId: idB }] = await Promise.all([
+      a.call<{ nodeId: string }>("benchStart", { roots: o.roots, port: o.ztPort }),
+      b.call<{ nodeId: string }>("benchStart", { roots: o.roots, port: o.ztPort }),
+    ]);
+    await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
+    await Promise.all([a, b].map((x) => x.call("join", { network: o.network, family: "IPv4", timeout: 45_000 }, 50_000)));
+    await b.call("benchSink", { port: o.port });
+    const hostname = o.address(idB);
+    if (o.warmup > 0) await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
+    const runs: NodeRun[] = [];
+    for (let i = 0; i < o.runs; i++) {
+      const sink0 = cpuOf(await b.call("cpu"));
+      const sent = await a.call<{ bytes: number; seconds: number; cpu: number; direct: boolean }>(
+        "benchSend",
+        { hostname, port: o.port, bytes: o.bytes },
+        600_000,
+      );
+      const sink1 = cpuOf(await b.call("cpu"));
+      runs.push({ mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct });
+      console.error(`  run ${i + 1}: ${o.describe(runs[i])}`);
+    }
+    await Promise.all([a, b].map((x) => x.stop().catch(() => {})));
+    return runs;
+  } finally {
+    a.kill();
+    b.kill();
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * Builds the npm package into `npm/` (`deno task build:npm`): ESM JavaScript
+ * and `.d.ts` types compiled by the TypeScript compiler from the Node entry
+ * point `mod_node.ts`, a generated `package.json`, README and LICENSE.
+ *
+ * Shaped like a dnt build (`build({ entryPoints, outDir, package })`) so that
+ * switching to dnt once JSR is reachable only replaces {@link compile}:
+ * 1. entry points and package metadata are declared once, below;
+ * 2. the sources are compiled (tsc rewrites the `.ts` import extensions to
+ *    `.js`, `rewriteRelativeImportExtensions`, TS >= 5.7);
+ * 3. package.json, README and LICENSE are written;
+ * 4. the output is checked: no Deno-only code, every export present, and
+ *    `npm pack --dry-run` lists what will ship. (`deno task test:npm` then
+ *    installs the packed tarball and runs the tests under Node.)
+ *
+ * The compiler and koffi's types come from `scripts/package.json` (installed
+ * with `npm ci` on first use).
+ *
+ * @module
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execFileSync } from "node:child_process";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const tools = join(root, "scripts");
+const outDir = join(root, "npm");
+
+/** The package's entry points: export name to source file (dnt's `entryPoints`). */
+export const ENTRY_POINTS = { ".": "mod_node.ts" } as const;
+/** The preload that sizes libuv's threadpool (`node --import rxzt/threadpool`), shipped as is. */
+export const THREADPOOL_PRELOAD = { export: "./threadpool", source: "scripts/threadpool.cjs", file: "threadpool.cjs" } as const;
+/** Source files that must never ship in the npm package (Deno-only FFI). */
+export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts"] as const;
+
+interface DenoConfig {
+  name: string;
+  version: string;
+  license: string;
+  imports: Record<string, string>;
+}
+
+function run(cmd: string, args: string[], cwd: string, show = false): string {
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", show ? "inherit" : "pipe", "inherit"] }) ?? "";
+}
+
+/** Installs the build tools (tsc, koffi's types) from scripts/package-lock.json if missing. */
+export function ensureTools(): void {
+  if (existsSync(join(tools, "node_modules", "typescript", "bin", "tsc"))) return;
+  console.log("installing build tools (npm ci in scripts/)");
+  run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], tools, true);
+}
+
+/** The npm version range of an `npm:` specifier in deno.json's imports. */
+function npmRange(specifier: string): string {
+  const m = /^npm:(?:@[^/]+\/)?[^@]+@(.+)$/.exec(specifier);
+  if (!m) throw new Error(`deno.json import ${specifier} is not an npm: specifier with a version`);
+  return m[1];
+}
+
+/** Step 2: compiles the entry points (and what they import) to npm/esm with types. */
+function compile(): void {
+  const modules = join(tools, "node_modules");
+  const tsconfig = {
+    compilerOptions: {
+      target: "ES2022",
+      module: "ES2022",
+      moduleResolution: "Bundler",
+      lib: ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
+      types: ["node"],
+      typeRoots: [join(modules, "@types")],
+      paths: { "rxjs": [join(modules, "rxjs")], "koffi": [join(modules, "koffi")] },
+      strict: true,
+      declaration: true,
+      sourceMap: false,
+      rewriteRelativeImportExtensions: true,
+      skipLibCheck: true,
+      rootDir: root,
+      outDir: join(outDir, "esm"),
+      newLine: "lf",
+    },
+    files: Object.values(ENTRY_POINTS).map((f) => join(root, f)),
+  };
+  const config = join(outDir, ".tsconfig.build.json");
+  writeFileSync(config, JSON.stringify(tsconfig, null, 2));
+  try {
+    run("node", [join(modules, "typescript", "bin", "tsc"), "-p", config], root, true);
+  } finally {
+    rmSync(config);
+  }
+}
+
+/** Step 3: package.json (from deno.json and scripts/package.json), README, LICENSE. */
+function writeMetadata(deno: DenoConfig): Record<string, unknown> {
+  const toolsPkg = JSON.parse(readFileSync(join(tools, "package.json"), "utf8"));
+  const js = (ts: string) => `./esm/${ts.replace(/\.ts$/, ".js")}`;
+  const dts = (ts: string) => `./esm/${ts.replace(/\.ts$/, ".d.ts")}`;
+  const pkg = {
+    name: "rxzt",
+    version: deno.version,
+    description: "Reactive TypeScript library for libzt (the ZeroTier SDK): an embedded ZeroTier node, " +
+      "every event as an RxJS observable, TCP/UDP as web streams. Node build (koffi).",
+    license: deno.license,
+    type: "module",
+    main: js(ENTRY_POINTS["."]),
+    types: dts(ENTRY_POINTS["."]),
+    exports: {
+      ...Object.fromEntries(
+        Object.entries(ENTRY_POINTS).map(([name, file]) => [name, { types: dts(file), import: js(file) }]),
+      ),
+      [THREADPOOL_PRELOAD.export]: `./${THREADPOOL_PRELOAD.file}`,
+    },
+    files: ["esm/", THREADPOOL_PRELOAD.file, "README.md", "LICENSE"],
+    engines: { node: ">=20" },
+    os: ["linux", "darwin"],
+    keywords: ["zerotier", "libzt", "rxjs", "p2p", "ffi", "koffi"],
+    dependencies: {
+      rxjs: npmRange(deno.imports.rxjs),
+      koffi: toolsPkg.devDependencies.koffi,
+    },
+    sideEffects: [js(ENTRY_POINTS["."]), `./${THREADPOOL_PRELOAD.file}`],
+  };
+  writeFileSync(join(outDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
+  writeFileSync(join(outDir, "README.md"), readFileSync(join(root, "README.md")));
+  writeFileSync(join(outDir, "LICENSE"), readFileSync(join(root, "LICENSE")));
+  writeFileSync(join(outDir, THREADPOOL_PRELOAD.file), readFileSync(join(root, THREADPOOL_PRELOAD.source)));
+  return pkg;
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]
+  );
+}
+
+/** Step 4: the output holds no Deno-only code and exports what mod.ts exports. */
+function checkOutput(): void {
+  const files = listFiles(join(outDir, "esm")).map((f) => relative(join(outDir, "esm"), f));
+  for (const ts of DENO_ONLY) {
+    const stem = ts.replace(/\.ts$/, "");
+    const leaked = files.filter((f) => f === `${stem}.js` || f === `${stem}.d.ts`);
+    if (leaked.length) throw new Error(`Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`);
+  }
+  for (const f of files.filter((f) => f.endsWith(".js"))) {
+    // Code only: the docs may well mention Deno.dlopen.
+    const text = readFileSync(join(outDir, "esm", f), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+    if (/\bDeno\.(dlopen|UnsafeCallback|UnsafePointer)/.test(text)) throw new Error(`${f} uses Deno's FFI`);
+    if (/from\s+["'][^"']+\.ts["']/.test(text)) throw new Error(`${f} still imports a .ts file`);
+  }
+  // Same public names as the Deno entry point (both re-export src/api.ts only).
+  const denoEntry = readFileSync(join(root, "mod.ts"), "utf8");
+  const nodeEntry = readFileSync(join(root, ENTRY_POINTS["."]), "utf8");
+  const reexports = (src: string) => [...src.matchAll(/^export \* from "(.+)";$/gm)].map((m) => m[1]).sort();
+  if (JSON.stringify(reexports(denoEntry)) !== JSON.stringify(reexports(nodeEntry))) {
+    throw new Error("mod.ts and mod_node.ts must re-export the same modules");
+  }
+  const listing = run("npm", ["pack", "--dry-run", "--json"], outDir);
+  const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
+  if (packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$)/.test(p))) {
+    throw new Error(`unexpected files in the package: ${packed.join(", ")}`);
+  }
+  console.log(`npm/: ${packed.length} files would be published`);
+}
+
+if (import.meta.main) {
+  const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as DenoConfig;
+  ensureTools();
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  compile();
+  const pkg = writeMetadata(deno);
+  checkOutput();
+  console.log(`built ${pkg.name}@${pkg.version} in ${relative(root, outDir) || "."}/ (${dirname(String(pkg.main))})`);
+}

@@ -1,0 +1,353 @@
+/**
+ * The Node FFI backend: loads libzt with [koffi](https://koffi.dev) behind
+ * the same {@link NativeLibrary} interface as the Deno backend (`deno.ts`),
+ * so everything above `src/ffi/` is shared unchanged. Node-only; the npm
+ * build registers it in `mod_node.ts`.
+ *
+ * How it maps the Deno backend's guarantees onto koffi:
+ *
+ * - **Event callback from libzt's thread.** A koffi callback called from a
+ *   foreign thread is queued to the JS thread (a thread-safe function) and the
+ *   calling thread waits until the JS handler has returned, exactly like
+ *   `Deno.UnsafeCallback.threadSafe`: libzt's event pointer stays valid while
+ *   the handler copies it. koffi's queue never keeps Node alive, so while a
+ *   handler is registered a timer keeps the process running (the node is up);
+ *   `releaseEventHandler()` drops that timer. The callback itself is never
+ *   unregistered: libzt's thread may still hold the pointer.
+ * - **Blocking calls off the JS thread.** `blocking` symbols (`zts_node_stop`,
+ *   `zts_node_free`, `zts_bsd_poll`) run with koffi's `.async`, which uses
+ *   libuv's threadpool. That pool is shared with Node's own `fs`, `dns`,
+ *   `crypto` and `zlib` work and has `UV_THREADPOOL_SIZE` threads (default 4),
+ *   read once when the pool starts, which in Node 20 is while the ES module
+ *   loader reads the app's files, before any module code runs: a library
+ *   cannot enlarge it, only the environment of the process can
+ *   (`UV_THREADPOOL_SIZE=20 node app.mjs`). The readiness poller keeps up to
+ *   16 polls in flight, each holding a thread for up to its timeout. So this
+ *   backend never runs more blocking calls at once than
+ *   {@link blockingCallLimit} of the pool (the pool minus the threads kept for
+ *   Node's own work); further calls wait their turn in JS (a poll that must
+ *   wait first looks without waiting, so a socket that is ready already
+ *   goes on at once). When that leaves
+ *   fewer threads than the poller's 16 polls (any pool below 20), each poll is
+ *   cut to {@link SHARED_POLL_TIMEOUT_MS}, so that a waiting socket gets a
+ *   thread within milliseconds. Either way the event loop never stalls and
+ *   Node's own I/O keeps threads; a pool of 20 gives rxzt its full 16 polls.
+ * - **libzt stays loaded.** koffi unloads libraries at Node's teardown, while
+ *   libzt's threads still run after `zts_node_stop`; see {@link pinLibrary}.
+ *
+ * @module
+ */
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import koffi, { type LibraryHandle, type TypeObject } from "koffi";
+import { LibraryLoadError } from "../errors.ts";
+import type { HostInfo, NativeLibrary, RawEvent } from "./backend.ts";
+import { findLibrary } from "./discover.ts";
+import { ADDR_INFO, EVENT_MSG, NET_INFO, NETIF_INFO, NODE_INFO, PEER_INFO, ROUTE_INFO } from "./layout.ts";
+import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
+
+/** libuv's own default threadpool size. */
+const UV_DEFAULT_THREADS = 4;
+/** The threadpool size that gives rxzt all its 16 polls and leaves Node its 4 threads. */
+export const RXZT_THREADPOOL_SIZE = UV_DEFAULT_THREADS + 16;
+
+/** libuv's threadpool size in this process (what libuv read at start: the environment, or 4). */
+export function threadpoolSize(env: string | undefined = process.env.UV_THREADPOOL_SIZE): number {
+  if (env === undefined) return UV_DEFAULT_THREADS;
+  // As libuv reads it: atoi(), 0 (or no number) means 1, at most 1024.
+  const n = parseInt(env, 10);
+  return Number.isFinite(n) && n >= 1 ? Math.min(1024, n) : 1;
+}
+
+/**
+ * How many blocking libzt calls may run at once for a libuv threadpool of
+ * `poolSize` threads: the pool minus what Node keeps for its own work (a
+ * quarter of the pool, at least 1 and at most 4; a pool of 1 is shared).
+ *
+ * @example
+ * ```ts
+ * blockingCallLimit(20); // 16: four threads stay free for fs, dns, crypto
+ * blockingCallLimit(4); // 3 (Node's default pool)
+ * ```
+ */
+export function blockingCallLimit(poolSize: number): number {
+  const size = Number.isFinite(poolSize) && poolSize >= 1 ? Math.floor(poolSize) : UV_DEFAULT_THREADS;
+  if (size === 1) return 1;
+  const reserved = Math.min(UV_DEFAULT_THREADS, Math.max(1, Math.floor(size / 4)));
+  return size - reserved;
+}
+
+type KoffiFunction = ReturnType<LibraryHandle["func"]>;
+
+const NATIVE: Record<CType, string> = {
+  void: "void",
+  i32: "int32_t",
+  u32: "uint32_t",
+  u16: "uint16_t",
+  u64: "uint64_t",
+  usize: "size_t",
+  isize: "intptr_t",
+  buf: "void *",
+};
+
+/** The host as Node sees it, for library discovery. */
+export const nodeHost: HostInfo = {
+  os: process.platform === "win32" ? "windows" : process.platform,
+  env: (name) => process.env[name],
+  isFile(path) {
+    try {
+      return statSync(path).isFile();
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** A counting semaphore: at most `limit` blocking calls in flight. */
+class Slots {
+  #free: number;
+  readonly #queue: (() => void)[] = [];
+  constructor(readonly limit: number) {
+    this.#free = limit;
+  }
+  /** Whether a new call would have to wait for a thread. */
+  get exhausted(): boolean {
+    return this.#free === 0;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#queue.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.#queue.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
+
+/** Polls the readiness poller (`src/streams/poller.ts` MAX_POLLS) keeps in flight at most. */
+const POLLER_MAX_POLLS = 16;
+/** Longest `zts_bsd_poll` when fewer threads than the poller's polls are available. */
+export const SHARED_POLL_TIMEOUT_MS = 10;
+
+// One koffi function as the symbol table's binding: u64 results as bigint, blocking calls as Promises.
+function bind(
+  name: string,
+  f: KoffiFunction,
+  result: CType,
+  blocking: boolean,
+  slots: Slots,
+): (...args: unknown[]) => unknown {
+  const big = result === "u64";
+  // With fewer threads than polls (a small UV_THREADPOOL_SIZE chosen by the app), a long
+  // poll would hold a thread other sockets wait for: keep each poll short instead.
+  const clampPoll = name === "zts_bsd_poll" && slots.limit < POLLER_MAX_POLLS;
+  if (blocking) {
+    return (...args) => {
+      if (clampPoll && slots.exhausted) {
+        // No thread free: first look without waiting (on this thread, it returns at once);
+        // a socket that is ready already need not wait for a thread.
+        const now = f(args[0], args[1], 0) as number;
+        if (now !== 0) return Promise.resolve(now);
+      }
+      return slots.run(() =>
+        new Promise((resolve, reject) => {
+          if (clampPoll) {
+            const t = args[2] as number;
+            args[2] = t < 0 ? SHARED_POLL_TIMEOUT_MS : Math.min(t, SHARED_POLL_TIMEOUT_MS);
+          }
+          f.async(...args, (err: unknown, value: unknown) => {
+            if (err) reject(err);
+            else resolve(big ? BigInt(value as number | bigint) : value);
+          });
+        })
+      );
+    };
+  }
+  return big ? (...args) => BigInt(f(...args)) : f;
+}
+
+/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
+function copyOut(ptr: bigint, size: number): DataView {
+  return new DataView(koffi.view(ptr, size).slice(0));
+}
+
+/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
+function copyEvent(msgPtr: bigint | null): RawEvent | undefined {
+  if (!msgPtr) return undefined;
+  const msg = new DataView(koffi.view(msgPtr, EVENT_MSG.size));
+  const at = (offset: number) => msg.getBigUint64(offset, true);
+  const node = at(EVENT_MSG.node);
+  const network = at(EVENT_MSG.network);
+  const netif = at(EVENT_MSG.netif);
+  const route = at(EVENT_MSG.route);
+  const peer = at(EVENT_MSG.peer);
+  const addr = at(EVENT_MSG.addr);
+  const cache = at(EVENT_MSG.cache);
+  const len = msg.getInt32(EVENT_MSG.len, true);
+  return {
+    code: msg.getInt16(EVENT_MSG.eventCode, true),
+    node: node ? copyOut(node, NODE_INFO.size) : undefined,
+    // The 16 KiB multicast table at the end is not decoded: copy the header only.
+    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
+    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
+    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
+    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
+    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
+    cache: cache && len > 0 ? new Uint8Array(koffi.view(cache, len).slice(0)) : undefined,
+  };
+}
+
+/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
+const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
+const STATE_CALLBACKS_RUNNING = 0x08;
+
+// An exported variable's address, or undefined when the library lacks it.
+function variable(lib: LibraryHandle, name: string): bigint | undefined {
+  try {
+    const ptr = lib.symbol(name) as bigint | null;
+    return ptr ? ptr : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let eventProto: TypeObject | undefined;
+
+/** `RTLD_NOW | RTLD_NODELETE` for the platform's dlopen. */
+const PIN_FLAGS = process.platform === "darwin" ? 0x2 | 0x80 : 0x2 | 0x1000;
+
+/**
+ * Keeps libzt mapped until the process is gone. koffi unloads (dlclose) its
+ * libraries when Node tears down, while libzt's own threads (lwIP, the
+ * service) still run after `zts_node_stop`: they would then execute unmapped
+ * code (seen here as a SIGSEGV at exit in about one run in four). A second
+ * dlopen with `RTLD_NODELETE`, never closed, makes the loader keep it.
+ * Returns false when libc's dlopen could not be reached.
+ */
+function pinLibrary(path: string): boolean {
+  try {
+    const self = koffi.load(null as unknown as string);
+    const dlopen = self.func("dlopen", "void *", ["const char *", "int"]);
+    return dlopen(path, PIN_FLAGS) !== null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Loads libzt through koffi.
+ *
+ * @param libraryPath explicit path; otherwise `LIBZT_PATH`, then the usual locations.
+ * @throws {LibraryNotFoundError} when no library is found.
+ * @throws {LibraryLoadError} when it cannot be loaded or lacks symbols.
+ *
+ * @example
+ * ```ts
+ * import { registerBackend } from "./runtime.ts";
+ * registerBackend(openKoffiLibrary);
+ * ```
+ */
+export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost): NativeLibrary {
+  const path = findLibrary(host, libraryPath);
+  let lib: LibraryHandle;
+  try {
+    lib = koffi.load(path);
+  } catch (cause) {
+    throw new LibraryLoadError(
+      "LIBZT_LOAD_FAILED",
+      path,
+      `Could not load ${path} as a shared library: ${(cause as Error).message}. ` +
+        "Check that it is libzt built for this platform and architecture.",
+      [],
+      { cause },
+    );
+  }
+  const slots = new Slots(blockingCallLimit(threadpoolSize()));
+  const fns: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const [name, def] of Object.entries(SYMBOLS)) {
+    try {
+      const f = lib.func(name, NATIVE[def.result], def.parameters.map((t) => NATIVE[t]));
+      fns[name] = bind(name, f, def.result, def.blocking ?? false, slots);
+    } catch {
+      missing.push(name); // collected and reported together
+    }
+  }
+  eventProto ??= koffi.proto("void rxzt_zts_event_cb(void *msg)");
+  let setEvent: KoffiFunction | undefined;
+  try {
+    setEvent = lib.func("zts_init_set_event_handler", "int32_t", [koffi.pointer(eventProto)]);
+  } catch {
+    missing.push("zts_init_set_event_handler");
+  }
+  const errnoPtr = variable(lib, "zts_errno");
+  if (errnoPtr === undefined) missing.push("zts_errno");
+  if (missing.length > 0) {
+    lib.unload();
+    throw new LibraryLoadError(
+      "LIBZT_MISSING_SYMBOLS",
+      path,
+      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
+        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
+      missing,
+    );
+  }
+  const errnoView = new Int32Array(koffi.view(errnoPtr!, 4));
+  pinLibrary(path);
+
+  let callback: bigint | undefined;
+  let handler: ((event: RawEvent) => void) | undefined;
+  let keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  return {
+    path,
+    fn: fns as unknown as BoundSymbols,
+    errno: () => errnoView[0],
+    setEventHandler(h) {
+      handler = h;
+      // koffi's thread-safe queue never keeps Node alive; a running node must.
+      keepAlive ??= setInterval(() => {}, 1 << 30);
+      // One native callback for the library's lifetime, never unregistered (libzt may hold it).
+      callback ??= koffi.register((msgPtr: bigint | null) => {
+        // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
+        const event = copyEvent(msgPtr);
+        if (event) handler?.(event);
+      }, koffi.pointer(eventProto!));
+      return setEvent!(callback);
+    },
+    markCallbacksRunning() {
+      const ptr = variable(lib, SERVICE_STATE_SYMBOL);
+      if (ptr === undefined) return false;
+      const state = new Uint8Array(koffi.view(ptr, 1));
+      state[0] |= STATE_CALLBACKS_RUNNING;
+      return true;
+    },
+    addressOf(buffer) {
+      return BigInt(koffi.address(buffer));
+    },
+    inScratchDirectory(files, fn) {
+      const dir = mkdtempSync(join(tmpdir(), "rxzt-"));
+      // Owner only (mkdtemp's default, made explicit): libzt writes signing keys here.
+      chmodSync(dir, 0o700);
+      const previous = process.cwd();
+      try {
+        for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data, { mode: 0o600 });
+        process.chdir(dir);
+        return fn();
+      } finally {
+        process.chdir(previous);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    releaseEventHandler() {
+      // Never unregister: libzt's thread may still call the pointer. Only stop keeping Node alive.
+      if (keepAlive !== undefined) clearInterval(keepAlive);
+      keepAlive = undefined;
+    },
+  };
+}

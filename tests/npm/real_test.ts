@@ -1,0 +1,165 @@
+/**
+ * Tier 3 for the npm package (run by `deno task test:npm` under Node): rxzt
+ * through koffi against a real libzt on a self-hosted network, mixed with a
+ * Deno node. A root (Node), leaf A (Node) and leaf B (Deno), each in its own
+ * process and network namespace (`_netns.ts`, names `rzn<pid>`, distinct from
+ * a concurrent Deno tier-3 run). Needs LIBZT_PATH and root; otherwise
+ * skipped with a reason. Under Deno it is skipped: tests/real/ covers Deno.
+ */
+import assert from "node:assert/strict";
+import process from "node:process";
+import { after, before, describe, test } from "node:test";
+import { adhocIPv4Address, adhocIPv4NetworkId, identityNodeId } from "rxzt";
+import { Agent } from "./_agents.ts";
+import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "./_netns.ts";
+import { runtime } from "./_runtime.ts";
+
+const libzt = process.env.LIBZT_PATH;
+const skip = runtime === "deno"
+  ? "the npm tier 3 runs under Node (deno task test:npm); tests/real/ is the Deno tier 3"
+  : !libzt
+  ? "LIBZT_PATH is not set"
+  : await cannotBuildTestNetwork();
+if (skip && runtime === "node") console.log(`tier 3 under node (real libzt) skipped: ${skip}`);
+
+const ZT_PORT = 9993;
+
+interface JoinReply {
+  state: { status: string; readyIPv4: boolean; assignedAddresses: { address: string; prefixLength: number }[] };
+  readyMs: number;
+}
+
+describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, () => {
+  let net: TestNetwork;
+  let root: Agent, a: Agent, b: Agent;
+  let ids: { root: string; a: string; b: string };
+  const timings: Record<string, number> = {};
+
+  before(async () => {
+    net = await createTestNetwork(3);
+    const [rootHost, hostA, hostB] = net.hosts;
+    // The leaves reach each other only through the root until the relay→direct test lifts this.
+    await net.block(hostA, hostB, true);
+    await net.block(hostB, hostA, true);
+    const env = { LIBZT_PATH: libzt! };
+    root = new Agent("root", rootHost.ns, "node", env);
+    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
+      endpoint: `${rootHost.address}/${ZT_PORT}`,
+    });
+    a = new Agent("leafA", hostA.ns, "node", env);
+    b = new Agent("leafB", hostB.ns, "deno", env);
+    const started = await Promise.all([
+      root.call<{ nodeId: string; runtime: string }>("start", { identity: secret, roots, port: ZT_PORT }),
+      a.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
+      b.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
+    ]);
+    assert.deepEqual(started.map((s) => s.runtime), ["node", "node", "deno"]);
+    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
+    assert.equal(ids.root, identityNodeId(secret));
+  });
+
+  after(async () => {
+    for (const agent of [root, a, b]) agent?.kill();
+    await net?.destroy();
+    console.log("tier 3 under node, timings (ms):", JSON.stringify(timings));
+  });
+
+  test("every node comes online (Node root, Node leaf, Deno leaf)", async () => {
+    const online = await Promise.all([root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })));
+    online.forEach((o, i) => {
+      assert.ok(o.onlineMs > 0);
+      timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
+    });
+  });
+
+  test("both leaves join an IPv4 ad-hoc network and get the computed address", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })));
+    joined.forEach((j, i) => {
+      assert.equal(j.state.status, "OK");
+      assert.equal(j.state.readyIPv4, true);
+      const v4 = adhocIPv4Address(network, i === 0 ? ids.a : ids.b);
+      assert.ok(j.state.assignedAddresses.some((p) => p.address === v4 && p.prefixLength === 8), JSON.stringify(j.state.assignedAddresses));
+      timings[`ready_ipv4_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
+    });
+  });
+
+  test("peer$ on the Node leaf reports the Deno leaf going from relay to direct", async () => {
+    const [, hostA, hostB] = net.hosts;
+    const target = adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), ids.b);
+    const poke = () => a.call("poke", { address: target, port: 5001, timeout: 500 });
+    const seen = () => a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
+    for (let i = 0; i < 40 && !(await seen()).some((p) => p.link === "RELAY"); i++) {
+      await poke();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const before = await seen();
+    assert.ok(before.some((p) => p.link === "RELAY"), `B seen through the root: ${JSON.stringify(before)}`);
+    assert.ok(!before.some((p) => p.link === "DIRECT"), `no direct path while blocked: ${JSON.stringify(before)}`);
+    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", { peer: ids.b, link: "DIRECT" }, 90_000);
+    await net.block(hostA, hostB, false);
+    await net.block(hostB, hostA, false);
+    const lifted = performance.now();
+    let done = false;
+    direct.then(() => (done = true), () => {});
+    for (let i = 0; i < 60 && !done; i++) {
+      await poke();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const result = await direct;
+    timings.direct_after_unblock = Math.round(performance.now() - lifted);
+    assert.equal(result.state.link, "DIRECT");
+    assert.ok(result.state.paths.length >= 1);
+    const history = await a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
+    const firstRelay = history.findIndex((s) => s.link === "RELAY");
+    const firstDirect = history.findIndex((s) => s.link === "DIRECT");
+    assert.ok(firstRelay >= 0 && firstRelay < firstDirect, `relay before direct: ${JSON.stringify(history)}`);
+  });
+
+  test("TCP Node → Deno: 50 MB arrive intact (SHA-256)", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await b.call("sinkServer", { port: 7001 });
+    const r = await a.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number; openSockets: number }>(
+      "send",
+      { hostname: adhocIPv4Address(network, ids.b), port: 7001, bytes: 50_000_000 },
+      180_000,
+    );
+    assert.equal(r.reply.bytes, 50_000_000);
+    assert.equal(r.reply.digest, r.sentDigest);
+    timings.node_to_deno_MBps = Math.round(r.mbps);
+  });
+
+  test("TCP Deno → Node: 50 MB arrive intact (SHA-256)", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await a.call("sinkServer", { port: 7002 });
+    const r = await b.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }>(
+      "send",
+      { hostname: adhocIPv4Address(network, ids.a), port: 7002, bytes: 50_000_000 },
+      180_000,
+    );
+    assert.equal(r.reply.bytes, 50_000_000);
+    assert.equal(r.reply.digest, r.sentDigest);
+    timings.deno_to_node_MBps = Math.round(r.mbps);
+  });
+
+  test("TCP echo: the Node leaf echoes, the Deno leaf checks 5 MB come back intact", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    await a.call("echoServer", { port: 7003 });
+    const r = await b.call<{ bytes: number; intact: boolean }>("echo", {
+      hostname: adhocIPv4Address(network, ids.a),
+      port: 7003,
+      bytes: 5_000_000,
+    }, 120_000);
+    assert.equal(r.bytes, 5_000_000);
+    assert.equal(r.intact, true);
+  });
+
+  test("stop() completes the observables and every process exits by itself", async () => {
+    for (const [name, agent] of [["a", a], ["b", b], ["root", root]] as const) {
+      const t0 = performance.now();
+      const code = await agent.stop();
+      assert.equal(code, 0, `${name} exit code`);
+      timings[`exit_${name}`] = Math.round(performance.now() - t0);
+    }
+  });
+});
