@@ -151,7 +151,7 @@ try {
   console.log(`corrupted transfers ${totals.corrupted}, failed transfers ${totals.failures}`);
   console.log(
     `peer$ transitions of B seen by A (${peer.length}): ` +
-      peer.map((s) => `${s.link}@${(s.at / 1000).toFixed(0)}s`).join(" → "),
+      peer.map((s) => `${s.event.replace("PEER_", "")}@${(s.at / 1000).toFixed(0)}s`).join(" → "),
   );
   console.log(
     `online$ of A: ${online.map((o) => `${o.online}@${(o.at / 1000).toFixed(0)}s`).join(" → ")}`,
