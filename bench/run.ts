@@ -279,6 +279,8 @@ interface Run {
 interface Results {
   c: Run[];
   rxzt: Run[];
+  /** Kernel UDP drops in the leaves' namespaces over each side's single-stream runs. */
+  udp: { c: string; rxzt: string };
   /** rxzt on Node (koffi), or why it did not run. */
   node: NodeRun[] | string;
   parallel: Run & { streams: number; bytesEach: number };
@@ -311,6 +313,30 @@ const describe = (r: Run) =>
   `${r.mbps.toFixed(1)} MB/s, CPU client ${r.cpuClient.toFixed(2)} s + server ${
     r.cpuServer.toFixed(2)
   } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s)`;
+
+/** The kernel's UDP counters in a host's namespace (ZeroTier's own traffic is UDP). */
+interface UdpCounters {
+  InDatagrams: number;
+  InErrors: number;
+  RcvbufErrors: number;
+  SndbufErrors: number;
+}
+
+async function udpCounters(net: TestNetwork, host: Host): Promise<UdpCounters> {
+  const text = await net.exec(host, ["cat", "/proc/net/snmp"]);
+  const [names, values] = text.split("\n").filter((l) => l.startsWith("Udp:")).map((l) => l.split(/\s+/).slice(1));
+  const get = (k: string) => Number(values?.[names?.indexOf(k) ?? -1] ?? NaN);
+  return { InDatagrams: get("InDatagrams"), InErrors: get("InErrors"), RcvbufErrors: get("RcvbufErrors"), SndbufErrors: get("SndbufErrors") };
+}
+
+/** What the kernel dropped in both leaves' namespaces between two readings. */
+function udpDrops(before: UdpCounters[], after: UdpCounters[]): string {
+  return after.map((x, i) => {
+    const d = (k: keyof UdpCounters) => x[k] - before[i][k];
+    return `${i === 0 ? "A" : "B"}: ${d("InDatagrams")} in, ${d("RcvbufErrors")} receive-buffer drops, ` +
+      `${d("InErrors")} in-errors, ${d("SndbufErrors")} send-buffer drops`;
+  }).join("; ");
+}
 
 /** Receiver stalls over all runs of one side: count, seconds, and per GB received. */
 function stallSummary(runs: Run[]): string {
@@ -372,6 +398,7 @@ async function runBench(): Promise<Results> {
     ]);
     cprocs.push(client);
     if (WARMUP > 0) await server.next<Transfer>(600_000);
+    const udpBeforeC = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
     const c: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
       const sent = await client.next<Transfer>(600_000);
@@ -389,6 +416,7 @@ async function runBench(): Promise<Results> {
       });
       console.error(`  run ${i + 1}: ${describe(c[i])}`);
     }
+    const udpAfterC = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
     await Promise.all(
       [client.exited, server.exited].map((p) =>
         withTimeout(p, 10_000, "zt_bench exit").catch(() => {})
@@ -416,6 +444,7 @@ async function runBench(): Promise<Results> {
       await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: WARMUP }, 600_000);
       await b.call("benchSinkStats");
     }
+    const udpBeforeRxzt = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
     const rxzt: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
       const sink0 = cpuOf(await b.call("cpu"));
@@ -436,6 +465,9 @@ async function runBench(): Promise<Results> {
       });
       console.error(`  run ${i + 1}: ${describe(rxzt[i])}`);
     }
+
+    const udpAfterRxzt = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
+    const udp = { c: udpDrops(udpBeforeC, udpAfterC), rxzt: udpDrops(udpBeforeRxzt, udpAfterRxzt) };
 
     // (c) rxzt, parallel streams.
     console.error(`rxzt: ${STREAMS} parallel streams of ${STREAM_BYTES} bytes ...`);
@@ -491,6 +523,7 @@ async function runBench(): Promise<Results> {
     return {
       c,
       rxzt,
+      udp,
       node,
       parallel,
       events: {
@@ -606,6 +639,7 @@ console.log(
   "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
     `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}`,
 );
+console.log(`kernel UDP counters over the single-stream runs: C (${r.udp.c}); rxzt (${r.udp.rxzt})`);
 console.log();
 console.log(
   "event delay (rxzt's part only: from its libzt callback to an events$ subscriber; not the time an event " +
