@@ -1,10 +1,13 @@
 /**
- * The tier-3 test network for the npm tests, in either runtime (node:child_process):
- * one network namespace per node, joined by a bridge in a namespace of its
- * own, like tests/real/netns.ts. Names start with `rzn<pid>` and addresses are
- * 172.30.X.0/24, so they never collide with a concurrent Deno tier-3 run
- * (`rz<pid>`, 172.31.X.0/24): every namespace is private anyway, and the
- * names differ by prefix. `destroy()` removes everything.
+ * A throwaway network for tier-3 tests, in either runtime (node:child_process):
+ * one Linux network namespace per ZeroTier node, all joined by a bridge that
+ * lives in a namespace of its own, so nothing touches the host's network.
+ * Addresses are private and exist only inside these namespaces. `destroy()`
+ * removes everything, and is safe to call twice.
+ *
+ * Names and subnets: `<prefix><pid>` and 172.<octet>.X.0/24 (X from the pid).
+ * The npm tests use `rzn` / 30 (the defaults here), the Deno tests `rz` / 31
+ * (tests/real/netns.ts), so concurrent runs never collide.
  *
  * Needs root, iproute2 and nftables.
  */
@@ -17,12 +20,26 @@ export interface Host {
   readonly address: string;
 }
 
-/** The network: hosts, path blocking, teardown. */
+/** The network: hosts, path blocking, commands inside a host, teardown. */
 export interface TestNetwork {
   readonly hosts: readonly Host[];
-  /** Drops (true) or restores (false) direct traffic from `from` to `to` (nftables in `from`). */
+  /**
+   * Drops (true) or restores (false) direct traffic from `from` to `to`: an
+   * nftables rule in `from` (routes are not enough: ZeroTier binds its sockets
+   * to the interface, which bypasses blackhole routes).
+   */
   block(from: Host, to: Host, blocked: boolean): Promise<void>;
+  /** Runs a command inside a host's namespace; throws with its stderr on failure. */
+  exec(host: Host, args: string[]): Promise<string>;
   destroy(): Promise<void>;
+}
+
+/** Names and subnet of a test network (see the module comment). */
+export interface TestNetworkOptions {
+  /** Namespace name prefix, followed by the pid. Default: "rzn". */
+  prefix?: string;
+  /** Second octet of the 172.X.Y.0/24 subnet. Default: 30. */
+  octet?: number;
 }
 
 function run(args: string[], allowFailure = false): Promise<string> {
@@ -52,8 +69,11 @@ export async function cannotBuildTestNetwork(): Promise<string | undefined> {
 }
 
 /** Creates `count` bridged hosts, each in its own namespace. */
-export async function createTestNetwork(count: number): Promise<TestNetwork> {
-  const tag = `rzn${process.pid % 100000}`;
+export async function createTestNetwork(
+  count: number,
+  { prefix = "rzn", octet = 30 }: TestNetworkOptions = {},
+): Promise<TestNetwork> {
+  const tag = `${prefix}${process.pid % 100000}`;
   const subnet = 10 + (process.pid % 200);
   const hub = `${tag}-hub`;
   const bridge = `${tag}br`;
@@ -74,10 +94,11 @@ export async function createTestNetwork(count: number): Promise<TestNetwork> {
     await run(["ip", "-n", hub, "link", "set", bridge, "up"]);
     for (let i = 0; i < count; i++) {
       const ns = `${tag}-n${i}`;
-      const address = `172.30.${subnet}.${i + 1}`;
+      const address = `172.${octet}.${subnet}.${i + 1}`;
       await run(["ip", "netns", "add", ns]);
       created.push(ns);
-      // IPv4 only, so path blocking covers every path between hosts.
+      // IPv4 only: otherwise ZeroTier also finds paths over IPv6 link-local addresses,
+      // which the path blocking would not cover.
       await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
       await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
@@ -95,6 +116,7 @@ export async function createTestNetwork(count: number): Promise<TestNetwork> {
   }
   return {
     hosts,
+    exec: (host, args) => run(["ip", "netns", "exec", host.ns, ...args]),
     block: async (from, to, blocked) => {
       const nft = (...args: string[]) => run(["ip", "netns", "exec", from.ns, "nft", ...args]);
       if (!blocked) {
