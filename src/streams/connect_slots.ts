@@ -9,6 +9,14 @@
  * turn (within their timeout). Why: lwIP queues at most 128 connections a
  * listener has not accepted yet and resets the rest, which the client sees as
  * a refusal; a burst of hundreds of connects to one server must not make one.
+ *
+ * @example
+ * ```ts ignore
+ * // 200 at once: 64 connect, the others start as those finish.
+ * const conns = await Promise.all(
+ *   Array.from({ length: 200 }, () => node.connect({ hostname, port, timeout: 60_000 })),
+ * );
+ * ```
  */
 export const MAX_CONNECTS_IN_FLIGHT = 64;
 
