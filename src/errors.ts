@@ -143,6 +143,29 @@ export class LibraryLoadError extends ZeroTierError {
     this.path = path;
     this.missing = missing;
   }
+
+  /** `path` exists but is not a loadable shared library (`LIBZT_LOAD_FAILED`). */
+  static loadFailed(path: string, cause: unknown): LibraryLoadError {
+    return new LibraryLoadError(
+      "LIBZT_LOAD_FAILED",
+      path,
+      `Could not load ${path} as a shared library: ${(cause as Error)?.message ?? String(cause)}. ` +
+        "Check that it is libzt built for this platform and architecture.",
+      [],
+      { cause },
+    );
+  }
+
+  /** `path` loaded but lacks symbols rxzt needs (`LIBZT_MISSING_SYMBOLS`). */
+  static missingSymbols(path: string, missing: readonly string[]): LibraryLoadError {
+    return new LibraryLoadError(
+      "LIBZT_MISSING_SYMBOLS",
+      path,
+      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
+        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
+      missing,
+    );
+  }
 }
 
 /**

@@ -140,14 +140,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   try {
     lib = Deno.dlopen(path, buildDefinitions());
   } catch (cause) {
-    throw new LibraryLoadError(
-      "LIBZT_LOAD_FAILED",
-      path,
-      `Could not load ${path} as a shared library: ${(cause as Error).message}. ` +
-        "Check that it is libzt built for this platform and architecture.",
-      [],
-      { cause },
-    );
+    throw LibraryLoadError.loadFailed(path, cause);
   }
   const symbols = lib.symbols as unknown as Record<string, unknown>;
   // Deno wraps a missing optional nonblocking symbol instead of giving null, so
@@ -167,13 +160,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   const errnoView = errnoPtr ? new Deno.UnsafePointerView(errnoPtr) : undefined;
   if (missing.length > 0) {
     lib.close();
-    throw new LibraryLoadError(
-      "LIBZT_MISSING_SYMBOLS",
-      path,
-      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
-        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
-      missing,
-    );
+    throw LibraryLoadError.missingSymbols(path, missing);
   }
 
   let callback: Deno.UnsafeCallback<typeof EVENT_CALLBACK> | undefined;

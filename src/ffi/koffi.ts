@@ -258,14 +258,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   try {
     lib = koffi.load(path);
   } catch (cause) {
-    throw new LibraryLoadError(
-      "LIBZT_LOAD_FAILED",
-      path,
-      `Could not load ${path} as a shared library: ${(cause as Error).message}. ` +
-        "Check that it is libzt built for this platform and architecture.",
-      [],
-      { cause },
-    );
+    throw LibraryLoadError.loadFailed(path, cause);
   }
   const slots = new Slots(blockingCallLimit(threadpoolSize()));
   const fns: Record<string, unknown> = {};
@@ -289,13 +282,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   if (errnoPtr === undefined) missing.push("zts_errno");
   if (missing.length > 0) {
     lib.unload();
-    throw new LibraryLoadError(
-      "LIBZT_MISSING_SYMBOLS",
-      path,
-      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
-        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
-      missing,
-    );
+    throw LibraryLoadError.missingSymbols(path, missing);
   }
   const errnoView = new Int32Array(koffi.view(errnoPtr!, 4));
   pinLibrary(path);
