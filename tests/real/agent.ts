@@ -115,24 +115,11 @@ async function handle(c: Command): Promise<unknown> {
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
       const connectMs = performance.now() - t0;
       const total = c.bytes as number;
-      const chunk = new Uint8Array(c.chunk as number ?? 256 * 1024);
-      const hash = createHash("sha256");
-      let seed = 0x12345678 ^ (c.seed as number ?? 0);
-      const w = conn.writable.getWriter();
       const t1 = performance.now();
-      for (let sent = 0; sent < total;) {
-        const n = Math.min(chunk.length, total - sent);
-        const words = new Uint32Array(chunk.buffer, 0, n >> 2);
-        for (let i = 0; i < words.length; i++) words[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-        const piece = chunk.subarray(0, n);
-        hash.update(piece);
-        await w.write(piece);
-        sent += n;
-      }
-      await w.close();
+      const sentDigest = await sendSeeded(conn, total, c.seed as number ?? 0, c.chunk as number ?? 256 * 1024);
       const reply = JSON.parse(await new Response(conn.readable).text());
       const seconds = (performance.now() - t1) / 1000;
-      return { connectMs, sentDigest: hash.digest("hex"), reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
+      return { connectMs, sentDigest, reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
     }
     case "udpEchoServer": {
       // Sends every datagram back to where it came from, unchanged.
@@ -265,7 +252,7 @@ async function handle(c: Command): Promise<unknown> {
       const chunkSize = 16 * 1024;
       const hash = createHash("sha256");
       const w = conn.writable.getWriter();
-      let x = 0x12345678;
+      const next = seededFiller(0);
       const t0 = performance.now();
       const p: Paced = { conn, sent: 0, finishing: false, hash, done: Promise.resolve() };
       paced = p;
@@ -277,8 +264,7 @@ async function handle(c: Command): Promise<unknown> {
             continue;
           }
           const chunk = new Uint8Array(chunkSize);
-          const words = new Uint32Array(chunk.buffer);
-          for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+          next(chunk);
           hash.update(chunk);
           await w.write(chunk);
           p.sent += chunkSize;
@@ -551,21 +537,29 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+// Fills buffers with a deterministic pseudo-random sequence (an LCG over 32-bit words; a
+// trailing partial word stays as it was), continuing where the last call stopped.
+function seededFiller(seed: number): (buf: Uint8Array) => void {
+  let x = 0x12345678 ^ seed;
+  return (buf) => {
+    const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2);
+    for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+  };
+}
+
 // Writes `total` pseudo-random bytes (from `seed`) in `chunkSize` pieces, half-closes, and
 // returns their SHA-256.
 async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize: number): Promise<string> {
   const chunk = new Uint8Array(chunkSize);
   const hash = createHash("sha256");
-  let x = 0x12345678 ^ seed;
+  const next = seededFiller(seed);
   const w = conn.writable.getWriter();
   for (let sent = 0; sent < total;) {
-    const n = Math.min(chunk.length, total - sent);
-    const words = new Uint32Array(chunk.buffer, 0, n >> 2);
-    for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    const piece = chunk.subarray(0, n);
+    const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
+    next(piece);
     hash.update(piece);
-    await w.write(piece.slice());
-    sent += n;
+    await w.write(piece); // resolves once libzt took the bytes: the buffer is free again
+    sent += piece.byteLength;
   }
   await w.close();
   return hash.digest("hex");
