@@ -580,61 +580,35 @@ console.log(
   row(["", "MB/s", "CPU s/GB", "client CPU s", "server CPU s", "MB/s of each run", "direct path"]),
 );
 console.log(row(["---", "---:", "---:", "---:", "---:", "---", "---"]));
-console.log(
+type Summary = ReturnType<typeof summary>;
+/** A table row of one side's medians. */
+const sideRow = (label: string, x: Summary, runs: string) =>
+  row([label, f(x.mbps), f(x.cpuPerGb, 2), f(x.cpuClient, 2), f(x.cpuServer, 2), runs, String(x.direct)]);
+/** A table row of one side's medians divided by C's. */
+const ratioRow = (label: string, x: Summary) =>
   row([
-    "C (libzt API)",
-    f(c.mbps),
-    f(c.cpuPerGb, 2),
-    f(c.cpuClient, 2),
-    f(c.cpuServer, 2),
-    c.all,
-    String(c.direct),
-  ]),
-);
-console.log(
-  row([
-    "rxzt",
-    f(rx.mbps),
-    f(rx.cpuPerGb, 2),
-    f(rx.cpuClient, 2),
-    f(rx.cpuServer, 2),
-    rx.all,
-    String(rx.direct),
-  ]),
-);
-console.log(
-  row([
-    "rxzt / C",
-    f(ratio, 2),
-    f(cpuRatio, 2),
-    f(rx.cpuClient / c.cpuClient, 2),
-    f(rx.cpuServer / c.cpuServer, 2),
+    label,
+    f(x.mbps / c.mbps, 2),
+    f(x.cpuPerGb / c.cpuPerGb, 2),
+    f(x.cpuClient / c.cpuClient, 2),
+    f(x.cpuServer / c.cpuServer, 2),
     "",
     "",
-  ]),
-);
+  ]);
+console.log(sideRow("C (libzt API)", c, c.all));
+console.log(sideRow("rxzt", rx, rx.all));
+console.log(ratioRow("rxzt / C", rx));
 const nd = typeof r.node === "string" ? undefined : summary(r.node);
 if (nd) {
-  console.log(row([`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, f(nd.mbps), f(nd.cpuPerGb, 2), f(nd.cpuClient, 2), f(nd.cpuServer, 2), nd.all, String(nd.direct)]));
-  console.log(row([
-    "Node / C",
-    f(nd.mbps / c.mbps, 2),
-    f(nd.cpuPerGb / c.cpuPerGb, 2),
-    f(nd.cpuClient / c.cpuClient, 2),
-    f(nd.cpuServer / c.cpuServer, 2),
-    "",
-    "",
-  ]));
+  console.log(sideRow(`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, nd, nd.all));
+  console.log(ratioRow("Node / C", nd));
 }
-console.log(row([
+console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
-  f(r.parallel.mbps),
-  f(parCpuPerGb, 2),
-  f(r.parallel.cpuClient, 2),
-  f(r.parallel.cpuServer, 2),
+  { ...r.parallel, cpuPerGb: parCpuPerGb, all: "one run" },
   "one run",
-  String(r.parallel.direct),
-]));console.log();
+));
+console.log();
 console.log(
   "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
     `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}`,
