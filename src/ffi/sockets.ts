@@ -107,6 +107,17 @@ export class SocketCalls {
     return rc >= 0 ? { ok: true, value: rc } : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
   }
 
+  /**
+   * The outcome of a data call that may simply have to wait. `zts_errno` is one
+   * global that lwIP also sets (to 0 on success) in calls on other threads
+   * (its polls), so a failure read as errno 0 was overwritten: it is
+   * taken as "try again", and the retry after the next poll reports a real error.
+   */
+  #dataOutcome(rc: number): Outcome {
+    const o = this.#outcome(rc);
+    return !o.ok && o.rc === -1 && o.errno === 0 ? { ok: false, rc: -1, errno: ERRNO.EAGAIN } : o;
+  }
+
   /** Throws the typed error of a failed outcome. */
   static fail(fn: string, o: Outcome & { ok: false }, hint = ""): never {
     throw LibztCallError.fromReturn(fn, o.rc, o.errno, hint);
@@ -145,7 +156,7 @@ export class SocketCalls {
   /** Accepts one pending connection: the new fd and the peer's endpoint. */
   accept(fd: number): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
-    const o = this.#outcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
+    const o = this.#dataOutcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
     if (!o.ok) return o;
     const peer = decodeSockaddr(this.#addrBuf);
     const nb = this.#nonBlocking(o.value);
@@ -154,18 +165,18 @@ export class SocketCalls {
 
   /** Reads into `buf`: bytes read (0 at end of stream) or a failure. */
   recv(fd: number, buf: Uint8Array): Outcome {
-    return this.#outcome(Number(this.#lib.fn.zts_bsd_recv(fd, buf, buf.byteLength, 0)));
+    return this.#dataOutcome(Number(this.#lib.fn.zts_bsd_recv(fd, buf, buf.byteLength, 0)));
   }
 
   /** Writes from `buf`: bytes accepted by the stack, or a failure. */
   send(fd: number, buf: Uint8Array): Outcome {
-    return this.#outcome(Number(this.#lib.fn.zts_bsd_send(fd, buf, buf.byteLength, 0)));
+    return this.#dataOutcome(Number(this.#lib.fn.zts_bsd_send(fd, buf, buf.byteLength, 0)));
   }
 
   /** One datagram into `buf`, with its sender. */
   recvfrom(fd: number, buf: Uint8Array): { ok: true; size: number; from: Endpoint | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
-    const o = this.#outcome(
+    const o = this.#dataOutcome(
       Number(this.#lib.fn.zts_bsd_recvfrom(fd, buf, buf.byteLength, 0, this.#addrBuf, this.#addrLen)),
     );
     if (!o.ok) return o;
@@ -173,7 +184,7 @@ export class SocketCalls {
   }
 
   sendto(fd: number, buf: Uint8Array, addr: Uint8Array): Outcome {
-    return this.#outcome(
+    return this.#dataOutcome(
       Number(this.#lib.fn.zts_bsd_sendto(fd, buf, buf.byteLength, 0, addr, addr.length)),
     );
   }
