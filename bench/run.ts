@@ -177,6 +177,11 @@ class Agent {
     this.exited = proc.status;
     (async () => {
       for await (const line of lines(proc.stdout)) {
+        // Anything else on stdout (e.g. V8's --trace-gc from BENCH_DENO_FLAGS) is passed on.
+        if (!line.startsWith("{")) {
+          console.error(`[${name}] ${line}`);
+          continue;
+        }
         const msg = JSON.parse(line) as Reply;
         this.#waiting.get(msg.id)?.(msg);
         this.#waiting.delete(msg.id);
@@ -263,6 +268,10 @@ interface Transfer {
   /** Receiver only: gaps of 250 ms or more between reads, and their total (s). */
   stalls?: number;
   stalled?: number;
+  /** Receiver only: shorter gaps between reads (2-10 ms, 10-250 ms) and where stalls began (MB). */
+  gaps2?: number;
+  gaps10?: number;
+  stallAt?: number[];
 }
 
 /** One measured transfer: both ends' CPU seconds over it. */
@@ -274,6 +283,9 @@ interface Run {
   /** Receiver stalls (gaps of 250 ms or more between reads) and their total seconds. */
   stalls?: number;
   stalled?: number;
+  gaps2?: number;
+  gaps10?: number;
+  stallAt?: number[];
 }
 
 interface Results {
@@ -312,7 +324,9 @@ function median(values: number[]): number {
 const describe = (r: Run) =>
   `${r.mbps.toFixed(1)} MB/s, CPU client ${r.cpuClient.toFixed(2)} s + server ${
     r.cpuServer.toFixed(2)
-  } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s)`;
+  } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s${
+    r.stallAt?.length ? ` at ${r.stallAt.join(", ")} MB` : ""
+  }), read gaps 2-10 ms ${r.gaps2 ?? "?"}, 10-250 ms ${r.gaps10 ?? "?"}`;
 
 /** The kernel's UDP counters in a host's namespace (ZeroTier's own traffic is UDP). */
 interface UdpCounters {
@@ -413,6 +427,9 @@ async function runBench(): Promise<Results> {
         direct: sent.direct,
         stalls: received.stalls,
         stalled: received.stalled,
+        gaps2: received.gaps2,
+        gaps10: received.gaps10,
+        stallAt: received.stallAt,
       });
       console.error(`  run ${i + 1}: ${describe(c[i])}`);
     }
@@ -454,7 +471,7 @@ async function runBench(): Promise<Results> {
         600_000,
       );
       const sink1 = cpuOf(await b.call("cpu"));
-      const [sink] = await b.call<{ stalls: number; stalled: number }[]>("benchSinkStats");
+      const [sink] = await b.call<Transfer[]>("benchSinkStats");
       rxzt.push({
         mbps: sent.bytes / 1e6 / sent.seconds,
         cpuClient: sent.cpu,
@@ -462,6 +479,9 @@ async function runBench(): Promise<Results> {
         direct: sent.direct,
         stalls: sink?.stalls,
         stalled: sink?.stalled,
+        gaps2: sink?.gaps2,
+        gaps10: sink?.gaps10,
+        stallAt: sink?.stallAt,
       });
       console.error(`  run ${i + 1}: ${describe(rxzt[i])}`);
     }

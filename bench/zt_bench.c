@@ -267,6 +267,9 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
         /* Stalls: gaps of STALL_S or more between receives (libzt's TCP recovering by timeout). */
         int stalls = 0;
         double stalled = 0;
+        /* Shorter gaps (2-10 ms, 10-250 ms): a reader this late lets lwIP's receive queue fill. */
+        int gaps2 = 0, gaps10 = 0;
+        char stall_at[256] = "";
         double last = now_s();
         for (;;) {
             ssize_t n = zts_bsd_recv(fd, buf, BUF_SIZE, 0);
@@ -281,6 +284,14 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
             if (t - last >= STALL_S) {
                 stalls++;
                 stalled += t - last;
+                size_t len = strlen(stall_at);
+                if (len < sizeof(stall_at) - 32) {
+                    snprintf(stall_at + len, sizeof(stall_at) - len, "%s%.1f", len ? "," : "", (double)(total - n) / 1e6);
+                }
+            } else if (t - last >= 0.010) {
+                gaps10++;
+            } else if (t - last >= 0.002) {
+                gaps2++;
             }
             last = t;
         }
@@ -298,8 +309,9 @@ static int run_server(uint64_t net_id, unsigned short port, int connections)
             }
         }
         zts_bsd_close(fd);
-        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"stalls\":%d,\"stalled\":%.3f}\n",
-               total, t1 - t0, cpu1 - cpu0, stalls, stalled);
+        printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"stalls\":%d,\"stalled\":%.3f,"
+               "\"gaps2\":%d,\"gaps10\":%d,\"stallAt\":[%s]}\n",
+               total, t1 - t0, cpu1 - cpu0, stalls, stalled, gaps2, gaps10, stall_at);
         fflush(stdout);
     }
     zts_bsd_close(lfd);

@@ -402,7 +402,8 @@ async function handle(c: Command): Promise<unknown> {
             let buf = new ArrayBuffer(BENCH_CHUNK);
             let bytes = 0;
             // Stalls: gaps of 250 ms or more between reads, as bench/zt_bench.c counts them.
-            const stats = { bytes: 0, stalls: 0, stalled: 0 };
+            // Shorter gaps (2-10 ms, 10-250 ms): a reader this late lets lwIP's receive queue fill.
+            const stats = { bytes: 0, stalls: 0, stalled: 0, gaps2: 0, gaps10: 0, stallAt: [] as number[] };
             let last = performance.now();
             for (;;) {
               const { value, done } = await reader.read(new Uint8Array(buf));
@@ -413,7 +414,9 @@ async function handle(c: Command): Promise<unknown> {
               if (t - last >= 250) {
                 stats.stalls++;
                 stats.stalled += (t - last) / 1000;
-              }
+                stats.stallAt.push(Math.round((bytes - value.byteLength) / 1e5) / 10);
+              } else if (t - last >= 10) stats.gaps10++;
+              else if (t - last >= 2) stats.gaps2++;
               last = t;
             }
             stats.bytes = bytes;
@@ -568,7 +571,7 @@ async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize:
 const BENCH_CHUNK = 256 * 1024;
 let memorySampler: number | undefined;
 const memoryPeak = { rss: 0, heapUsed: 0 };
-const benchSinkStats: { bytes: number; stalls: number; stalled: number }[] = [];
+const benchSinkStats: { bytes: number; stalls: number; stalled: number; gaps2: number; gaps10: number; stallAt: number[] }[] = [];
 const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
 
 function cpuSeconds(u: { user: number; system: number }): number {
