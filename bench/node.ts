@@ -2,7 +2,8 @@
  * The Node part of `deno task bench`: the same single-stream transfers as the
  * Deno rxzt runs, between two Node agents (tests/npm/_agent.ts compiled into
  * the npm test project, rxzt from the installed npm package, libzt through
- * koffi) in the same namespaces, after the Deno agents stopped.
+ * koffi) in the same namespaces, beside the C and Deno nodes (on a ZeroTier
+ * port of their own), their runs interleaved with theirs.
  *
  * The npm test project is made by `deno task test:npm`; when it is missing
  * (or BENCH_NODE_REBUILD=1) it is built here first (`deno task build:npm`
@@ -37,9 +38,7 @@ export interface NodeBenchOptions {
   readonly address: (nodeId: string) => string;
   readonly port: number;
   readonly bytes: number;
-  readonly runs: number;
   readonly warmup: number;
-  readonly describe: (run: NodeRun) => string;
 }
 
 /** Why the Node part cannot run here, or undefined. */
@@ -60,8 +59,20 @@ export function nodeBenchThreadpool(): string {
 
 const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
 
-/** Runs the single-stream transfers between two fresh Node agents. */
-export async function benchNode(o: NodeBenchOptions): Promise<NodeRun[]> {
+/** Two running Node agents, ready for measured transfers. */
+export interface NodeSide {
+  /** One measured transfer from A to B. */
+  run(): Promise<NodeRun>;
+  /** Stops both agents (their nodes first); once, however often it is called. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts two fresh Node agents (leaf A sends, leaf B receives), joins them to
+ * the network and makes the warm-up transfer; bench/run.ts then interleaves
+ * their measured runs with the C and Deno ones.
+ */
+export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
   if (!existsSync(join(SCRATCH, "tests", "_agent.js")) || Deno.env.get("BENCH_NODE_REBUILD") === "1") {
     console.error("preparing the npm package for the Node agents (build, pack, install) ...");
     prepareNodeProject();
@@ -70,6 +81,10 @@ export async function benchNode(o: NodeBenchOptions): Promise<NodeRun[]> {
   const env: Record<string, string> = { LIBZT_PATH: o.libzt, UV_THREADPOOL_SIZE: pool === "default" ? "" : pool };
   const a = new Agent("nodeA", o.namespaces[0], "node", env);
   const b = new Agent("nodeB", o.namespaces[1], "node", env);
+  const kill = () => {
+    a.kill();
+    b.kill();
+  };
   try {
     const [, { nodeId: idB }] = await Promise.all([
       a.call<{ nodeId: string }>("benchStart", { roots: o.roots, port: o.ztPort }),
@@ -80,22 +95,25 @@ export async function benchNode(o: NodeBenchOptions): Promise<NodeRun[]> {
     await b.call("benchSink", { port: o.port });
     const hostname = o.address(idB);
     if (o.warmup > 0) await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
-    const runs: NodeRun[] = [];
-    for (let i = 0; i < o.runs; i++) {
-      const sink0 = cpuOf(await b.call("cpu"));
-      const sent = await a.call<{ bytes: number; seconds: number; cpu: number; direct: boolean }>(
-        "benchSend",
-        { hostname, port: o.port, bytes: o.bytes },
-        600_000,
-      );
-      const sink1 = cpuOf(await b.call("cpu"));
-      runs.push({ mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct });
-      console.error(`  run ${i + 1}: ${o.describe(runs[i])}`);
-    }
-    await Promise.all([a, b].map((x) => x.stop().catch(() => {})));
-    return runs;
-  } finally {
-    a.kill();
-    b.kill();
+    let stopped: Promise<void> | undefined;
+    return {
+      async run() {
+        const sink0 = cpuOf(await b.call("cpu"));
+        const sent = await a.call<{ bytes: number; seconds: number; cpu: number; direct: boolean }>(
+          "benchSend",
+          { hostname, port: o.port, bytes: o.bytes },
+          600_000,
+        );
+        const sink1 = cpuOf(await b.call("cpu"));
+        return { mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+      },
+      stop() {
+        stopped ??= Promise.all([a, b].map((x) => x.stop().catch(() => {}))).then(kill);
+        return stopped;
+      },
+    };
+  } catch (err) {
+    kill();
+    throw err;
   }
 }

@@ -6,11 +6,14 @@
  * 1. C baseline: bench/zt_bench.c, built here against the user's libzt; its
  *    server runs in leaf B's namespace, its client in leaf A's.
  * 2. rxzt, one stream: the same transfers between two agent processes
- *    (tests/real/agent.ts) in the same namespaces, after the C nodes exit.
+ *    (tests/real/agent.ts) in the same namespaces. The C and rxzt nodes run
+ *    side by side and the measured transfers of 1 and 2 alternate (see
+ *    runBench for why).
  * 3. rxzt, parallel streams.
  * 4. Event delay: from rxzt's event callback to an `events$` subscriber.
- * 5. rxzt on Node (the npm package, koffi): the single-stream runs again
- *    between two Node agents (bench/node.ts; BENCH_NODE=0 skips it).
+ * 5. rxzt on Node (the npm package, koffi): the same single-stream runs
+ *    between two Node agents, interleaved with those of 1 and 2
+ *    (bench/node.ts; BENCH_NODE=0 skips it).
  *
  * Each side starts fresh nodes, makes one unmeasured warm-up transfer, then
  * BENCH_RUNS measured ones (a new connection each); the table shows medians.
@@ -28,7 +31,8 @@
  * default 10000000), LIBZT_INCLUDE (directory of ZeroTierSockets.h; default
  * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
  * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
- * ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
+ * BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
+ * tell which end a difference comes from), ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
  * bench/zt_bench.c).
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
@@ -38,7 +42,7 @@ import {
   type Host,
   type TestNetwork,
 } from "../tests/real/netns.ts";
-import { benchNode, nodeBenchSkip, nodeBenchThreadpool, type NodeRun } from "./node.ts";
+import { nodeBenchSkip, nodeBenchThreadpool, type NodeRun, type NodeSide, startNodeSide } from "./node.ts";
 
 const ZT_PORT = 9993;
 const C_PORT = 7100;
@@ -68,6 +72,7 @@ const WARMUP = Deno.env.get("BENCH_WARMUP_BYTES") === "0"
   : envInt("BENCH_WARMUP_BYTES", 20_000_000);
 const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
+const MIXED = Deno.env.get("BENCH_MIXED") === "1";
 const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
@@ -222,21 +227,30 @@ class Agent {
 class CProcess {
   readonly #proc: Deno.ChildProcess;
   readonly #out: AsyncGenerator<string>;
+  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
   stderr = "";
   readonly exited: Promise<Deno.CommandStatus>;
 
-  constructor(readonly name: string, host: Host, bin: string, args: string[]) {
+  constructor(readonly name: string, host: Host, bin: string, args: string[], env: Record<string, string> = {}) {
     const proc = new Deno.Command("ip", {
       args: ["netns", "exec", host.ns, bin, ...args],
+      env,
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
     this.#proc = proc;
+    this.#stdin = proc.stdin.getWriter();
     this.exited = proc.status;
     this.#out = lines(proc.stdout);
     (async () => {
       for await (const line of lines(proc.stderr)) this.stderr += line + "\n";
     })().catch(() => {});
+  }
+
+  /** Writes one line to its stdin (a client with ZT_BENCH_STEP=1 starts a transfer). */
+  async send(line: string): Promise<void> {
+    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
   }
 
   /** The next JSON line on stdout. */
@@ -291,6 +305,8 @@ interface Run {
 interface Results {
   c: Run[];
   rxzt: Run[];
+  /** BENCH_MIXED=1: rxzt sending to a C receiver, and C sending to an rxzt receiver. */
+  mixed?: { rxztToC: Run[]; cToRxzt: Run[] };
   /** Kernel UDP drops in the leaves' namespaces over each side's single-stream runs. */
   udp: { c: string; rxzt: string };
   /** rxzt on Node (koffi), or why it did not run. */
@@ -344,12 +360,19 @@ async function udpCounters(net: TestNetwork, host: Host): Promise<UdpCounters> {
 }
 
 /** What the kernel dropped in both leaves' namespaces between two readings. */
-function udpDrops(before: UdpCounters[], after: UdpCounters[]): string {
-  return after.map((x, i) => {
-    const d = (k: keyof UdpCounters) => x[k] - before[i][k];
-    return `${i === 0 ? "A" : "B"}: ${d("InDatagrams")} in, ${d("RcvbufErrors")} receive-buffer drops, ` +
-      `${d("InErrors")} in-errors, ${d("SndbufErrors")} send-buffer drops`;
-  }).join("; ");
+const zeroUdp = (): UdpCounters => ({ InDatagrams: 0, InErrors: 0, RcvbufErrors: 0, SndbufErrors: 0 });
+
+/** Adds the change from `before` to `after` into `total`. */
+function addUdp(total: UdpCounters, after: UdpCounters, before: UdpCounters): void {
+  for (const k of Object.keys(total) as (keyof UdpCounters)[]) total[k] += after[k] - before[k];
+}
+
+/** Leaf A's and leaf B's UDP counter totals, as a line. */
+function udpDrops(totals: UdpCounters[]): string {
+  return totals.map((d, i) =>
+    `${i === 0 ? "A" : "B"}: ${d.InDatagrams} in, ${d.RcvbufErrors} receive-buffer drops, ` +
+    `${d.InErrors} in-errors, ${d.SndbufErrors} send-buffer drops`
+  ).join("; ");
 }
 
 /** Receiver stalls over all runs of one side: count, seconds, and per GB received. */
@@ -386,20 +409,32 @@ async function runBench(): Promise<Results> {
     await Deno.writeFile(planetPath, Uint8Array.from(atob(roots), (ch) => ch.charCodeAt(0)));
     const network = adhocIPv4NetworkId(10, rootId);
 
-    // (a) C: server in B, client in A; fresh processes, warm-up, then RUNS transfers.
+    // (a) and (b), interleaved: the C nodes (on ZT_PORT + 1) and the rxzt agents (on ZT_PORT)
+    // run side by side in the same namespaces for the whole comparison, and the measured
+    // transfers alternate, C first in odd rounds and rxzt first in even ones. Why: stalls
+    // come and go over minutes (the same C client measured first and last in one run hit
+    // 9 and 9 stalls, in another 6 and 17), so sides measured one after the other are
+    // judged partly by the clock.
     console.error(
-      `C baseline: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`,
+      `C, rxzt and rxzt on Node (unless skipped), interleaved: ${RUNS} x ${BYTES} bytes each (after ${WARMUP} warm-up), leaf A -> leaf B ...`,
     );
-    const connections = RUNS + (WARMUP > 0 ? 1 : 0);
+    const cEnv = { ZT_BENCH_PORT: String(ZT_PORT + 1) };
     const server = new CProcess("zt_bench server", hostB, bin, [
       planetPath,
       network,
       "server",
       String(C_PORT),
-      String(connections),
-    ]);
+      String(RUNS * (MIXED ? 2 : 1) + (WARMUP > 0 ? 1 : 0)),
+    ], cEnv);
     cprocs.push(server);
-    const ready = await server.next<{ address: string; nodeId: string }>(60_000);
+    const a = new Agent("leafA", hostA);
+    const b = new Agent("leafB", hostB);
+    agents.push(a, b);
+    const [ready, , { nodeId: idB }] = await Promise.all([
+      server.next<{ address: string; nodeId: string }>(60_000),
+      a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
+      b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
+    ]);
     const client = new CProcess("zt_bench client", hostA, bin, [
       planetPath,
       network,
@@ -409,85 +444,130 @@ async function runBench(): Promise<Results> {
       String(BYTES),
       String(RUNS),
       String(WARMUP),
-    ]);
+    ], { ...cEnv, ZT_BENCH_STEP: "1" });
     cprocs.push(client);
-    if (WARMUP > 0) await server.next<Transfer>(600_000);
-    const udpBeforeC = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
-    const c: Run[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const sent = await client.next<Transfer>(600_000);
-      const received = await server.next<Transfer>(30_000);
-      if (sent.bytes !== BYTES || received.bytes !== BYTES) {
-        throw new Error(`C transfer incomplete: ${JSON.stringify({ sent, received })}`);
-      }
-      c.push({
-        mbps: sent.bytes / 1e6 / sent.seconds,
-        cpuClient: sent.cpu,
-        cpuServer: received.cpu,
-        direct: sent.direct,
-        stalls: received.stalls,
-        stalled: received.stalled,
-        gaps2: received.gaps2,
-        gaps10: received.gaps10,
-        stallAt: received.stallAt,
-      });
-      console.error(`  run ${i + 1}: ${describe(c[i])}`);
-    }
-    const udpAfterC = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
-    await Promise.all(
-      [client.exited, server.exited].map((p) =>
-        withTimeout(p, 10_000, "zt_bench exit").catch(() => {})
-      ),
-    );
-    for (const p of cprocs) p.kill();
-    await Promise.all(cprocs.map((p) => p.exited));
-
-    // (b) rxzt, one stream: fresh agents in the same namespaces, same warm-up and runs.
-    console.error(`rxzt: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`);
-    const a = new Agent("leafA", hostA);
-    const b = new Agent("leafB", hostB);
-    agents.push(a, b);
-    const [, { nodeId: idB }] = await Promise.all([
-      a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
-    ]);
     await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
     await Promise.all(
       [a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 45_000 }, 50_000)),
     );
     await b.call("benchSink", { port: RXZT_PORT });
     const hostname = adhocIPv4Address(network, idB);
+    await client.next(600_000); // {"ready":true}, after its warm-up
     if (WARMUP > 0) {
+      await server.next<Transfer>(30_000);
       await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: WARMUP }, 600_000);
       await b.call("benchSinkStats");
     }
-    const udpBeforeRxzt = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
-    const rxzt: Run[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const sink0 = cpuOf(await b.call("cpu"));
-      const sent = await a.call<Transfer>(
-        "benchSend",
-        { hostname, port: RXZT_PORT, bytes: BYTES },
-        600_000,
-      );
-      const sink1 = cpuOf(await b.call("cpu"));
-      const [sink] = await b.call<Transfer[]>("benchSinkStats");
-      rxzt.push({
-        mbps: sent.bytes / 1e6 / sent.seconds,
-        cpuClient: sent.cpu,
-        cpuServer: sink1 - sink0,
-        direct: sent.direct,
-        stalls: sink?.stalls,
-        stalled: sink?.stalled,
-        gaps2: sink?.gaps2,
-        gaps10: sink?.gaps10,
-        stallAt: sink?.stallAt,
+
+    // rxzt on Node (koffi), when it can run: a third pair of nodes on their own ZeroTier port.
+    let node: NodeRun[] | string = nodeBenchSkip() ?? [];
+    let nodeSide: NodeSide | undefined;
+    if (typeof node !== "string") {
+      nodeSide = await startNodeSide({
+        namespaces: [hostA.ns, hostB.ns],
+        libzt: libzt!,
+        roots,
+        ztPort: ZT_PORT + 2,
+        network,
+        address: (id) => adhocIPv4Address(network, id),
+        port: RXZT_PORT + 1,
+        bytes: BYTES,
+        warmup: WARMUP,
+      }).catch((err) => {
+        node = `failed: ${(err as Error).message}`; // keep the C and Deno figures
+        return undefined;
       });
-      console.error(`  run ${i + 1}: ${describe(rxzt[i])}`);
     }
 
-    const udpAfterRxzt = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
-    const udp = { c: udpDrops(udpBeforeC, udpAfterC), rxzt: udpDrops(udpBeforeRxzt, udpAfterRxzt) };
+    const udpTotals = { c: [zeroUdp(), zeroUdp()], rxzt: [zeroUdp(), zeroUdp()] };
+    /** Runs `transfer` and adds the leaves' UDP counter changes over it to `side`'s totals. */
+    const counted = async <T>(side: "c" | "rxzt", transfer: () => Promise<T>): Promise<T> => {
+      const before = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
+      const result = await transfer();
+      const after = await Promise.all([hostA, hostB].map((h) => udpCounters(net!, h)));
+      after.forEach((x, i) => addUdp(udpTotals[side][i], x, before[i]));
+      return result;
+    };
+    const cRun = () =>
+      counted("c", async () => {
+        await client.send("go");
+        const sent = await client.next<Transfer>(600_000);
+        const received = await server.next<Transfer>(30_000);
+        if (sent.bytes !== BYTES || received.bytes !== BYTES) {
+          throw new Error(`C transfer incomplete: ${JSON.stringify({ sent, received })}`);
+        }
+        return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
+      });
+    const rxztRun = () =>
+      counted("rxzt", async () => {
+        const sink0 = cpuOf(await b.call("cpu"));
+        const sent = await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: BYTES }, 600_000);
+        const sink1 = cpuOf(await b.call("cpu"));
+        const [sink] = await b.call<Transfer[]>("benchSinkStats");
+        return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+      });
+    const c: Run[] = [];
+    const rxzt: Run[] = [];
+    const sides: { name: string; run: () => Promise<Run>; runs: Run[] }[] = [
+      { name: "C", run: cRun, runs: c },
+      { name: "rxzt", run: rxztRun, runs: rxzt },
+    ];
+    // BENCH_MIXED=1: also rxzt (A) to the C server (B), and a second C client (A, on its own
+    // ZeroTier port) to the rxzt sink (B), to tell which end a difference comes from.
+    const mixed = MIXED ? { rxztToC: [] as Run[], cToRxzt: [] as Run[] } : undefined;
+    if (mixed) {
+      const client2 = new CProcess("zt_bench client 2", hostA, bin, [
+        planetPath,
+        network,
+        "client",
+        hostname,
+        String(RXZT_PORT),
+        String(BYTES),
+        String(RUNS),
+      ], { ZT_BENCH_PORT: String(ZT_PORT + 3), ZT_BENCH_STEP: "1" });
+      cprocs.push(client2);
+      await client2.next(120_000); // {"ready":true}
+      const rxztToC = () =>
+        (async () => {
+          const sent = await a.call<Transfer>("benchSend", { hostname: ready.address, port: C_PORT, bytes: BYTES }, 600_000);
+          const received = await server.next<Transfer>(30_000);
+          return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
+        })();
+      const cToRxzt = () =>
+        (async () => {
+          const sink0 = cpuOf(await b.call("cpu"));
+          await client2.send("go");
+          const sent = await client2.next<Transfer>(600_000);
+          const sink1 = cpuOf(await b.call("cpu"));
+          const [sink] = await b.call<Transfer[]>("benchSinkStats");
+          return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+        })();
+      sides.push({ name: "rxzt->C", run: rxztToC, runs: mixed.rxztToC }, { name: "C->rxzt", run: cToRxzt, runs: mixed.cToRxzt });
+    }
+    if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
+    for (let i = 0; i < RUNS; i++) {
+      // Each round starts with the next side, so each goes first equally often.
+      for (let k = 0; k < sides.length; k++) {
+        const side = sides[(i + k) % sides.length];
+        const run = await side.run().catch(async (err) => {
+          if (side.name !== "Node") throw err;
+          node = `failed in round ${i + 1}: ${(err as Error).message}`; // keep the C and Deno figures
+          sides.splice(sides.indexOf(side), 1);
+          await nodeSide?.stop();
+          return undefined;
+        });
+        if (!run) break;
+        side.runs.push(run);
+        console.error(`  round ${i + 1}, ${side.name.padEnd(7)}: ${describe(run)}`);
+      }
+    }
+    await nodeSide?.stop();
+    await Promise.all(
+      [client.exited, server.exited].map((p) =>
+        withTimeout(p, 10_000, "zt_bench exit").catch(() => {})
+      ),
+    );
+    const udp = { c: udpDrops(udpTotals.c), rxzt: udpDrops(udpTotals.rxzt) };
 
     // (c) rxzt, parallel streams.
     console.error(`rxzt: ${STREAMS} parallel streams of ${STREAM_BYTES} bytes ...`);
@@ -521,28 +601,10 @@ async function runBench(): Promise<Results> {
     const slowest = labelled.slice(-3).reverse().map((x) => `${x.what} ${x.ms.toFixed(3)} ms`);
     await Promise.all([a, b].map((x) => x.stop()));
 
-    // (e) rxzt on Node (koffi), same runs, fresh Node agents in the same namespaces.
-    let node: NodeRun[] | string = nodeBenchSkip() ?? [];
-    if (typeof node !== "string") {
-      console.error(`rxzt on Node: ${RUNS} x ${BYTES} bytes (after ${WARMUP} warm-up), leaf A -> leaf B ...`);
-      node = await benchNode({
-        namespaces: [hostA.ns, hostB.ns],
-        libzt: libzt!,
-        roots,
-        ztPort: ZT_PORT,
-        network,
-        address: (id) => adhocIPv4Address(network, id),
-        port: RXZT_PORT + 1,
-        bytes: BYTES,
-        runs: RUNS,
-        warmup: WARMUP,
-        describe,
-      }).catch((err) => `failed: ${(err as Error).message}`); // keep the C and Deno figures
-    }
-
     return {
       c,
       rxzt,
+      mixed,
       udp,
       node,
       parallel,
@@ -623,6 +685,11 @@ if (nd) {
   console.log(sideRow(`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, nd, nd.all));
   console.log(ratioRow("Node / C", nd));
 }
+if (r.mixed) {
+  const m1 = summary(r.mixed.rxztToC), m2 = summary(r.mixed.cToRxzt);
+  console.log(sideRow("mixed: rxzt sends, C receives", m1, m1.all));
+  console.log(sideRow("mixed: C sends, rxzt receives", m2, m2.all));
+}
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
   { ...r.parallel, cpuPerGb: parCpuPerGb, all: "one run" },
@@ -631,7 +698,10 @@ console.log(sideRow(
 console.log();
 console.log(
   "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
-    `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}`,
+    `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}` +
+    (r.mixed
+      ? `; rxzt to C ${stallSummary(r.mixed.rxztToC)}; C to rxzt ${stallSummary(r.mixed.cToRxzt)}`
+      : ""),
 );
 console.log(`kernel UDP counters over the single-stream runs: C (${r.udp.c}); rxzt (${r.udp.rxzt})`);
 console.log();

@@ -19,7 +19,8 @@
  * does that <runs> times, each on a new connection, after an unmeasured
  * transfer of <warmup-bytes> if given. Each transfer prints one JSON line on
  * stdout (the server's first line says it is listening); diagnostics go to
- * stderr.
+ * stderr. With ZT_BENCH_STEP=1 the client says {"ready":true} after its
+ * warm-up and starts each measured transfer when a line arrives on stdin.
  *
  * The client sends the way rxzt does: a non-blocking socket, waiting in
  * zts_bsd_poll when libzt's send buffer is full. (With blocking zts_bsd_send
@@ -152,7 +153,10 @@ static void start_node(const char* planet_path, uint64_t net_id)
     if (zts_init_set_roots(roots, len) != ZTS_ERR_OK) {
         die("zts_init_set_roots failed");
     }
-    if (zts_init_set_port(ZT_PORT) != ZTS_ERR_OK) {
+    /* ZT_BENCH_PORT: another ZeroTier port, for a C node beside an rxzt node in one namespace. */
+    const char* port_env = getenv("ZT_BENCH_PORT");
+    unsigned short zt_port = port_env ? (unsigned short)atoi(port_env) : ZT_PORT;
+    if (zts_init_set_port(zt_port) != ZTS_ERR_OK) {
         die("zts_init_set_port failed");
     }
     zts_init_allow_port_mapping(0);
@@ -407,7 +411,18 @@ static int run_client(const char* ip, unsigned short port, uint64_t bytes, int r
     if (! direct) {
         note("no PEER_DIRECT event for the server; the path may be relayed");
     }
+    /* ZT_BENCH_STEP=1: wait for a line on stdin before each measured transfer, so a driver can
+     * interleave these runs with others. */
+    int step = getenv("ZT_BENCH_STEP") != NULL;
+    if (step) {
+        printf("{\"ready\":true}\n");
+        fflush(stdout);
+    }
     for (int r = 0; r < runs; r++) {
+        char line[16];
+        if (step && fgets(line, sizeof(line), stdin) == NULL) {
+            break;
+        }
         transfer(ip, port, bytes, buf, &seconds, &cpu);
         printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"direct\":%s}\n", bytes, seconds, cpu,
                atomic_load(&leaf_direct) ? "true" : "false");
