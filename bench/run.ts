@@ -488,24 +488,31 @@ async function runBench(): Promise<Results> {
       after.forEach((x, i) => addUdp(udpTotals[side][i], x, before[i]));
       return result;
     };
-    const cRun = () =>
-      counted("c", async () => {
-        await client.send("go");
-        const sent = await client.next<Transfer>(600_000);
-        const received = await server.next<Transfer>(30_000);
-        if (sent.bytes !== BYTES || received.bytes !== BYTES) {
-          throw new Error(`C transfer incomplete: ${JSON.stringify({ sent, received })}`);
-        }
-        return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
-      });
-    const rxztRun = () =>
-      counted("rxzt", async () => {
-        const sink0 = cpuOf(await b.call("cpu"));
-        const sent = await a.call<Transfer>("benchSend", { hostname, port: RXZT_PORT, bytes: BYTES }, 600_000);
-        const sink1 = cpuOf(await b.call("cpu"));
-        const [sink] = await b.call<Transfer[]>("benchSinkStats");
-        return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
-      });
+    /** One transfer into the C server; `send` makes it and resolves with the sender's figures. */
+    const intoC = async (send: () => Promise<Transfer>): Promise<Run> => {
+      const sent = await send();
+      const received = await server.next<Transfer>(30_000);
+      if (sent.bytes !== BYTES || received.bytes !== BYTES) {
+        throw new Error(`transfer to C incomplete: ${JSON.stringify({ sent, received })}`);
+      }
+      return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
+    };
+    /** One transfer into the rxzt sink (both kinds of sender check the sink's count). */
+    const intoRxzt = async (send: () => Promise<Transfer>): Promise<Run> => {
+      const sink0 = cpuOf(await b.call("cpu"));
+      const sent = await send();
+      const sink1 = cpuOf(await b.call("cpu"));
+      const [sink] = await b.call<Transfer[]>("benchSinkStats");
+      return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+    };
+    const fromC = (proc: CProcess) => async () => {
+      await proc.send("go");
+      return await proc.next<Transfer>(600_000);
+    };
+    const fromRxzt = (to: string, port: number) => () =>
+      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES }, 600_000);
+    const cRun = () => counted("c", () => intoC(fromC(client)));
+    const rxztRun = () => counted("rxzt", () => intoRxzt(fromRxzt(hostname, RXZT_PORT)));
     const c: Run[] = [];
     const rxzt: Run[] = [];
     const sides: { name: string; run: () => Promise<Run>; runs: Run[] }[] = [
@@ -527,21 +534,8 @@ async function runBench(): Promise<Results> {
       ], { ZT_BENCH_PORT: String(ZT_PORT + 3), ZT_BENCH_STEP: "1" });
       cprocs.push(client2);
       await client2.next(120_000); // {"ready":true}
-      const rxztToC = () =>
-        (async () => {
-          const sent = await a.call<Transfer>("benchSend", { hostname: ready.address, port: C_PORT, bytes: BYTES }, 600_000);
-          const received = await server.next<Transfer>(30_000);
-          return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
-        })();
-      const cToRxzt = () =>
-        (async () => {
-          const sink0 = cpuOf(await b.call("cpu"));
-          await client2.send("go");
-          const sent = await client2.next<Transfer>(600_000);
-          const sink1 = cpuOf(await b.call("cpu"));
-          const [sink] = await b.call<Transfer[]>("benchSinkStats");
-          return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
-        })();
+      const rxztToC = () => intoC(fromRxzt(ready.address, C_PORT));
+      const cToRxzt = () => intoRxzt(fromC(client2));
       sides.push({ name: "rxzt->C", run: rxztToC, runs: mixed.rxztToC }, { name: "C->rxzt", run: cToRxzt, runs: mixed.cToRxzt });
     }
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
