@@ -606,6 +606,7 @@ function targets(
         ),
     ],
     [2, () => call("setNoDelay", f(conn.setNoDelay.bind(conn)), [value("bool")])],
+    [1, () => call("setSendPacing", f(conn.setSendPacing.bind(conn)), [value("bool")])],
     [
       2,
       () =>

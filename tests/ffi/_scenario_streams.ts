@@ -311,14 +311,15 @@ async function startNode(join: boolean): Promise<ZeroTierNode> {
 
 const ECHO_SIZES = [1, 1500, 65_536, 250_000, 7, 1_000_000, 32_768, 3];
 
-async function echoIntegrity(node: ZeroTierNode, hostname: string, size: number) {
-  step(`echo ${hostname}`);
+async function echoIntegrity(node: ZeroTierNode, hostname: string, size: number, pacing = true) {
+  step(`echo ${hostname}${pacing ? "" : " (send pacing off)"}`);
   const listener = node.listen({ hostname, port: 0 });
   const errors: ReportedError[] = [];
   const serving = serveEcho(listener, errors);
   const t0 = performance.now();
   const conn = await node.connect({ hostname, port: listener.addr.port });
   step("connected");
+  conn.setSendPacing(pacing);
   const data = random(size);
   const reading = readAll(conn.readable);
   const writer = conn.writable.getWriter();
@@ -644,6 +645,7 @@ async function release(node: ZeroTierNode) {
     const readAfterClose = await settle(c.readable.getReader().read(), 1000);
     const writeAfterClose = await settle(c.writable.getWriter().write(new Uint8Array(1)), 1000);
     const optionAfterClose = settleSync(() => c.setNoDelay(true));
+    const pacingAfterClose = settleSync(() => c.setSendPacing(false));
     const serverSeesEnd = await settle(readAll(s.readable), 2000);
     s.close();
     s2.close();
@@ -658,6 +660,7 @@ async function release(node: ZeroTierNode) {
       readAfterClose,
       writeAfterClose,
       optionAfterClose,
+      pacingAfterClose,
       serverSeesEnd,
       end: await when(1),
     };
@@ -1107,6 +1110,7 @@ try {
     out.keepAlive = await keepAliveDefaults(node);
     out.ipv4 = await echoIntegrity(node, "127.0.0.1", 8 * 1024 * 1024);
     out.ipv6 = await echoIntegrity(node, "::1", 8 * 1024 * 1024);
+    out.ipv4Unpaced = await echoIntegrity(node, "127.0.0.1", 8 * 1024 * 1024, false);
     out.dualStack = await dualStack(node);
     out.byob = await byob(node);
     out.halfClose = await halfClose(node);

@@ -86,6 +86,8 @@ interface DataFacts extends Common {
   };
   ipv4: EchoFacts;
   ipv6: EchoFacts;
+  /** The IPv4 echo again, with the client's send pacing turned off. */
+  ipv4Unpaced: EchoFacts;
   dualStack: Record<string, { echoed: string; sent: string }> & {
     listenerAddr: NetAddrFacts;
     serverErrors: ReportedError[];
@@ -152,6 +154,7 @@ interface ReleaseFacts extends Common {
     readAfterClose: Settled;
     writeAfterClose: Settled;
     optionAfterClose: Settled;
+    pacingAfterClose: Settled;
     serverSeesEnd: Settled;
     end: Counts;
   };
@@ -317,8 +320,9 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
   // 1. Ordering and integrity
   // -------------------------------------------------------------------------
 
-  for (const family of ["ipv4", "ipv6"] as const) {
-    test(`8 MB through an echo over ${family === "ipv4" ? "127.0.0.1" : "::1"} arrives whole and in order`, () => {
+  for (const family of ["ipv4", "ipv6", "ipv4Unpaced"] as const) {
+    const over = family === "ipv6" ? "::1" : "127.0.0.1";
+    test(`8 MB through an echo over ${over}${family === "ipv4Unpaced" ? ", send pacing off," : ""} arrives whole and in order`, () => {
       const f = facts<DataFacts>("data")[family];
       assert.equal(f.bytesSent, 8 * MiB);
       assert.equal(f.bytesReceived, f.bytesSent);
@@ -492,6 +496,7 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     rejectedWith(f.readAfterClose, "SocketClosedError", "SOCKET_CLOSED", "read");
     rejectedWith(f.writeAfterClose, "SocketClosedError", "SOCKET_CLOSED", "write");
     rejectedWith(f.optionAfterClose, "SocketClosedError", "SOCKET_CLOSED", "setNoDelay");
+    rejectedWith(f.pacingAfterClose, "SocketClosedError", "SOCKET_CLOSED", "setSendPacing");
   });
 
   test("close() with a read pending and a write blocked: both reject with SOCKET_CLOSED at once", () => {

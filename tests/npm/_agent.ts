@@ -212,6 +212,7 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "benchSend": {
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      if (c.pacing === false) conn.setSendPacing(false);
       const direct = await waitLeafDirect((c.waitDirectMs as number) ?? 10_000);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
