@@ -39,6 +39,8 @@ export interface NodeBenchOptions {
   readonly port: number;
   readonly bytes: number;
   readonly warmup: number;
+  /** Send pacing of the sending agent (TcpConn.setSendPacing). */
+  readonly pacing: boolean;
 }
 
 /** Why the Node part cannot run here, or undefined. */
@@ -101,7 +103,7 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
         const sink0 = cpuOf(await b.call("cpu"));
         const sent = await a.call<{ bytes: number; seconds: number; cpu: number; direct: boolean }>(
           "benchSend",
-          { hostname, port: o.port, bytes: o.bytes },
+          { hostname, port: o.port, bytes: o.bytes, pacing: o.pacing },
           600_000,
         );
         const sink1 = cpuOf(await b.call("cpu"));

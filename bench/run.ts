@@ -31,7 +31,8 @@
  * default 10000000), LIBZT_INCLUDE (directory of ZeroTierSockets.h; default
  * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
  * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
- * BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
+ * BENCH_SEND_PACING=0 (rxzt senders, Deno and Node, with send pacing off; see
+ * TcpConn.setSendPacing), BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
  * tell which end a difference comes from), ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
  * bench/zt_bench.c).
  */
@@ -73,6 +74,7 @@ const WARMUP = Deno.env.get("BENCH_WARMUP_BYTES") === "0"
 const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
 const MIXED = Deno.env.get("BENCH_MIXED") === "1";
+const PACING = Deno.env.get("BENCH_SEND_PACING") !== "0";
 const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
@@ -473,6 +475,7 @@ async function runBench(): Promise<Results> {
         port: RXZT_PORT + 1,
         bytes: BYTES,
         warmup: WARMUP,
+        pacing: PACING,
       }).catch((err) => {
         node = `failed: ${(err as Error).message}`; // keep the C and Deno figures
         return undefined;
@@ -510,7 +513,7 @@ async function runBench(): Promise<Results> {
       return await proc.next<Transfer>(600_000);
     };
     const fromRxzt = (to: string, port: number) => () =>
-      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES }, 600_000);
+      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES, pacing: PACING }, 600_000);
     const cRun = () => counted("c", () => intoC(fromC(client)));
     const rxztRun = () => counted("rxzt", () => intoRxzt(fromRxzt(hostname, RXZT_PORT)));
     const c: Run[] = [];
@@ -649,7 +652,8 @@ console.log(
 );
 console.log(
   `single stream: ${RUNS} runs of ${BYTES} bytes after a ${WARMUP}-byte warm-up, medians shown; ` +
-    "CPU = client + server process CPU over each transfer",
+    "CPU = client + server process CPU over each transfer; " +
+    `rxzt senders' send pacing ${PACING ? "on (the default)" : "off (BENCH_SEND_PACING=0)"}`,
 );
 console.log();
 console.log(
