@@ -6,8 +6,8 @@
  * port of their own), their runs interleaved with theirs.
  *
  * The npm test project is made by `deno task test:npm`; when it is missing
- * (or BENCH_NODE_REBUILD=1) it is built here first (`deno task build:npm`
- * output, packed and installed). BENCH_NODE=0 skips this part. The agents
+ * it is made here first (the `deno task build:npm` output, packed and
+ * installed); BENCH_NODE_REBUILD=1 also runs `build:npm` again first. BENCH_NODE=0 skips this part. The agents
  * run with UV_THREADPOOL_SIZE=20, the setup the README recommends
  * (BENCH_NODE_THREADPOOL changes it; "default" leaves it unset: 4 threads).
  *
@@ -75,8 +75,14 @@ export interface NodeSide {
  * their measured runs with the C and Deno ones.
  */
 export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
-  if (!existsSync(join(SCRATCH, "tests", "_agent.js")) || Deno.env.get("BENCH_NODE_REBUILD") === "1") {
+  const rebuild = Deno.env.get("BENCH_NODE_REBUILD") === "1";
+  if (!existsSync(join(SCRATCH, "tests", "_agent.js")) || rebuild) {
     console.error("preparing the npm package for the Node agents (build, pack, install) ...");
+    if (rebuild) {
+      const build = new URL("../scripts/build_npm.ts", import.meta.url).pathname;
+      const r = new Deno.Command(Deno.execPath(), { args: ["run", "-A", build], stdout: "null", stderr: "inherit" }).outputSync();
+      if (!r.success) throw new Error("scripts/build_npm.ts failed");
+    }
     prepareNodeProject();
   }
   const pool = nodeBenchThreadpool();
