@@ -411,12 +411,12 @@ async function runBench(): Promise<Results> {
     await Deno.writeFile(planetPath, Uint8Array.from(atob(roots), (ch) => ch.charCodeAt(0)));
     const network = adhocIPv4NetworkId(10, rootId);
 
-    // (a) and (b), interleaved: the C nodes (on ZT_PORT + 1) and the rxzt agents (on ZT_PORT)
-    // run side by side in the same namespaces for the whole comparison, and the measured
-    // transfers alternate, C first in odd rounds and rxzt first in even ones. Why: stalls
-    // come and go over minutes (the same C client measured first and last in one run hit
-    // 9 and 9 stalls, in another 6 and 17), so sides measured one after the other are
-    // judged partly by the clock.
+    // (a), (b) and (e), interleaved: the C nodes (on ZT_PORT + 1), the rxzt agents (on ZT_PORT)
+    // and the Node agents (on ZT_PORT + 2) run side by side in the same namespaces for the
+    // whole comparison, and the measured transfers take turns, each round starting with the
+    // next side. Why: stall rates drift over minutes (one side hit 3 to 20 stalls per 6 runs
+    // in runs of the same code), so sides measured one after the other were judged partly by
+    // the clock.
     console.error(
       `C, rxzt and rxzt on Node (unless skipped), interleaved: ${RUNS} x ${BYTES} bytes each (after ${WARMUP} warm-up), leaf A -> leaf B ...`,
     );
