@@ -229,10 +229,10 @@ export class TcpConn {
   }
 
   /**
-   * Turns send pacing on (the default) or off. With pacing, a write that
-   * finds libzt's send buffer full waits about 1 ms before refilling it
-   * (and only then for readiness), instead of refilling as soon as any room
-   * frees up.
+   * Turns send pacing on (the default) or off. With pacing, a write with
+   * 64 KiB or more still to go that finds libzt's send buffer full waits
+   * about 1 ms before refilling it (and only then for readiness), instead of
+   * refilling as soon as any room frees up. Smaller writes are not paced.
    *
    * Why it is on: libzt's TCP advertises a 1 MB receive window but queues at
    * most 128 segments per connection on the receiving side; a sender that
