@@ -276,32 +276,31 @@ class CProcess {
   }
 }
 
-interface Transfer {
-  bytes: number;
-  seconds: number;
-  cpu: number;
-  direct: boolean;
-  /** Receiver only: gaps of 250 ms or more between reads, and their total (s). */
+/** What a receiver saw (absent where the receiver does not count it, e.g. Node's sink). */
+interface ReceiverStats {
+  /** Gaps of 250 ms or more between reads (stalls), and their total (s). */
   stalls?: number;
   stalled?: number;
-  /** Receiver only: shorter gaps between reads (2-10 ms, 10-250 ms) and where stalls began (MB). */
+  /** Shorter gaps between reads (2-10 ms, 10-250 ms), and where stalls began (MB). */
   gaps2?: number;
   gaps10?: number;
   stallAt?: number[];
 }
 
+/** One end's report of a transfer. */
+interface Transfer extends ReceiverStats {
+  bytes: number;
+  seconds: number;
+  cpu: number;
+  direct: boolean;
+}
+
 /** One measured transfer: both ends' CPU seconds over it. */
-interface Run {
+interface Run extends ReceiverStats {
   mbps: number;
   cpuClient: number;
   cpuServer: number;
   direct: boolean;
-  /** Receiver stalls (gaps of 250 ms or more between reads) and their total seconds. */
-  stalls?: number;
-  stalled?: number;
-  gaps2?: number;
-  gaps10?: number;
-  stallAt?: number[];
 }
 
 interface Results {

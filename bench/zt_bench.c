@@ -59,15 +59,20 @@ static atomic_int leaf_direct = 0;
 /* ZT_BENCH_BLOCKING_SEND=1: the client sends with blocking zts_bsd_send calls instead. */
 static int blocking_send = 0;
 
+static void vnote(const char* fmt, va_list ap)
+{
+    fprintf(stderr, "zt_bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    fflush(stderr);
+}
+
 static void die(const char* fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "zt_bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vnote(fmt, ap);
     va_end(ap);
-    fflush(stderr);
     _exit(1);
 }
 
@@ -75,9 +80,7 @@ static void note(const char* fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "zt_bench: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vnote(fmt, ap);
     va_end(ap);
 }
 
