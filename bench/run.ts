@@ -37,8 +37,8 @@
  * bench/zt_bench.c).
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
+import { envNumber, libztOrExit } from "./_env.ts";
 import {
-  canBuildTestNetwork,
   createTestNetwork,
   type Host,
   type TestNetwork,
@@ -49,22 +49,8 @@ const ZT_PORT = 9993;
 const C_PORT = 7100;
 const RXZT_PORT = 7200;
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
-if (skip) {
-  console.log(`bench skipped: ${skip}`);
-  Deno.exit(0);
-}
-
-function envInt(name: string, fallback: number): number {
-  const raw = Deno.env.get(name);
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw.replaceAll("_", ""));
-  if (!Number.isSafeInteger(n) || n <= 0) {
-    throw new Error(`${name} must be a positive integer, got ${raw}`);
-  }
-  return n;
-}
+const libzt = await libztOrExit("bench");
+const envInt = (name: string, fallback: number) => envNumber(name, fallback, true);
 
 const BYTES = envInt("BENCH_BYTES", 200_000_000);
 const RUNS = envInt("BENCH_RUNS", 5);

@@ -15,24 +15,10 @@
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
 import { Agent } from "../tests/real/_agent_client.ts";
-import { canBuildTestNetwork, createTestNetwork, type TestNetwork } from "../tests/real/netns.ts";
+import { createTestNetwork, type TestNetwork } from "../tests/real/netns.ts";
+import { envNumber, libztOrExit } from "./_env.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
-if (skip) {
-  console.log(`soak skipped: ${skip}`);
-  Deno.exit(0);
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = Deno.env.get(name);
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new Error(`${name} must be a positive number, got ${raw}`);
-  }
-  return n;
-}
+const libzt = await libztOrExit("soak");
 
 const MINUTES = envNumber("SOAK_MINUTES", 10);
 const RATE = envNumber("SOAK_RATE", 2_000_000);
