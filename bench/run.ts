@@ -43,6 +43,7 @@ import {
   type Host,
   type TestNetwork,
 } from "../tests/real/netns.ts";
+import { Agent, lines, withTimeout } from "../tests/real/_agent_client.ts";
 import { nodeBenchSkip, nodeBenchThreadpool, type NodeRun, type NodeSide, startNodeSide } from "./node.ts";
 
 const ZT_PORT = 9993;
@@ -104,111 +105,6 @@ async function buildCBench(dir: string): Promise<string> {
     throw new Error(`cc ${args.join(" ")} failed:\n${new TextDecoder().decode(result.stderr)}`);
   }
   return out;
-}
-
-/** Lines of a byte stream. */
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let buf = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-    }
-  }
-  if (buf) yield buf;
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((
-      _,
-      reject,
-    ) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
-
-type Reply = {
-  id: number;
-  ok: boolean;
-  result?: unknown;
-  error?: { code?: string; message: string };
-};
-
-/** One agent process (tests/real/agent.ts) in a namespace, driven by JSON lines. */
-class Agent {
-  readonly #proc: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #waiting = new Map<number, (msg: Reply) => void>();
-  #next = 1;
-  readonly exited: Promise<Deno.CommandStatus>;
-
-  constructor(readonly name: string, host: Host) {
-    const agent = new URL("../tests/real/agent.ts", import.meta.url).pathname;
-    const proc = new Deno.Command("ip", {
-      args: [
-        "netns",
-        "exec",
-        host.ns,
-        Deno.execPath(),
-        "run",
-        "-A",
-        "--quiet",
-        ...DENO_FLAGS,
-        agent,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-      env: { LIBZT_PATH: libzt! },
-    }).spawn();
-    this.#proc = proc;
-    this.#writer = proc.stdin.getWriter();
-    this.exited = proc.status;
-    (async () => {
-      for await (const line of lines(proc.stdout)) {
-        // Anything else on stdout (e.g. V8's --trace-gc from BENCH_DENO_FLAGS) is passed on.
-        if (!line.startsWith("{")) {
-          console.error(`[${name}] ${line}`);
-          continue;
-        }
-        const msg = JSON.parse(line) as Reply;
-        this.#waiting.get(msg.id)?.(msg);
-        this.#waiting.delete(msg.id);
-      }
-    })().catch(() => {});
-    (async () => {
-      for await (const line of lines(proc.stderr)) console.error(`[${name}] ${line}`);
-    })().catch(() => {});
-  }
-
-  async call<T>(cmd: string, args: Record<string, unknown> = {}, limitMs = 60_000): Promise<T> {
-    const id = this.#next++;
-    const reply = new Promise<Reply>((resolve) => this.#waiting.set(id, resolve));
-    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
-    const msg = await withTimeout(reply, limitMs, `${this.name}: ${cmd}`);
-    if (!msg.ok) throw new Error(`${this.name}: ${cmd}: ${msg.error!.message}`);
-    return msg.result as T;
-  }
-
-  /** Stops the node and waits for the process to exit (so --cpu-prof files get written); kills it otherwise. */
-  async stop(): Promise<void> {
-    try {
-      await this.call("stop", {}, 15_000);
-      await withTimeout(this.exited, 15_000, `${this.name}: exit`);
-    } catch {
-      this.kill();
-    }
-  }
-
-  kill() {
-    try {
-      this.#proc.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
 }
 
 /** A zt_bench process in a namespace: its JSON stdout lines and its stderr. */
@@ -381,7 +277,7 @@ async function runBench(): Promise<Results> {
 
     net = await createTestNetwork(3);
     const [rootHost, hostA, hostB] = net.hosts;
-    const root = new Agent("root", rootHost);
+    const root = new Agent("root", rootHost, { denoFlags: DENO_FLAGS });
     agents.push(root);
     const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
       endpoint: `${rootHost.address}/${ZT_PORT}`,
@@ -414,8 +310,8 @@ async function runBench(): Promise<Results> {
       String(RUNS * (MIXED ? 2 : 1) + (WARMUP > 0 ? 1 : 0)),
     ], cEnv);
     cprocs.push(server);
-    const a = new Agent("leafA", hostA);
-    const b = new Agent("leafB", hostB);
+    const a = new Agent("leafA", hostA, { denoFlags: DENO_FLAGS });
+    const b = new Agent("leafB", hostB, { denoFlags: DENO_FLAGS });
     agents.push(a, b);
     const [ready, , { nodeId: idB }] = await Promise.all([
       server.next<{ address: string; nodeId: string }>(60_000),
