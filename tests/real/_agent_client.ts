@@ -5,7 +5,12 @@
  */
 import type { Host } from "./netns.ts";
 
-type Reply = { id: number; ok: boolean; result?: unknown; error?: { code: string; message: string } };
+type Reply = {
+  id: number;
+  ok: boolean;
+  result?: unknown;
+  error?: { code: string; message: string };
+};
 
 /** How to start an agent. */
 export interface AgentOptions {
@@ -49,7 +54,17 @@ export class Agent {
   constructor(readonly name: string, host: Host, options: AgentOptions = {}) {
     const agent = new URL("./agent.ts", import.meta.url).pathname;
     const proc = new Deno.Command("ip", {
-      args: ["netns", "exec", host.ns, Deno.execPath(), "run", "-A", "--quiet", ...(options.denoFlags ?? []), agent],
+      args: [
+        "netns",
+        "exec",
+        host.ns,
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--quiet",
+        ...(options.denoFlags ?? []),
+        agent,
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
@@ -75,12 +90,20 @@ export class Agent {
     })().catch(() => {});
   }
 
-  async call<T = Record<string, unknown>>(cmd: string, args: Record<string, unknown> = {}, limitMs = 60_000): Promise<T> {
+  async call<T = Record<string, unknown>>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    limitMs = 60_000,
+  ): Promise<T> {
     const id = this.#next++;
     const reply = new Promise<Reply>((resolve) => this.#waiting.set(id, resolve));
     await this.#writer.write(new TextEncoder().encode(JSON.stringify({ id, cmd, ...args }) + "\n"));
     const msg = await withTimeout(reply, limitMs, `${this.name}: ${cmd}`);
-    if (!msg.ok) throw Object.assign(new Error(`${this.name}: ${cmd}: ${msg.error!.message}`), { code: msg.error!.code });
+    if (!msg.ok) {
+      throw Object.assign(new Error(`${this.name}: ${cmd}: ${msg.error!.message}`), {
+        code: msg.error!.code,
+      });
+    }
     return msg.result as T;
   }
 
