@@ -35,6 +35,16 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
   let ids: { root: string; a: string; b: string };
   const timings: Record<string, number> = {};
 
+  /** 50 MB from `from` to a sink on `to` (node id `toId`): the sender's digest and MB/s, the sink's reply. */
+  async function transfer50MB(from: Agent, to: Agent, toId: string, port: number) {
+    await to.call("sinkServer", { port });
+    return await from.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }>(
+      "send",
+      { hostname: adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), toId), port, bytes: 50_000_000 },
+      180_000,
+    );
+  }
+
   before(async () => {
     net = await createTestNetwork(3);
     const [rootHost, hostA, hostB] = net.hosts;
@@ -117,26 +127,14 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
   });
 
   test("TCP Node → Deno: 50 MB arrive intact (SHA-256)", async () => {
-    const network = adhocIPv4NetworkId(10, ids.root);
-    await b.call("sinkServer", { port: 7001 });
-    const r = await a.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number; openSockets: number }>(
-      "send",
-      { hostname: adhocIPv4Address(network, ids.b), port: 7001, bytes: 50_000_000 },
-      180_000,
-    );
+    const r = await transfer50MB(a, b, ids.b, 7001);
     assert.equal(r.reply.bytes, 50_000_000);
     assert.equal(r.reply.digest, r.sentDigest);
     timings.node_to_deno_MBps = Math.round(r.mbps);
   });
 
   test("TCP Deno → Node: 50 MB arrive intact (SHA-256)", async () => {
-    const network = adhocIPv4NetworkId(10, ids.root);
-    await a.call("sinkServer", { port: 7002 });
-    const r = await b.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }>(
-      "send",
-      { hostname: adhocIPv4Address(network, ids.a), port: 7002, bytes: 50_000_000 },
-      180_000,
-    );
+    const r = await transfer50MB(b, a, ids.a, 7002);
     assert.equal(r.reply.bytes, 50_000_000);
     assert.equal(r.reply.digest, r.sentDigest);
     timings.deno_to_node_MBps = Math.round(r.mbps);
