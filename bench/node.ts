@@ -39,8 +39,8 @@ export interface NodeBenchOptions {
   readonly port: number;
   readonly bytes: number;
   readonly warmup: number;
-  /** Send pacing of the sending agent (TcpConn.setSendPacing). */
-  readonly pacing: boolean;
+  /** Send pacing of the sending agent (TcpConn.setSendPacing): off, on, or a rate in bytes/s. */
+  readonly pacing: boolean | number;
 }
 
 /** Why the Node part cannot run here, or undefined. */

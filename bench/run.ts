@@ -31,8 +31,8 @@
  * default 10000000), LIBZT_INCLUDE (directory of ZeroTierSockets.h; default
  * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
  * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
- * BENCH_SEND_PACING=0 (rxzt senders, Deno and Node, with send pacing off; see
- * TcpConn.setSendPacing), BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
+ * BENCH_SEND_PACING (rxzt senders, Deno and Node: 0 turns send pacing off, a
+ * number sets its rate in bytes/s; see TcpConn.setSendPacing), BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
  * tell which end a difference comes from), ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
  * bench/zt_bench.c).
  */
@@ -61,7 +61,10 @@ const WARMUP = Deno.env.get("BENCH_WARMUP_BYTES") === "0"
 const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
 const MIXED = Deno.env.get("BENCH_MIXED") === "1";
-const PACING = Deno.env.get("BENCH_SEND_PACING") !== "0";
+/** false: send pacing off; a number: its rate (bytes/s); true: the default rate. */
+const PACING: boolean | number = Deno.env.get("BENCH_SEND_PACING") === "0"
+  ? false
+  : Deno.env.get("BENCH_SEND_PACING") === undefined || envInt("BENCH_SEND_PACING", 0);
 const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
@@ -534,7 +537,9 @@ console.log(
 console.log(
   `single stream: ${RUNS} runs of ${BYTES} bytes after a ${WARMUP}-byte warm-up, medians shown; ` +
     "CPU = client + server process CPU over each transfer; " +
-    `rxzt senders' send pacing ${PACING ? "on (the default)" : "off (BENCH_SEND_PACING=0)"}`,
+    `rxzt senders' send pacing ${
+      PACING === true ? "on (the default rate)" : PACING ? `at ${PACING} bytes/s` : "off (BENCH_SEND_PACING=0)"
+    }`,
 );
 console.log();
 console.log(

@@ -76,6 +76,7 @@ export {
 export type { IdentityOptions } from "./observables/identity.ts";
 export { createRootSet } from "./observables/roots.ts";
 export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
+export { DEFAULT_PACING_RATE } from "./streams/pacing.ts";
 export { MAX_CONNECTS_IN_FLIGHT } from "./streams/connect_slots.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
 export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";

@@ -10,6 +10,7 @@ import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.t
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
+import { DEFAULT_PACING_RATE, SendPacer } from "./pacing.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -37,9 +38,9 @@ export class SocketClosedError extends ZeroTierError {
 }
 
 const READ_CHUNK = 64 * 1024;
-/** Send pacing: the pause before refilling a full send buffer, and the least left to write for it. */
-const PACING_PAUSE_MS = 1;
+/** Send pacing delays only writes with at least this much left to send: bulk, not interactive, traffic. */
 const PACED_MIN_BYTES = 64 * 1024;
+const MIN_PACING_RATE = 1_000_000;
 
 /**
  * Keep-alive every TCP connection starts with: probes after `idle` seconds
@@ -56,6 +57,22 @@ const PACED_MIN_BYTES = 64 * 1024;
  */
 export const DEFAULT_KEEPALIVE: { readonly idle: number; readonly interval: number; readonly count: number } =
   Object.freeze({ idle: 30, interval: 5, count: 4 });
+
+/** Resolves after `ms`, or rejects with `signal.reason` once it aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
 
 // Constructors stay private (their parameters are internals); these factories are the way in.
 let createConn: (host: SocketHost, fd: number, remote?: Endpoint) => TcpConn;
@@ -109,7 +126,7 @@ export class TcpConn {
   #readDone = false;
   #writeDone = false;
   #released = false;
-  #pacing = true;
+  #pacer: SendPacer | undefined = new SendPacer(DEFAULT_PACING_RATE);
   #readController?: ReadableByteStreamController;
   #writeController?: WritableStreamDefaultController;
 
@@ -180,20 +197,21 @@ export class TcpConn {
             throw new InvalidArgumentError("chunk", "must be a Uint8Array", chunk);
           }
           let offset = 0;
-          let paused = false;
           while (offset < chunk.byteLength) {
             if (this.#released) throw new SocketClosedError("write");
             const r = calls.send(this.#fd, chunk.subarray(offset));
+            const pacer = this.#pacer;
             if (r.ok) {
               offset += r.value;
-              paused = false;
-            } else if (r.errno === ERRNO.EAGAIN && this.#pacing && !paused && chunk.byteLength - offset >= PACED_MIN_BYTES) {
-              // Send pacing (see setSendPacing): give the stack a moment to drain before refilling.
-              paused = true;
-              await new Promise((resolve) => setTimeout(resolve, PACING_PAUSE_MS));
+              pacer?.sent(r.value, performance.now());
+              continue;
+            }
+            const delay = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES ? pacer.delay(performance.now()) : 0;
+            if (r.errno === ERRNO.EAGAIN && delay > 0) {
+              // Send pacing (see setSendPacing): ahead of the rate, so let the stack drain first.
+              await sleep(delay, controller.signal);
             } else if (r.errno === ERRNO.EAGAIN) {
               // abort() must not wait for a peer that stopped reading.
-              paused = false;
               await host.poller.wait(this.#fd, SOCK.POLLOUT, controller.signal);
             } else {
               const err = LibztCallError.fromReturn("zts_bsd_send", r.rc, r.errno);
@@ -229,30 +247,37 @@ export class TcpConn {
   }
 
   /**
-   * Turns send pacing on (the default) or off. With pacing, a write with
-   * 64 KiB or more still to go that finds libzt's send buffer full waits
-   * about 1 ms before refilling it (and only then for readiness), instead of
-   * refilling as soon as any room frees up. Smaller writes are not paced.
+   * Turns send pacing on (the default) or off, and sets its rate. A paced
+   * connection keeps its bulk writes under `bytesPerSecond` on average
+   * (default {@link DEFAULT_PACING_RATE}, 84 MB/s; at least 1 MB/s): a write
+   * with 64 KiB or more still to go that finds libzt's send buffer full while
+   * ahead of that rate waits until it is back on schedule, and only then for
+   * room in the buffer. Smaller writes are never delayed, so pacing is not a
+   * bandwidth limit.
    *
    * Why it is on: libzt's TCP advertises a 1 MB receive window but queues at
    * most 128 segments per connection on the receiving side; a sender that
    * keeps the pipe full overflows that queue whenever the receiving
    * application is a few milliseconds late, and each overflow costs a
    * retransmission timeout of ~1.5 s. Paced, a single stream between two
-   * nodes on one LAN stays around 80 MB/s without such stalls (unpaced it
+   * nodes on one LAN runs at up to the rate without such stalls (unpaced it
    * peaks higher but averaged less in our benchmark, see the README). Over
-   * links with more than a few ms of round trip the pause costs next to
-   * nothing: the sender is waiting for acknowledgements anyway.
+   * slower links pacing costs nothing: the sender never gets ahead of it.
    *
    * @example
    * ```ts ignore
    * conn.setSendPacing(false); // refill at once: for a receiver known to keep up
+   * conn.setSendPacing(true, { bytesPerSecond: 50_000_000 }); // a gentler sender
    * ```
    */
-  setSendPacing(enabled = true): void {
+  setSendPacing(enabled = true, options: { bytesPerSecond?: number } = {}): void {
     toBool(enabled, "enabled");
+    const o = readOptions(options, "options", ["bytesPerSecond"]);
+    const rate = o.bytesPerSecond === undefined
+      ? DEFAULT_PACING_RATE
+      : toInteger(o.bytesPerSecond, "bytesPerSecond", MIN_PACING_RATE, Number.MAX_SAFE_INTEGER);
     this.#assertOpen("setSendPacing");
-    this.#pacing = enabled;
+    this.#pacer = enabled ? new SendPacer(rate) : undefined;
   }
 
   /** Disables (true) or enables Nagle's algorithm. */

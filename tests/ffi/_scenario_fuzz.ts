@@ -234,7 +234,8 @@ type Kind =
   | "small"
   | "libraryPath"
   | "identity"
-  | "bytes";
+  | "bytes"
+  | "rate";
 
 let identity = "";
 let listenerPort = 1;
@@ -288,6 +289,8 @@ function good(kind: Kind): unknown {
       return identity;
     case "bytes":
       return new Uint8Array(int(64));
+    case "rate":
+      return 1_000_000 + int(200_000_000);
   }
 }
 
@@ -606,7 +609,14 @@ function targets(
         ),
     ],
     [2, () => call("setNoDelay", f(conn.setNoDelay.bind(conn)), [value("bool")])],
-    [1, () => call("setSendPacing", f(conn.setSendPacing.bind(conn)), [value("bool")])],
+    [
+      1,
+      () =>
+        call("setSendPacing", f(conn.setSendPacing.bind(conn)), [
+          value("bool"),
+          options({ bytesPerSecond: "rate" }),
+        ]),
+    ],
     [
       2,
       () =>

@@ -265,6 +265,8 @@ function serveEcho(listener: TcpListener, errors: ReportedError[]): Promise<numb
 
 const BACKPRESSURE_CHUNK = 256 * 1024;
 const RUNAWAY_CAP = 64 * 1024 * 1024;
+/** A bulk write that libzt's (here the host's) send buffer cannot take at once. */
+const PACED_WRITE = 16 * 1024 * 1024;
 
 /**
  * Writes fresh random chunks until one write stays pending for `stallMs`
@@ -715,6 +717,42 @@ async function release(node: ZeroTierNode) {
   }
 
   lap("abortBlocked done");
+  // Send pacing at a low rate holds a bulk write back while the peer reads everything;
+  // abort() ends its pause at once. Unpaced, the same write goes through.
+  {
+    const pacedWrite = async (pacing: boolean) => {
+      const [c, s] = await pair();
+      c.setSendPacing(pacing, { bytesPerSecond: 1_000_000 });
+      let received = 0;
+      const reading = (async () => {
+        for await (const chunk of s.readable) received += chunk.byteLength;
+      })().catch(() => {});
+      const writer = c.writable.getWriter();
+      const write = writer.write(new Uint8Array(PACED_WRITE));
+      write.catch(() => {});
+      const after300ms = await settle(write, 300);
+      const receivedAfter300ms = received;
+      const reason = new Error("stop pacing");
+      const t = performance.now();
+      const abort = after300ms.state === "pending" ? await settle(writer.abort(reason), 500) : undefined;
+      const abortMs = Math.round(performance.now() - t);
+      const writeResult = await settle(write, 200, reason);
+      c.close();
+      s.close();
+      await reading;
+      return { after300ms, receivedAfter300ms, abort, abortMs, writeResult };
+    };
+    const paced = await pacedWrite(true);
+    const unpaced = await pacedWrite(false);
+    const [c, s] = await pair();
+    const rateTooLow = settleSync(() => c.setSendPacing(true, { bytesPerSecond: 999_999 }));
+    const unknownOption = settleSync(() => c.setSendPacing(true, { rate: 5 } as unknown as { bytesPerSecond: number }));
+    c.close();
+    s.close();
+    out.pacing = { paced, unpaced, rateTooLow, unknownOption, end: await when(1) };
+  }
+
+  lap("pacing done");
   // Listener close() while `for await` and accept() are pending.
   {
     const L2 = node.listen({ hostname: "127.0.0.1", port: 0 });

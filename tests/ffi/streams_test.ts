@@ -135,6 +135,15 @@ interface DataFacts extends Common {
   finalCounts: Counts;
 }
 
+/** A 16 MB write paced at 1 MB/s (or not) to a peer reading everything, aborted after 300 ms if still going. */
+interface PacedWrite {
+  after300ms: Settled;
+  receivedAfter300ms: number;
+  abort?: Settled;
+  abortMs: number;
+  writeResult: Settled;
+}
+
 interface ReleaseFacts extends Common {
   cancelAbort: {
     before: Counts;
@@ -164,6 +173,13 @@ interface ReleaseFacts extends Common {
     abortResult: Settled;
     writeResult: Settled;
     afterCancel: Counts;
+    end: Counts;
+  };
+  pacing: {
+    paced: PacedWrite;
+    unpaced: PacedWrite;
+    rateTooLow: Settled;
+    unknownOption: Settled;
     end: Counts;
   };
   listenerClose: {
@@ -513,6 +529,24 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     assert.notEqual(f.abortResult.state, "pending", "abort() settled within 500 ms");
     assert.equal(f.writeResult.state, "rejected", "the blocked write rejected");
     counts(f.afterCancel, 2, "abort + cancel released the client (listener and server side left)");
+  });
+
+  test("send pacing at 1 MB/s holds a 16 MB write back; abort() ends the pause at once; unpaced it goes through", () => {
+    const { paced, unpaced } = facts<ReleaseFacts>("release").pacing;
+    assert.equal(paced.after300ms.state, "pending", "paced: still writing after 300 ms");
+    assert.ok(paced.receivedAfter300ms < 16 * 1024 * 1024, `paced: the peer had ${paced.receivedAfter300ms} bytes`);
+    assert.equal(paced.abort?.state, "fulfilled", "abort() settled");
+    assert.ok(paced.abortMs < 100, `abort() took ${paced.abortMs} ms`);
+    assert.equal(paced.writeResult.state, "rejected", "the paced write rejected with the abort reason");
+    assert.equal(unpaced.after300ms.state, "fulfilled", "unpaced: the write was done within 300 ms");
+  });
+
+  test("setSendPacing: a rate under 1 MB/s or an unknown option is an InvalidArgumentError", () => {
+    const f = facts<ReleaseFacts>("release").pacing;
+    const low = rejectedWith(f.rateTooLow, "InvalidArgumentError", "EINVAL", "bytesPerSecond 999999");
+    assert.equal(low.argument, "bytesPerSecond");
+    rejectedWith(f.unknownOption, "InvalidArgumentError", "EINVAL", "option rate");
+    counts(f.end, 1, "after the pacing checks");
   });
 
   test("listener close(): for-await ends, pending accept() rejects SOCKET_CLOSED, twice is harmless", () => {
