@@ -17,9 +17,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Agent } from "../tests/npm/_agents.ts";
 import { prepareNodeProject, SCRATCH } from "../scripts/test_npm.ts";
+import type { SinkStats } from "../tests/npm/_bench_sink.ts";
 
-/** One measured transfer, as bench/run.ts records it. */
-export interface NodeRun {
+/** One measured transfer, as bench/run.ts records it, with what the Node sink saw. */
+export interface NodeRun extends Omit<SinkStats, "bytes"> {
   mbps: number;
   cpuClient: number;
   cpuServer: number;
@@ -113,7 +114,8 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
           600_000,
         );
         const sink1 = cpuOf(await b.call("cpu"));
-        return { mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+        const [sink] = await b.call<SinkStats[]>("benchSinkStats");
+        return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
       },
       stop() {
         stopped ??= Promise.all([a, b].map((x) => x.stop().catch(() => {}))).then(kill);

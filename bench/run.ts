@@ -161,7 +161,7 @@ class CProcess {
   }
 }
 
-/** What a receiver saw (absent where the receiver does not count it, e.g. Node's sink). */
+/** What a receiver saw (absent where it is not counted: over parallel streams). */
 interface ReceiverStats {
   /** Gaps of 250 ms or more between reads (stalls), and their total (s). */
   stalls?: number;
@@ -583,6 +583,7 @@ console.log();
 console.log(
   "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
     `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}` +
+    (typeof r.node === "string" ? "" : `; Node ${stallSummary(r.node)}`) +
     (r.mixed
       ? `; rxzt to C ${stallSummary(r.mixed.rxztToC)}; C to rxzt ${stallSummary(r.mixed.cToRxzt)}`
       : ""),

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
+import { type SinkStats, sinkConnection } from "./_bench_sink.ts";
 import {
   createRootSet,
   generateIdentity,
@@ -33,6 +34,7 @@ const runtime = "Deno" in globalThis ? "deno" : "node";
 type Command = { id: number; cmd: string; [k: string]: unknown };
 
 const BENCH_CHUNK = 256 * 1024;
+const benchSinkStats: SinkStats[] = [];
 const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
 const cpuSeconds = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
 
@@ -186,30 +188,20 @@ async function handle(c: Command): Promise<unknown> {
       return { bytes: back.length, intact: digest(back) === digest(data) };
     }
     case "benchSink": {
+      // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       const listener = node!.listen({ port: c.port as number });
       (async () => {
         for await (const conn of listener) {
-          (async () => {
-            const reader = conn.readable.getReader({ mode: "byob" });
-            let buf = new ArrayBuffer(BENCH_CHUNK);
-            let bytes = 0;
-            for (;;) {
-              const { value, done } = await reader.read(new Uint8Array(buf));
-              if (done) break;
-              bytes += value.byteLength;
-              buf = value.buffer as ArrayBuffer;
-            }
-            reader.releaseLock();
-            const reply = new Uint8Array(8);
-            new DataView(reply.buffer).setBigUint64(0, BigInt(bytes));
-            const w = conn.writable.getWriter();
-            await w.write(reply);
-            await w.close();
-          })().catch((err) => console.error("benchSink:", err));
+          sinkConnection(conn, BENCH_CHUNK).then(
+            (stats) => benchSinkStats.push(stats),
+            (err) => console.error("benchSink:", err),
+          );
         }
       })();
       return { addr: listener.addr };
     }
+    case "benchSinkStats":
+      return benchSinkStats.splice(0);
     case "benchSend": {
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
       // pacing: false (off), a number (rate in bytes/s), or absent (the default).

@@ -122,6 +122,21 @@ try {
   out.echo = { bytes: echoed.length, intact: sha(echoed) === sha(payload), ms: performance.now() - t0 };
   out.pollsAtEcho = node.openSockets;
 
+  // Send pacing on Node's timers: at 1 MB/s a 16 MB write to a peer that takes everything
+  // is still going after 300 ms, and abort() ends its pause at once.
+  const paced = await node.connect({ hostname: "127.0.0.1", port: listener.addr.port, timeout: 3000 });
+  paced.setSendPacing(true, { bytesPerSecond: 1_000_000 });
+  const draining = paced.readable.pipeTo(new WritableStream()).catch(() => {});
+  const writer = paced.writable.getWriter();
+  const write = writer.write(new Uint8Array(16 * 1024 * 1024));
+  const writeOutcome = write.then(() => "fulfilled", () => "rejected");
+  const after300ms = await Promise.race([writeOutcome, new Promise((r) => setTimeout(() => r("pending"), 300))]);
+  const tAbort = performance.now();
+  await writer.abort(new Error("enough"));
+  out.pacing = { after300ms, abortMs: performance.now() - tAbort, write: await writeOutcome };
+  paced.close();
+  await draining;
+
   for (const c of idle) await c.close();
   await Promise.all(idleReads);
   await node.stop();

@@ -28,6 +28,7 @@ interface NodeScenario {
   network: { status: string; readyIPv4: boolean };
   responsiveness: { fsWorstMs: number; timerWorstMs: number };
   echo: { bytes: number; intact: boolean; ms: number };
+  pacing: { after300ms: string; abortMs: number; write: string };
   lifecycle: string;
   completed: number;
   openSockets: number;
@@ -102,6 +103,10 @@ describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () =
     assert.deepEqual(r.network, { status: "OK", readyIPv4: true });
     assert.equal(r.echo.intact, true);
     assert.equal(r.echo.bytes, 4 * 1024 * 1024);
+    // Send pacing at 1 MB/s holds a 16 MB write back on Node's timers too; abort() is prompt.
+    assert.equal(r.pacing.after300ms, "pending", "the paced write is still going after 300 ms");
+    assert.ok(r.pacing.abortMs < 100, `abort() took ${r.pacing.abortMs} ms`);
+    assert.equal(r.pacing.write, "rejected", "the aborted write rejected");
     // 24 sockets waiting in polls must not starve Node's threadpool or the event loop.
     assert.ok(r.responsiveness.fsWorstMs < 250, `fs read took ${r.responsiveness.fsWorstMs} ms`);
     assert.ok(r.responsiveness.timerWorstMs < 250, `a 1 ms timer took ${r.responsiveness.timerWorstMs} ms`);

@@ -10,6 +10,7 @@
 import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
+import { type SinkStats, sinkConnection } from "../npm/_bench_sink.ts";
 import {
   createRootSet,
   generateIdentity,
@@ -392,42 +393,14 @@ async function handle(c: Command): Promise<unknown> {
       return started;
     }
     case "benchSink": {
-      // Each connection: count everything received (BYOB, one 256 KiB buffer), answer with
-      // the count as 8 bytes (big-endian), close.
+      // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       const listener = node!.listen({ port: c.port as number });
       (async () => {
         for await (const conn of listener) {
-          (async () => {
-            const reader = conn.readable.getReader({ mode: "byob" });
-            let buf = new ArrayBuffer(BENCH_CHUNK);
-            let bytes = 0;
-            // Stalls: gaps of 250 ms or more between reads, as bench/zt_bench.c counts them.
-            // Shorter gaps (2-10 ms, 10-250 ms): a reader this late lets lwIP's receive queue fill.
-            const stats = { bytes: 0, stalls: 0, stalled: 0, gaps2: 0, gaps10: 0, stallAt: [] as number[] };
-            let last = performance.now();
-            for (;;) {
-              const { value, done } = await reader.read(new Uint8Array(buf));
-              if (done) break;
-              bytes += value.byteLength;
-              buf = value.buffer as ArrayBuffer;
-              const t = performance.now();
-              if (t - last >= 250) {
-                stats.stalls++;
-                stats.stalled += (t - last) / 1000;
-                stats.stallAt.push(Math.round((bytes - value.byteLength) / 1e5) / 10);
-              } else if (t - last >= 10) stats.gaps10++;
-              else if (t - last >= 2) stats.gaps2++;
-              last = t;
-            }
-            stats.bytes = bytes;
-            benchSinkStats.push(stats);
-            reader.releaseLock();
-            const reply = new Uint8Array(8);
-            new DataView(reply.buffer).setBigUint64(0, BigInt(bytes));
-            const w = conn.writable.getWriter();
-            await w.write(reply);
-            await w.close();
-          })().catch((err) => console.error("benchSink:", err));
+          sinkConnection(conn, BENCH_CHUNK).then(
+            (stats) => benchSinkStats.push(stats),
+            (err) => console.error("benchSink:", err),
+          );
         }
       })();
       return { addr: listener.addr };
@@ -574,7 +547,7 @@ async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize:
 const BENCH_CHUNK = 256 * 1024;
 let memorySampler: number | undefined;
 const memoryPeak = { rss: 0, heapUsed: 0 };
-const benchSinkStats: { bytes: number; stalls: number; stalled: number; gaps2: number; gaps10: number; stallAt: number[] }[] = [];
+const benchSinkStats: SinkStats[] = [];
 const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
 
 function cpuSeconds(u: { user: number; system: number }): number {
