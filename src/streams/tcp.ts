@@ -260,9 +260,10 @@ export class TcpConn {
    * keeps the pipe full overflows that queue whenever the receiving
    * application is a few milliseconds late, and each overflow costs a
    * retransmission timeout of ~1.5 s. Paced, a single stream between two
-   * nodes on one LAN runs at up to the rate without such stalls (unpaced it
-   * peaks higher but averaged less in our benchmark, see the README). Over
-   * slower links pacing costs nothing: the sender never gets ahead of it.
+   * nodes on one LAN runs at up to the rate and the receiver has ~4 ms
+   * rather than ~2.5 ms to be late before such a stall; how many still
+   * happen varies from run to run (see the README's Benchmark). Over slower
+   * links pacing costs nothing: the sender never gets ahead of it.
    *
    * @example
    * ```ts ignore
