@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { SocketCalls } from "../ffi/sockets.ts";
+import { ERRNO, type Outcome, type SocketCalls } from "../ffi/sockets.ts";
 import type { ReadinessPoller } from "./poller.ts";
 
 /** Something that holds a socket and can be closed by the node. */
@@ -30,12 +30,42 @@ export interface SocketHost {
 /**
  * Releases a socket exactly as every owner must: forget it, fail its pending
  * waits with `reason`, and close the fd (after any poll in flight returns).
+ * `lingerSeconds` is the socket's `SO_LINGER` time, if it set one.
  */
-export function releaseSocket(host: SocketHost, owner: Closable, fd: number, reason: unknown): void {
+export function releaseSocket(host: SocketHost, owner: Closable, fd: number, reason: unknown, lingerSeconds = 0): void {
   host.untrack(owner);
   host.poller.cancel(fd, reason);
-  host.poller.release(fd, () => host.calls.close(fd));
+  host.poller.release(fd, () => closeSocket(host, fd, lingerSeconds));
 }
+
+/** How often a lingering close is tried again. */
+const LINGER_RETRY_MS = 50;
+
+/**
+ * Closes `fd`. With `SO_LINGER` > 0 and data not yet acknowledged, lwIP
+ * refuses to close a non-blocking socket (EWOULDBLOCK) and leaves it open,
+ * which would leak it. So rxzt lingers itself, without blocking the JS thread: it
+ * tries again until the data is out (then the close goes through) or the
+ * linger time is up, and then resets the connection, as a blocking close
+ * would. Stopping the node ends the wait (libzt frees every socket then).
+ */
+function closeSocket(host: SocketHost, fd: number, lingerSeconds: number): void {
+  if (!mustLinger(host.calls.close(fd), lingerSeconds) || host.stopped.aborted) return;
+  const deadline = performance.now() + lingerSeconds * 1000;
+  let timer: ReturnType<typeof setTimeout>;
+  const onStop = () => clearTimeout(timer);
+  const retry = () => {
+    if (performance.now() >= deadline) host.calls.setLinger(fd, 0); // the close then resets
+    if (mustLinger(host.calls.close(fd), lingerSeconds)) timer = setTimeout(retry, LINGER_RETRY_MS);
+    else host.stopped.removeEventListener("abort", onStop);
+  };
+  host.stopped.addEventListener("abort", onStop, { once: true });
+  timer = setTimeout(retry, LINGER_RETRY_MS);
+}
+
+// errno 0: lwIP's polls on other threads reset the global zts_errno (see SocketCalls).
+const mustLinger = (closed: Outcome, lingerSeconds: number) =>
+  !closed.ok && lingerSeconds > 0 && closed.rc === -1 && (closed.errno === ERRNO.EAGAIN || closed.errno === 0);
 
 /** Errors the given stream controllers with `reason`, ignoring ones already closed. */
 export function errorStreams(

@@ -127,6 +127,8 @@ export class TcpConn {
   #writeDone = false;
   #released = false;
   #pacer: SendPacer | undefined = new SendPacer(DEFAULT_PACING_RATE);
+  /** SO_LINGER seconds set by setLinger (0: none). */
+  #linger = 0;
   #readController?: ReadableByteStreamController;
   #writeController?: WritableStreamDefaultController;
 
@@ -304,12 +306,19 @@ export class TcpConn {
     if (count !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, count);
   }
 
-  /** Sets `SO_LINGER`: seconds to wait for unsent data at close; 0 resets the connection. */
+  /**
+   * Sets `SO_LINGER`: seconds that closing may wait for unsent data to be
+   * acknowledged before it resets the connection; 0 resets at once;
+   * `undefined` turns it off (the default: close at once, the stack sends
+   * what is left). `close()` itself never blocks: rxzt waits out the linger
+   * in the background, because lwIP cannot linger on a non-blocking socket.
+   */
   setLinger(seconds: number | undefined): void {
     if (seconds !== undefined) toInteger(seconds, "seconds", 0, 65535);
     this.#assertOpen("setLinger");
     const r = this.#host.calls.setLinger(this.#fd, seconds);
     if (!r.ok) SocketCalls.fail("zts_bsd_setsockopt", r);
+    this.#linger = seconds ?? 0;
   }
 
   /** Sets the receive buffer size in bytes (`SO_RCVBUF`). */
@@ -357,7 +366,7 @@ export class TcpConn {
     if (this.#released) return;
     this.#released = true;
     this.#markClosed();
-    releaseSocket(this.#host, this, this.#fd, reason);
+    releaseSocket(this.#host, this, this.#fd, reason, this.#linger);
   }
 }
 

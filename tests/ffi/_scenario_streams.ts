@@ -753,6 +753,46 @@ async function release(node: ZeroTierNode) {
   }
 
   lap("pacing done");
+  // close() with SO_LINGER and unacknowledged data (the stand-in refuses such a close with
+  // EWOULDBLOCK, as lwIP does): rxzt lingers in the background, never blocking the JS thread.
+  {
+    // A peer that reads only after the linger ran out: reset, and the socket is freed.
+    const [c, s] = await pair();
+    c.setLinger(1);
+    const blocked = await writeUntilBlocked(c.writable.getWriter());
+    const t0 = performance.now();
+    c.close();
+    const closeMs = performance.now() - t0;
+    await sleep(300); // past any deferred close (a poll in flight returns within 100 ms)
+    const stillLingering = counts();
+    const afterLinger = await countsWhen(node, base, { node: 2, host: 2 }, 3000);
+    const lingerEndedMs = Math.round(performance.now() - t0);
+    const peerRead = await settle(readAll(s.readable), 3000);
+    s.close();
+    // A peer that reads everything: the close goes through once the data is out, ending in EOF.
+    const [c2, s2] = await pair();
+    c2.setLinger(10);
+    const reading = settle(readAll(s2.readable).then((r) => `${r.bytes} bytes, sha256 ${r.sha256}`), 5000);
+    const w2 = c2.writable.getWriter();
+    const payload = random(4 * 1024 * 1024);
+    await w2.write(payload);
+    c2.close();
+    const delivered = await reading;
+    s2.close();
+    out.linger = {
+      blocked: blocked.pending !== undefined,
+      closeMs,
+      stillLingering,
+      afterLinger,
+      lingerEndedMs,
+      peerRead,
+      sent: `${payload.byteLength} bytes, sha256 ${createHash("sha256").update(payload).digest("hex")}`,
+      delivered,
+      end: await when(1),
+    };
+  }
+
+  lap("linger done");
   // Listener close() while `for await` and accept() are pending.
   {
     const L2 = node.listen({ hostname: "127.0.0.1", port: 0 });

@@ -182,6 +182,17 @@ interface ReleaseFacts extends Common {
     unknownOption: Settled;
     end: Counts;
   };
+  linger: {
+    blocked: boolean;
+    closeMs: number;
+    stillLingering: Counts;
+    afterLinger: Counts;
+    lingerEndedMs: number;
+    peerRead: Settled;
+    sent: string;
+    delivered: Settled;
+    end: Counts;
+  };
   listenerClose: {
     withListener: Counts;
     iterationResult: Settled;
@@ -547,6 +558,23 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     assert.equal(low.argument, "bytesPerSecond");
     rejectedWith(f.unknownOption, "InvalidArgumentError", "EINVAL", "option rate");
     counts(f.end, 1, "after the pacing checks");
+  });
+
+  test("close() with SO_LINGER 1 s and unacknowledged data: returns at once, lingers, then resets the peer", () => {
+    const f = facts<ReleaseFacts>("release").linger;
+    assert.equal(f.blocked, true, "the peer's buffers were full");
+    assert.ok(f.closeMs < 50, `close() took ${f.closeMs} ms`);
+    assert.deepEqual(f.stillLingering, { node: 2, host: 3 }, "300 ms later: rxzt forgot it, the stack still holds it");
+    counts(f.afterLinger, 2, "after the linger time");
+    assert.ok(f.lingerEndedMs >= 900 && f.lingerEndedMs < 2500, `the socket was freed after ${f.lingerEndedMs} ms`);
+    const err = rejectedWith(f.peerRead, "LibztCallError", "ECONNRESET", "the peer's read after the linger");
+    assert.ok(err);
+  });
+
+  test("close() with SO_LINGER 10 s right after a 4 MB write: the peer reads all of it, then end of stream", () => {
+    const f = facts<ReleaseFacts>("release").linger;
+    assert.deepEqual(f.delivered, { state: "fulfilled", value: f.sent });
+    counts(f.end, 1, "after both linger checks");
   });
 
   test("listener close(): for-await ends, pending accept() rejects SOCKET_CLOSED, twice is harmless", () => {

@@ -48,7 +48,8 @@
  * poll bits and errno numbers (lwIP's) both ways. Rules mimicked:
  *  - -2 (ERR_SERVICE) unless the node runs (started, not stopped, not freed);
  *    zts_bsd_close works regardless (stand-in choice: real libzt's close also
- *    checks the service). Stopping the node does not close sockets.
+ *    checks the service), except that, as in lwIP, a non-blocking TCP socket
+ *    with SO_LINGER > 0 and unacknowledged data fails with EWOULDBLOCK and stays open. Stopping the node does not close sockets.
  *  - -3 (ERR_ARG) where libzt's wrapper checks: NULL buf (send/recv/recvfrom/
  *    sendto, whatever the length; Deno passes NULL for an empty buffer), NULL
  *    addr or addrlen outside [16, 28] (connect/bind/sendto; getsockname and
@@ -92,6 +93,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -2536,12 +2539,33 @@ SD_API int zts_bsd_shutdown(int fd, int how)
 }
 
 /* Works whether or not the node runs (stand-in choice, see the header). */
+/* lwIP cannot linger on a non-blocking TCP socket: with SO_LINGER > 0 and data
+ * not yet acknowledged, its close fails with EWOULDBLOCK and leaves the socket
+ * open (where Linux would block in close until the data is out). */
+static int cannot_linger(int fd)
+{
+    struct linger lg;
+    socklen_t len = sizeof lg;
+    int type = 0;
+    socklen_t tlen = sizeof type;
+    int unacked = 0;
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_NONBLOCK) &&
+           getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0 && type == SOCK_STREAM &&
+           getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0 && lg.l_onoff && lg.l_linger > 0 &&
+           ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked > 0;
+}
+
 SD_API int zts_bsd_close(int fd)
 {
     pthread_mutex_lock(&g_sk_mu);
     if (fd < 0 || (size_t)fd >= g_sk_cap || !g_sk[fd].used) {
         pthread_mutex_unlock(&g_sk_mu);
         return fail(Z_EBADF);
+    }
+    if (cannot_linger(fd)) {
+        pthread_mutex_unlock(&g_sk_mu);
+        return fail(11); /* EWOULDBLOCK; the socket stays open, as in lwIP */
     }
     g_sk[fd].used = 0;
     g_sk[fd].gen++;

@@ -204,16 +204,17 @@ async function handle(c: Command): Promise<unknown> {
       };
     }
     case "holdServer": {
-      // Each connection: keep-alive as given, read until the stream ends or errors; the
-      // outcome is kept for `holdResults`.
+      // Each connection: keep-alive as given, read (after `readAfterMs`, default 0) until the
+      // stream ends or errors; the outcome is kept for `holdResults`.
       const listener = node!.listen({ port: c.port as number });
       const ka = c.keepAlive as { idle: number; interval: number; count: number } | undefined;
       (async () => {
         for await (const conn of listener) {
           if (ka) conn.setKeepAlive(true, ka);
-          const outcome: HoldOutcome = { bytes: 0, lastDataAt: Date.now() };
+          const outcome: HoldOutcome = { port: c.port as number, bytes: 0, lastDataAt: Date.now() };
           holdOutcomes.push(outcome);
           (async () => {
+            await sleep((c.readAfterMs as number | undefined) ?? 0);
             try {
               for await (const chunk of conn.readable) {
                 outcome.bytes += chunk.byteLength;
@@ -234,6 +235,23 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "holdResults":
       return { outcomes: holdOutcomes, now: Date.now(), openSockets: node!.openSockets };
+    case "lingerClose": {
+      // Connects, sets SO_LINGER, writes `bytes` until done or a write waits 500 ms (the peer
+      // is not reading), then close() at once, with the data still in libzt's send buffer.
+      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      conn.setLinger(c.linger as number);
+      const w = conn.writable.getWriter();
+      let written = 0;
+      while (written < (c.bytes as number)) {
+        const write = w.write(benchBuffer);
+        write.catch(() => {});
+        const done = await Promise.race([write.then(() => true), sleep(500).then(() => false)]);
+        if (!done) break;
+        written += benchBuffer.byteLength;
+      }
+      conn.close();
+      return { written, closedAt: Date.now() };
+    }
     case "sendForever": {
       // Connects and writes until the connection fails (for a process that gets killed).
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
@@ -483,6 +501,8 @@ async function handle(c: Command): Promise<unknown> {
 }
 
 interface HoldOutcome {
+  /** The listener's port. */
+  port: number;
   bytes: number;
   lastDataAt: number;
   end?: "eof" | "error";

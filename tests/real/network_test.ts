@@ -217,6 +217,42 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     timings.concurrent200_s = Math.round(r.seconds * 10) / 10;
   });
 
+  test("close() with SO_LINGER and unsent data: the data is delivered, or the peer is reset when linger runs out", async () => {
+    // lwIP refuses to close a non-blocking socket with SO_LINGER > 0 while data is unsent
+    // (EWOULDBLOCK, and the socket stays open); rxzt waits out the linger itself.
+    const network = adhocIPv4NetworkId(10, ids.root);
+    const hostname = adhocIPv4Address(network, ids.b);
+    type Outcome = { port: number; bytes: number; end?: string; error?: { code: string }; endedAt?: number };
+    const outcomeOf = async (port: number, limitMs: number): Promise<Outcome | undefined> => {
+      let o: Outcome | undefined;
+      for (const deadline = Date.now() + limitMs; Date.now() < deadline;) {
+        o = (await b.call<{ outcomes: Outcome[] }>("holdResults")).outcomes.find((x) => x.port === port);
+        if (o?.end) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      return o;
+    };
+    // A reading peer: all 8 MB arrive, then end of stream (the close went through once sent).
+    await b.call("holdServer", { port: 7006 });
+    const sent = await a.call<{ written: number }>("lingerClose", { hostname, port: 7006, linger: 10, bytes: 8 * 1024 * 1024 }, 60_000);
+    assert.equal(sent.written, 8 * 1024 * 1024);
+    const delivered = await outcomeOf(7006, 15_000);
+    assert.deepEqual(
+      { end: delivered?.end, bytes: delivered?.bytes },
+      { end: "eof", bytes: sent.written },
+      JSON.stringify(delivered),
+    );
+    // A peer that reads only after 6 s: with linger 2 s the connection is reset, not held open.
+    await b.call("holdServer", { port: 7007, readAfterMs: 6000 });
+    const stuck = await a.call<{ written: number; closedAt: number }>("lingerClose", { hostname, port: 7007, linger: 2, bytes: 64 * 1024 * 1024 }, 60_000);
+    assert.ok(stuck.written < 64 * 1024 * 1024, "the writes waited for the peer");
+    const reset = await outcomeOf(7007, 20_000);
+    assert.equal(reset?.end, "error", `the peer's stream did not fail: ${JSON.stringify(reset)}`);
+    // lwIP reports the reset as ECONNRESET, or as ENOTCONN once the queued data was read.
+    assert.ok(["ECONNRESET", "ENOTCONN"].includes(reset!.error!.code), JSON.stringify(reset));
+    console.log(`linger: 8 MB delivered then EOF; unread data reset (${reset!.bytes} bytes read first, then ${reset!.error!.code})`);
+  });
+
   test("a killed peer: the listener's stream fails with a typed error within the keep-alive bound", async () => {
     const network = adhocIPv4NetworkId(10, ids.root);
     await c.call("join", { network, family: "IPv4", timeout: 60_000 });
@@ -227,12 +263,12 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     c.kill();
     const killedAt = Date.now();
     await c.exited;
-    type Outcome = { bytes: number; end?: string; error?: { name: string; code: string }; endedAt?: number; lastDataAt: number };
+    type Outcome = { port: number; bytes: number; end?: string; error?: { name: string; code: string }; endedAt?: number; lastDataAt: number };
     let outcome: Outcome | undefined;
     const boundMs = 15_000;
     for (const deadline = Date.now() + boundMs + 5_000; Date.now() < deadline;) {
       const r = await b.call<{ outcomes: Outcome[] }>("holdResults");
-      outcome = r.outcomes[0];
+      outcome = r.outcomes.find((o) => o.port === 7005);
       if (outcome?.end) break;
       await new Promise((r) => setTimeout(r, 250));
     }
