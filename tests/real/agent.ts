@@ -236,8 +236,8 @@ async function handle(c: Command): Promise<unknown> {
     case "holdResults":
       return { outcomes: holdOutcomes, now: Date.now(), openSockets: node!.openSockets };
     case "lingerClose": {
-      // Connects, sets SO_LINGER, writes `bytes` until done or a write waits 500 ms (the peer
-      // is not reading), then close() at once, with the data still in libzt's send buffer.
+      // Connects, sets SO_LINGER, writes `bytes` (or until a write waited `giveUpAfterMs`: the
+      // peer is not reading), then close() at once, with the data still in libzt's send buffer.
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
       conn.setLinger(c.linger as number);
       const w = conn.writable.getWriter();
@@ -245,7 +245,10 @@ async function handle(c: Command): Promise<unknown> {
       while (written < (c.bytes as number)) {
         const write = w.write(benchBuffer);
         write.catch(() => {});
-        const done = await Promise.race([write.then(() => true), sleep(500).then(() => false)]);
+        const giveUp = c.giveUpAfterMs as number | undefined;
+        const done = giveUp === undefined
+          ? await write.then(() => true)
+          : await Promise.race([write.then(() => true), sleep(giveUp).then(() => false)]);
         if (!done) break;
         written += benchBuffer.byteLength;
       }

@@ -244,7 +244,7 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     );
     // A peer that reads only after 6 s: with linger 2 s the connection is reset, not held open.
     await b.call("holdServer", { port: 7007, readAfterMs: 6000 });
-    const stuck = await a.call<{ written: number; closedAt: number }>("lingerClose", { hostname, port: 7007, linger: 2, bytes: 64 * 1024 * 1024 }, 60_000);
+    const stuck = await a.call<{ written: number; closedAt: number }>("lingerClose", { hostname, port: 7007, linger: 2, bytes: 64 * 1024 * 1024, giveUpAfterMs: 1000 }, 60_000);
     assert.ok(stuck.written < 64 * 1024 * 1024, "the writes waited for the peer");
     const reset = await outcomeOf(7007, 20_000);
     assert.equal(reset?.end, "error", `the peer's stream did not fail: ${JSON.stringify(reset)}`);
