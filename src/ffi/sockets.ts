@@ -108,7 +108,8 @@ export class SocketCalls {
   }
 
   /**
-   * The outcome of a data call that may simply have to wait. `zts_errno` is one
+   * The outcome of a call that may simply have to wait (data calls, and a
+   * close that must linger). `zts_errno` is one
    * global that lwIP also sets (to 0 on success) in calls on other threads
    * (its polls), so a failure read as errno 0 was overwritten: it is
    * taken as "try again", and the retry after the next poll reports a real error.
@@ -193,8 +194,9 @@ export class SocketCalls {
     return this.#outcome(this.#lib.fn.zts_bsd_shutdown(fd, how));
   }
 
+  /** Closes `fd`; EAGAIN: lwIP could not linger on this non-blocking socket, which stays open. */
   close(fd: number): Outcome {
-    return this.#outcome(this.#lib.fn.zts_bsd_close(fd));
+    return this.#dataOutcome(this.#lib.fn.zts_bsd_close(fd));
   }
 
   setInt(fd: number, level: number, option: number, value: number): Outcome {

@@ -63,9 +63,8 @@ function closeSocket(host: SocketHost, fd: number, lingerSeconds: number): void 
   timer = setTimeout(retry, LINGER_RETRY_MS);
 }
 
-// errno 0: lwIP's polls on other threads reset the global zts_errno (see SocketCalls).
 const mustLinger = (closed: Outcome, lingerSeconds: number) =>
-  !closed.ok && lingerSeconds > 0 && closed.rc === -1 && (closed.errno === ERRNO.EAGAIN || closed.errno === 0);
+  !closed.ok && lingerSeconds > 0 && closed.errno === ERRNO.EAGAIN;
 
 /** Errors the given stream controllers with `reason`, ignoring ones already closed. */
 export function errorStreams(
