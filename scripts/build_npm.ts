@@ -31,6 +31,8 @@ const outDir = join(root, "npm");
 export const ENTRY_POINTS = { ".": "mod_node.ts" } as const;
 /** The preload that sizes libuv's threadpool (`node --import rxzt/threadpool`), shipped as is. */
 export const THREADPOOL_PRELOAD = { export: "./threadpool", source: "scripts/threadpool.cjs", file: "threadpool.cjs" } as const;
+/** Modules loaded as worker threads (by URL, so no import reaches them): compiled beside the rest. */
+export const WORKER_ENTRY_POINTS = ["src/ffi/receive_worker_node.ts"] as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
 export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts"] as const;
 
@@ -80,7 +82,7 @@ function compile(): void {
       outDir: join(outDir, "esm"),
       newLine: "lf",
     },
-    files: Object.values(ENTRY_POINTS).map((f) => join(root, f)),
+    files: [...Object.values(ENTRY_POINTS), ...WORKER_ENTRY_POINTS].map((f) => join(root, f)),
   };
   const config = join(outDir, ".tsconfig.build.json");
   writeFileSync(config, JSON.stringify(tsconfig, null, 2));

@@ -61,6 +61,32 @@ export interface NativeLibrary {
    * Needed because `zts_util_sign_root_set` reads its keys from the cwd.
    */
   inScratchDirectory<T>(files: Record<string, Uint8Array>, fn: () => T): T;
+  /** Starts an I/O thread that reads sockets with blocking libzt calls of its own. */
+  startReceiveWorker(control: SharedArrayBuffer, tuning: ReceiveWorkerInit["tuning"]): ReceiveWorker;
+}
+
+/**
+ * A node's I/O thread as the backend started it (a Deno `Worker`, a Node
+ * worker thread): it opens the same libzt (one process, one library
+ * instance) and runs `runReceiveLoop` (`src/streams/receive_loop.ts`).
+ */
+export interface ReceiveWorker {
+  /** Called with every message the thread posts. */
+  onMessage(handler: (message: unknown) => void): void;
+  /** Called if the thread dies (a load error, a crash). */
+  onError(handler: (error: unknown) => void): void;
+  /** Ends the thread. */
+  terminate(): void;
+}
+
+/** What an I/O thread is started with. */
+export interface ReceiveWorkerInit {
+  /** The library to open: the one this process loaded. */
+  readonly path: string;
+  /** The control block (`src/streams/receive_control.ts`). */
+  readonly control: SharedArrayBuffer;
+  /** Wake-up batching (`ReceiveTuning`). */
+  readonly tuning: { readonly wakeAfterBytes: number; readonly wakeWithinMs: number };
 }
 
 /** Host facilities a backend needs to find a library, injected for testability. */

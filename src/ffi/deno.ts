@@ -6,7 +6,7 @@
  * @module
  */
 import { LibraryLoadError } from "../errors.ts";
-import type { HostInfo, NativeLibrary, RawEvent } from "./backend.ts";
+import type { HostInfo, NativeLibrary, RawEvent, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
 import {
   ADDR_INFO,
@@ -207,5 +207,29 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
       // Never close(): libzt's thread may still call the pointer. Unref lets the process exit.
       callback?.unref();
     },
+    startReceiveWorker(control, tuning) {
+      return startDenoReceiveWorker({ path, control, tuning });
+    },
+  };
+}
+
+/** Starts the I/O thread as a module Worker (it inherits this process's permissions). */
+function startDenoReceiveWorker(init: ReceiveWorkerInit): ReceiveWorker {
+  const worker = new Worker(new URL("./receive_worker_deno.ts", import.meta.url), {
+    type: "module",
+    name: "rxzt I/O thread",
+  });
+  worker.postMessage(init);
+  return {
+    onMessage(handler) {
+      worker.onmessage = (e) => handler(e.data);
+    },
+    onError(handler) {
+      worker.onerror = (e) => {
+        e.preventDefault(); // the node's reads fail with a typed error instead of the process dying
+        handler(e.error ?? new Error(e.message));
+      };
+    },
+    terminate: () => worker.terminate(),
   };
 }

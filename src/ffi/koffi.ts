@@ -43,7 +43,8 @@ import { join } from "node:path";
 import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
 import { LibraryLoadError } from "../errors.ts";
-import type { HostInfo, NativeLibrary, RawEvent } from "./backend.ts";
+import { Worker } from "node:worker_threads";
+import type { HostInfo, NativeLibrary, RawEvent, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
 import { ADDR_INFO, EVENT_MSG, NET_INFO, NETIF_INFO, NODE_INFO, PEER_INFO, ROUTE_INFO } from "./layout.ts";
 import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
@@ -336,5 +337,26 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       if (keepAlive !== undefined) clearInterval(keepAlive);
       keepAlive = undefined;
     },
+    startReceiveWorker(control, tuning) {
+      return startNodeReceiveWorker({ path, control, tuning });
+    },
+  };
+}
+
+/**
+ * Starts the I/O thread as a worker thread (the compiled `receive_worker_node.js`
+ * beside this file). It is unref'd: a running node keeps the process alive
+ * already, and a stopped one must not be kept alive by it.
+ */
+function startNodeReceiveWorker(init: ReceiveWorkerInit): ReceiveWorker {
+  const worker = new Worker(new URL("./receive_worker_node.js", import.meta.url), {
+    workerData: init,
+    name: "rxzt I/O thread",
+  });
+  worker.unref();
+  return {
+    onMessage: (handler) => void worker.on("message", handler),
+    onError: (handler) => void worker.on("error", handler),
+    terminate: () => void worker.terminate(),
   };
 }

@@ -44,6 +44,7 @@ import {
   toBool,
   toChoice,
   toCString,
+  toInteger,
   toNetworkId,
   toNodeId,
   toPort,
@@ -67,6 +68,8 @@ import { SocketCalls } from "../ffi/sockets.ts";
 import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
 import type { Closable, SocketHost } from "../streams/host.ts";
 import { ReadinessPoller } from "../streams/poller.ts";
+import type { ReceiveTuning } from "../streams/receive_loop.ts";
+import { DEFAULT_RECEIVE_TUNING, ReceiveThread } from "../streams/receive_thread.ts";
 import type { TcpConn, TcpListener } from "../streams/tcp.ts";
 import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 
@@ -105,6 +108,16 @@ export interface StartOptions {
   timeout?: number;
   /** Abort the start. */
   signal?: AbortSignal;
+  /**
+   * Read TCP connections on an I/O thread of the node's own (a Worker that
+   * opens the same libzt), which drains libzt as fast as a C reader would and
+   * wakes the JS thread in batches: when `wakeAfterBytes` (default 262144)
+   * arrived, or `wakeWithinMs` (default 2) after the previous wake-up, and at
+   * once after a quiet spell. `false` reads on the JS thread instead (no
+   * Worker; libzt then drops data whenever the app is a few ms late, see the
+   * README's Benchmark). Default: true.
+   */
+  receiveThread?: boolean | { wakeAfterBytes?: number; wakeWithinMs?: number };
 }
 
 /** Options of {@link ZeroTierNode.join}. */
@@ -159,6 +172,10 @@ export interface NodeInternals {
   readonly sockets: number;
   /** Raw events received but not yet delivered. */
   readonly pendingEvents: number;
+  /** libzt sockets the I/O thread holds for itself (its wake socket: 0 or 1). */
+  readonly ioThreadSockets: number;
+  /** Connections the I/O thread reads ahead now. */
+  readonly readingConnections: number;
 }
 
 let internalsOf: (node: ZeroTierNode) => NodeInternals;
@@ -231,6 +248,7 @@ export class ZeroTierNode {
   #received = 0;
   #decodeErrors = 0;
   #socketHost?: SocketHost;
+  #receiveTuning?: ReceiveTuning;
   readonly #stopped = new AbortController();
   readonly #sockets = new Set<Closable>();
 
@@ -269,6 +287,8 @@ export class ZeroTierNode {
       },
       sockets: n.#sockets.size,
       pendingEvents: n.#pending.length,
+      ioThreadSockets: n.#socketHost?.receiver?.wakeSocketOpen ? 1 : 0,
+      readingConnections: n.#socketHost?.receiver?.attached ?? 0,
     });
   }
 
@@ -317,6 +337,11 @@ export class ZeroTierNode {
     const lib = loadLibrary(opts.libraryPath);
     if (opts.storagePath !== undefined) ensurePrivateDirectory(opts.storagePath);
     const node = new ZeroTierNode(CONSTRUCT, lib);
+    if (opts.receiveThread !== false) {
+      node.#receiveTuning = opts.receiveThread === true || opts.receiveThread === undefined
+        ? DEFAULT_RECEIVE_TUNING
+        : opts.receiveThread as ReceiveTuning;
+    }
     processNode = node;
     try {
       node.#initialize(opts);
@@ -577,9 +602,12 @@ export class ZeroTierNode {
     const calls = new SocketCalls(this.#lib);
     const sockets = this.#sockets;
     const networks$ = this.#networks;
+    const tuning = this.#receiveTuning;
+    const lib = this.#lib;
     this.#socketHost = {
       calls,
       poller: new ReadinessPoller(calls),
+      receiver: tuning && new ReceiveThread((control, t) => lib.startReceiveWorker(control, t), calls, tuning),
       stopped: this.#stopped.signal,
       track: (s) => void sockets.add(s),
       untrack: (s) => void sockets.delete(s),
@@ -774,6 +802,8 @@ export class ZeroTierNode {
     const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
     this.#stopped.abort(reason);
     for (const socket of [...this.#sockets]) socket.terminate(reason);
+    // The I/O thread leaves libzt before libzt stops; the closes it held back run then.
+    await this.#socketHost?.receiver?.stop();
     this.#socketHost?.poller.shutdown(reason);
     // Let the poll in flight return and the deferred socket closes run while libzt's
     // service is still up, before stopping it.
@@ -884,6 +914,7 @@ const START_KEYS = [
   "interfaceBlacklist",
   "timeout",
   "signal",
+  "receiveThread",
 ] as const;
 const CACHE_KEYS = ["identity", "peers", "networks", "roots"] as const;
 
@@ -944,5 +975,14 @@ function validateStartOptions(options: unknown): StartOptions {
   }
   out.timeout = toTimeout(o.timeout);
   out.signal = toSignal(o.signal);
+  if (o.receiveThread === undefined || o.receiveThread === true || o.receiveThread === false) {
+    out.receiveThread = o.receiveThread ?? true;
+  } else {
+    const r = readOptions(o.receiveThread, "receiveThread", ["wakeAfterBytes", "wakeWithinMs"], "receiveThread.");
+    out.receiveThread = {
+      wakeAfterBytes: toInteger(r.wakeAfterBytes ?? DEFAULT_RECEIVE_TUNING.wakeAfterBytes, "receiveThread.wakeAfterBytes", 1, 1 << 30),
+      wakeWithinMs: toInteger(r.wakeWithinMs ?? DEFAULT_RECEIVE_TUNING.wakeWithinMs, "receiveThread.wakeWithinMs", 0, 1000),
+    };
+  }
   return out;
 }

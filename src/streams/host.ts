@@ -7,6 +7,7 @@
  */
 import { ERRNO, type Outcome, type SocketCalls } from "../ffi/sockets.ts";
 import type { ReadinessPoller } from "./poller.ts";
+import type { ReceiveThread } from "./receive_thread.ts";
 
 /** Something that holds a socket and can be closed by the node. */
 export interface Closable {
@@ -17,6 +18,8 @@ export interface Closable {
 export interface SocketHost {
   readonly calls: SocketCalls;
   readonly poller: ReadinessPoller;
+  /** The I/O thread that reads TCP connections (absent: they are read on the JS thread). */
+  readonly receiver?: ReceiveThread;
   /** Aborted (with a NODE_STOPPED reason) when the node stops. */
   readonly stopped: AbortSignal;
   track(socket: Closable): void;
@@ -29,13 +32,17 @@ export interface SocketHost {
 
 /**
  * Releases a socket exactly as every owner must: forget it, fail its pending
- * waits with `reason`, and close the fd (after any poll in flight returns).
+ * waits with `reason`, and close the fd (after any poll in flight returns and
+ * the I/O thread let go of it).
  * `lingerSeconds` is the socket's `SO_LINGER` time, if it set one.
  */
 export function releaseSocket(host: SocketHost, owner: Closable, fd: number, reason: unknown, lingerSeconds = 0): void {
   host.untrack(owner);
   host.poller.cancel(fd, reason);
-  host.poller.release(fd, () => closeSocket(host, fd, lingerSeconds));
+  const close = () => host.poller.release(fd, () => closeSocket(host, fd, lingerSeconds));
+  // The I/O thread must have let go of the socket first (it may be polling it).
+  if (host.receiver) host.receiver.release(fd, close);
+  else close();
 }
 
 /** How often a lingering close is tried again. */

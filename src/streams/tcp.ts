@@ -9,8 +9,10 @@ import { Observable } from "rxjs";
 import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
 import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
+import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { DEFAULT_PACING_RATE, SendPacer } from "./pacing.ts";
+import { DEFAULT_READ_BUFFER_SIZE, RING_SERVICE_GONE, RING_THREAD_FAILED, type RingReader } from "./receive_ring.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -75,17 +77,24 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 // Constructors stay private (their parameters are internals); these factories are the way in.
-let createConn: (host: SocketHost, fd: number, remote?: Endpoint) => TcpConn;
-let createListener: (host: SocketHost, fd: number) => TcpListener;
+let createConn: (host: SocketHost, fd: number, remote?: Endpoint, readBufferSize?: number) => TcpConn;
+let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
-export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint): TcpConn {
-  return createConn(host, fd, remote);
+export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint, readBufferSize?: number): TcpConn {
+  return createConn(host, fd, remote, readBufferSize);
 }
 
-/** @internal Wraps a listening socket. */
-export function openTcpListener(host: SocketHost, fd: number): TcpListener {
-  return createListener(host, fd);
+/** @internal Wraps a listening socket; its connections read ahead into `readBufferSize` bytes. */
+export function openTcpListener(host: SocketHost, fd: number, readBufferSize?: number): TcpListener {
+  return createListener(host, fd, readBufferSize);
+}
+
+/** The error a receive ring's end code stands for. */
+function receiveFailure(end: number, host: SocketHost): unknown {
+  if (end === RING_SERVICE_GONE) return new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
+  if (end === RING_THREAD_FAILED) return host.receiver?.failure ?? new SocketClosedError("read");
+  return LibztCallError.fromReturn("zts_bsd_recv", -1, -end);
 }
 
 function netAddr(e: Endpoint | undefined): NetAddr {
@@ -94,8 +103,10 @@ function netAddr(e: Endpoint | undefined): NetAddr {
 
 /**
  * One TCP connection. Reading and writing go through `readable` and
- * `writable`; both respect backpressure: nothing is read from libzt unless a
- * reader asks, and a write resolves only once libzt has taken the bytes.
+ * `writable`; both respect backpressure. Once the app starts reading, the
+ * node's I/O thread reads ahead of it into a buffer of `readBufferSize`
+ * bytes (default 2 MiB) and stops when that is full; a write resolves once
+ * libzt has taken the bytes.
  *
  * The socket is released exactly once: when both directions are finished
  * (read to the end or cancelled, and writable closed or aborted), or at
@@ -131,14 +142,19 @@ export class TcpConn {
   #linger = 0;
   #readController?: ReadableByteStreamController;
   #writeController?: WritableStreamDefaultController;
+  readonly #readBufferSize: number;
+  /** The receive ring, once the app started reading (through the I/O thread). */
+  #ring?: Promise<RingReader>;
+  #ringReader?: RingReader;
 
   static {
-    createConn = (host, fd, remote) => new TcpConn(host, fd, remote);
+    createConn = (host, fd, remote, readBufferSize) => new TcpConn(host, fd, remote, readBufferSize);
   }
 
-  private constructor(host: SocketHost, fd: number, remote?: Endpoint) {
+  private constructor(host: SocketHost, fd: number, remote?: Endpoint, readBufferSize = DEFAULT_READ_BUFFER_SIZE) {
     this.#host = host;
     this.#fd = fd;
+    this.#readBufferSize = readBufferSize;
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
     this.localAddr = netAddr(host.calls.endpoint(fd, false));
     this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
@@ -152,40 +168,14 @@ export class TcpConn {
     calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, DEFAULT_KEEPALIVE.count);
     this.readable = new ReadableStream({
       type: "bytes",
-      autoAllocateChunkSize: READ_CHUNK,
       start: (c) => {
         this.#readController = c;
       },
-      pull: async (c) => {
-        const request = c.byobRequest!;
-        const v = request.view!;
-        const view = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-        for (;;) {
-          if (this.#released) throw new SocketClosedError("read");
-          const r = calls.recv(this.#fd, view);
-          if (r.ok) {
-            if (r.value === 0) {
-              this.#readDone = true;
-              c.close();
-              request.respond(0);
-              this.#maybeRelease();
-            } else {
-              request.respond(r.value);
-            }
-            return;
-          }
-          if (r.errno !== ERRNO.EAGAIN) {
-            // A failed connection is dead both ways: release it now, not when the app finishes.
-            const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
-            this.#terminate(err);
-            throw err;
-          }
-          await host.poller.wait(this.#fd, SOCK.POLLIN);
-        }
-      },
+      pull: (c) => host.receiver ? this.#pullRing(c) : this.#pullDirect(c),
       cancel: () => {
         this.#readDone = true;
         if (!this.#released) calls.shutdown(this.#fd, SOCK.SHUT_RD);
+        this.#detachRing();
         this.#maybeRelease();
       },
     }, { highWaterMark: 0 });
@@ -238,6 +228,74 @@ export class TcpConn {
         this.#maybeRelease();
       },
     });
+  }
+
+  // Reads what the I/O thread put in the ring: one copy, as much as is there (up to the
+  // BYOB view, or 256 KiB), parking on an empty ring until the thread wakes us.
+  async #pullRing(c: ReadableByteStreamController): Promise<void> {
+    this.#ring ??= this.#host.receiver!.attach(this.#fd, this.#readBufferSize).then((r) => (this.#ringReader = r));
+    const ring = await this.#ring;
+    for (;;) {
+      if (this.#released) throw new SocketClosedError("read");
+      const request = c.byobRequest;
+      if (ring.available > 0) {
+        if (!request) return c.enqueue(ring.take());
+        const v = request.view!;
+        return request.respond(ring.take(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).byteLength);
+      }
+      const end = ring.end;
+      if (end === 1) {
+        this.#readDone = true;
+        c.close();
+        request?.respond(0);
+        this.#detachRing();
+        this.#maybeRelease();
+        return;
+      }
+      if (end < 0) {
+        // A failed connection is dead both ways: release it now, not when the app finishes.
+        const err = receiveFailure(end, this.#host);
+        this.#terminate(err);
+        throw err;
+      }
+      await ring.parked();
+    }
+  }
+
+  // Without an I/O thread (receiveThread: false): non-blocking receives on this thread,
+  // waiting in the shared poller when there is nothing yet.
+  async #pullDirect(c: ReadableByteStreamController): Promise<void> {
+    const request = c.byobRequest;
+    const v = request?.view;
+    const view = v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(READ_CHUNK);
+    for (;;) {
+      if (this.#released) throw new SocketClosedError("read");
+      const r = this.#host.calls.recv(this.#fd, view);
+      if (r.ok) {
+        if (r.value === 0) {
+          this.#readDone = true;
+          c.close();
+          request?.respond(0);
+          this.#maybeRelease();
+        } else if (request) {
+          request.respond(r.value);
+        } else {
+          c.enqueue(view.subarray(0, r.value));
+        }
+        return;
+      }
+      if (r.errno !== ERRNO.EAGAIN) {
+        const err = LibztCallError.fromReturn("zts_bsd_recv", r.rc, r.errno);
+        this.#terminate(err);
+        throw err;
+      }
+      await this.#host.poller.wait(this.#fd, SOCK.POLLIN);
+    }
+  }
+
+  // The app is done reading: the I/O thread stops and the ring's memory goes.
+  #detachRing(): void {
+    if (this.#ring && !this.#released) this.#host.receiver?.release(this.#fd, () => {});
   }
 
   /** Half-closes: the peer reads end of stream; reading goes on. */
@@ -365,6 +423,7 @@ export class TcpConn {
   #release(reason: unknown): void {
     if (this.#released) return;
     this.#released = true;
+    this.#ringReader?.interrupt(); // a parked read sees the release
     this.#markClosed();
     releaseSocket(this.#host, this, this.#fd, reason, this.#linger);
   }
@@ -385,15 +444,17 @@ export class TcpListener implements AsyncIterable<TcpConn> {
   readonly addr: NetAddr;
   readonly #host: SocketHost;
   readonly #fd: number;
+  readonly #readBufferSize?: number;
   #closed = false;
 
   static {
-    createListener = (host, fd) => new TcpListener(host, fd);
+    createListener = (host, fd, readBufferSize) => new TcpListener(host, fd, readBufferSize);
   }
 
-  private constructor(host: SocketHost, fd: number) {
+  private constructor(host: SocketHost, fd: number, readBufferSize?: number) {
     this.#host = host;
     this.#fd = fd;
+    this.#readBufferSize = readBufferSize;
     this.addr = netAddr(host.calls.endpoint(fd, false));
     host.track(this);
   }
@@ -408,7 +469,7 @@ export class TcpListener implements AsyncIterable<TcpConn> {
       if (this.#closed) throw new SocketClosedError("accept");
       signal?.throwIfAborted();
       const r = this.#host.calls.accept(this.#fd);
-      if (r.ok) return openTcpConn(this.#host, r.fd, r.peer);
+      if (r.ok) return openTcpConn(this.#host, r.fd, r.peer, this.#readBufferSize);
       if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
       await this.#host.poller.wait(this.#fd, SOCK.POLLIN, signal);
     }

@@ -74,6 +74,10 @@
  *    it return -1 (EBADF) with POLLNVAL on that entry, as lwIP does; closing a
  *    socket wakes a poll waiting on it. revents are the host's, translated
  *    (Linux reports POLLHUP, which lwIP never does).
+ *  - a TCP socket that was never connected nor listening (rxzt's I/O thread
+ *    keeps one in its polls as a wake socket) is, as in lwIP: shut down without
+ *    complaint (Linux: ENOTCONN), readable from then on, and a poll waiting on
+ *    it returns; before that a poll never reports it (Linux: POLLHUP).
  *  - options: SOL_SOCKET REUSEADDR/KEEPALIVE/BROADCAST/LINGER/SNDBUF/RCVBUF/
  *    SNDTIMEO/RCVTIMEO (struct {long sec; long usec;}) and, read-only,
  *    ERROR (translated errno)/TYPE/ACCEPTCONN; IPPROTO_TCP NODELAY/KEEPIDLE/
@@ -1957,13 +1961,14 @@ typedef struct sd_sock {
     uint8_t shut_rd;
     uint8_t shut_wr;
     uint8_t eof_told; /* TCP: a recv returned 0; lwIP fails later ones with ENOTCONN */
+    uint8_t idle;     /* TCP, made by zts_bsd_socket and neither connected nor listening */
     uint32_t gen;   /* bumped at each close: tells a reused number apart */
 } sd_sock;
 
 /* A zts_bsd_poll in progress (lives on its caller's stack). */
 typedef struct sd_poller {
     struct sd_poller* next;
-    const struct pollfd* host;
+    const sd_pollfd* z; /* the caller's entries, by libzt descriptor */
     unsigned int n;
     int wake_wr; /* closing one of its sockets writes a byte here (-1: none) */
 } sd_poller;
@@ -2100,6 +2105,30 @@ static void sk_unreserve(void)
 }
 
 /* Records a new host socket in a reserved slot; 0 if out of memory. */
+static void sk_set_idle(int fd, int idle)
+{
+    pthread_mutex_lock(&g_sk_mu);
+    if (fd >= 0 && (size_t)fd < g_sk_cap && g_sk[fd].used) {
+        g_sk[fd].idle = (uint8_t)idle;
+    }
+    pthread_mutex_unlock(&g_sk_mu);
+}
+
+/* Wakes the polls waiting on `fd`. g_sk_mu held. */
+static void wake_pollers_of(int fd)
+{
+    for (sd_poller* p = g_pollers; p; p = p->next) {
+        for (unsigned int i = 0; i < p->n; i++) {
+            if (p->z[i].fd == fd) {
+                if (p->wake_wr >= 0 && write(p->wake_wr, "!", 1) < 0) {
+                    /* pipe full: it is readable already */
+                }
+                break;
+            }
+        }
+    }
+}
+
 static int sk_register(int fd, int family, int type)
 {
     pthread_mutex_lock(&g_sk_mu);
@@ -2300,6 +2329,7 @@ SD_API int zts_bsd_socket(int family, int type, int protocol)
         sk_unreserve();
         return fail(Z_ENOMEM);
     }
+    sk_set_idle(fd, type == Z_SOCK_STREAM);
     return fd;
 }
 
@@ -2330,6 +2360,7 @@ SD_API int zts_bsd_connect(int fd, const void* addr, uint32_t addrlen)
             return fail(Z_EISCONN);
         }
     }
+    sk_set_idle(fd, 0);
     if (connect(fd, &h.sa, hl) == 0) {
         return SD_OK;
     }
@@ -2366,6 +2397,7 @@ SD_API int zts_bsd_listen(int fd, int backlog)
     if (!sk_get(fd, NULL)) {
         return fail(Z_EBADF);
     }
+    sk_set_idle(fd, 0);
     return listen(fd, backlog) == 0 ? SD_OK : fail_host();
 }
 
@@ -2522,6 +2554,23 @@ SD_API int zts_bsd_shutdown(int fd, int how)
         case Z_SHUT_RDWR: hhow = SHUT_RDWR; break;
         default: return fail(Z_EINVAL);
     }
+    if (s.idle) {
+        /* lwIP shuts a never-connected TCP socket down without complaint and
+         * reports it readable from then on (a poll waiting on it returns);
+         * Linux would say ENOTCONN. */
+        pthread_mutex_lock(&g_sk_mu);
+        if ((size_t)fd < g_sk_cap && g_sk[fd].used && g_sk[fd].gen == s.gen) {
+            if (how != Z_SHUT_WR) {
+                g_sk[fd].shut_rd = 1;
+            }
+            if (how != Z_SHUT_RD) {
+                g_sk[fd].shut_wr = 1;
+            }
+            wake_pollers_of(fd);
+        }
+        pthread_mutex_unlock(&g_sk_mu);
+        return SD_OK;
+    }
     if (shutdown(fd, hhow) != 0) {
         return fail_host();
     }
@@ -2571,16 +2620,7 @@ SD_API int zts_bsd_close(int fd)
     g_sk[fd].gen++;
     g_sk_open--;
     /* wake the polls waiting on it: they report POLLNVAL, as lwIP's do */
-    for (sd_poller* p = g_pollers; p; p = p->next) {
-        for (unsigned int i = 0; i < p->n; i++) {
-            if (p->host[i].fd == fd) {
-                if (p->wake_wr >= 0 && write(p->wake_wr, "!", 1) < 0) {
-                    /* pipe full: it is readable already */
-                }
-                break;
-            }
-        }
-    }
+    wake_pollers_of(fd);
     pthread_mutex_unlock(&g_sk_mu);
     /* The number stays ours until the host close below, so no one can reuse
      * it meanwhile; closing outside the lock keeps a lingering close from
@@ -2901,6 +2941,7 @@ SD_API int zts_bsd_poll(void* fds, unsigned int nfds, int timeout_ms)
     sd_poller me;
     sd_wake* wk = NULL;
     int bad = 0;
+    int idle_ready = 0;
     memset(&me, 0, sizeof me);
 
     pthread_mutex_lock(&g_sk_mu);
@@ -2916,13 +2957,22 @@ SD_API int zts_bsd_poll(void* fds, unsigned int nfds, int timeout_ms)
             bad = 1;
             continue;
         }
+        gen[i] = g_sk[fd].gen;
+        if (g_sk[fd].idle) {
+            /* Not given to the host (Linux reports POLLHUP for an unconnected
+             * socket); readable once shut down, as in lwIP. */
+            if (g_sk[fd].shut_rd && (z[i].events & Z_POLLIN)) {
+                z[i].revents = Z_POLLIN;
+                idle_ready = 1;
+            }
+            continue;
+        }
         h[i].fd = fd;
         h[i].events = poll_to_host(z[i].events);
-        gen[i] = g_sk[fd].gen;
     }
     if (!bad) {
         wk = wake_take();
-        me.host = h;
+        me.z = z;
         me.n = nfds;
         me.wake_wr = wk ? wk->wr : -1;
         me.next = g_pollers;
@@ -2937,6 +2987,9 @@ SD_API int zts_bsd_poll(void* fds, unsigned int nfds, int timeout_ms)
 
     h[nfds].fd = wk ? wk->rd : -1;
     h[nfds].events = POLLIN;
+    if (idle_ready) {
+        timeout_ms = 0;
+    }
     uint64_t deadline = timeout_ms > 0 ? now_ms() + (uint64_t)timeout_ms : 0;
     int r, err = 0;
     for (;;) {
@@ -2971,6 +3024,19 @@ SD_API int zts_bsd_poll(void* fds, unsigned int nfds, int timeout_ms)
     }
     for (unsigned int i = 0; i < nfds; i++) {
         int fd = h[i].fd;
+        if (fd < 0 && z[i].fd >= 0) { /* an idle socket: shut down meanwhile? */
+            int zfd = z[i].fd;
+            if ((size_t)zfd >= g_sk_cap || !g_sk[zfd].used || g_sk[zfd].gen != gen[i]) {
+                z[i].revents = Z_POLLNVAL;
+                bad = 1;
+            } else if (g_sk[zfd].shut_rd && (z[i].events & Z_POLLIN)) {
+                z[i].revents = Z_POLLIN;
+            }
+            if (z[i].revents) {
+                ready++;
+            }
+            continue;
+        }
         if (fd < 0) {
             continue;
         }
