@@ -32,9 +32,19 @@
  * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
  * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
  * BENCH_SEND_PACING (rxzt senders, Deno and Node: 0 turns send pacing off, a
- * number sets its rate in bytes/s; see TcpConn.setSendPacing), BENCH_MIXED=1 (also rxzt sending to a C receiver and C to an rxzt one, to
- * tell which end a difference comes from), ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
+ * number sets its rate in bytes/s; see TcpConn.setSendPacing),
+ * BENCH_RECEIVE_THREAD (the Deno agents' `receiveThread` start option: 0 for
+ * false, or JSON such as {"wakeWithinMs":5}; default: rxzt's default),
+ * BENCH_COMPARE (more receivers, each an rxzt node of its own in leaf B that
+ * the C client feeds in the same rounds: a comma-separated list of `direct`
+ * (receiveThread false) and `thread[:wakeWithinMs[:wakeAfterBytes]]`),
+ * ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
  * bench/zt_bench.c).
+ *
+ * Besides C -> C and rxzt -> rxzt, every run has rxzt sending to the C
+ * receiver and C sending to the rxzt receiver (which end a difference comes
+ * from), and C sending to an rxzt receiver whose consumer awaits the SHA-256
+ * of every chunk (an app that does work per chunk).
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
 import { envNumber, libztOrExit } from "./_env.ts";
@@ -60,7 +70,25 @@ const WARMUP = Deno.env.get("BENCH_WARMUP_BYTES") === "0"
   : envInt("BENCH_WARMUP_BYTES", 20_000_000);
 const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
-const MIXED = Deno.env.get("BENCH_MIXED") === "1";
+/** The `receiveThread` start option of a receiver design (see BENCH_COMPARE). */
+function receiveDesign(spec: string): boolean | { wakeWithinMs?: number; wakeAfterBytes?: number } {
+  if (spec === "direct") return false;
+  const [kind, ms, bytes] = spec.split(":");
+  if (kind !== "thread") throw new Error(`BENCH_COMPARE: unknown receiver ${spec} (direct, thread[:ms[:bytes]])`);
+  return {
+    ...(ms ? { wakeWithinMs: Number(ms) } : {}),
+    ...(bytes ? { wakeAfterBytes: Number(bytes) } : {}),
+  };
+}
+const RECEIVE_THREAD: unknown = Deno.env.get("BENCH_RECEIVE_THREAD") === undefined
+  ? undefined
+  : Deno.env.get("BENCH_RECEIVE_THREAD") === "0"
+  ? false
+  : JSON.parse(Deno.env.get("BENCH_RECEIVE_THREAD")!);
+const COMPARE = (Deno.env.get("BENCH_COMPARE") ?? "").split(",").filter(Boolean).map((spec) => ({
+  spec,
+  receiveThread: receiveDesign(spec),
+}));
 /** false: send pacing off; a number: its rate (bytes/s); true: the default rate. */
 const PACING: boolean | number = Deno.env.get("BENCH_SEND_PACING") === "0"
   ? false
@@ -191,8 +219,12 @@ interface Run extends ReceiverStats {
 interface Results {
   c: Run[];
   rxzt: Run[];
-  /** BENCH_MIXED=1: rxzt sending to a C receiver, and C sending to an rxzt receiver. */
-  mixed?: { rxztToC: Run[]; cToRxzt: Run[] };
+  /** rxzt sending to the C receiver, and C sending to the rxzt receiver (plain, and SHA-256 per chunk). */
+  rxztToC: Run[];
+  cToRxzt: Run[];
+  cToRxztSha256: Run[];
+  /** BENCH_COMPARE: C sending to other rxzt receiver designs. */
+  compare: { spec: string; runs: Run[] }[];
   /** Kernel UDP drops in the leaves' namespaces over each side's single-stream runs. */
   udp: { c: string; rxzt: string };
   /** rxzt on Node (koffi), or why it did not run. */
@@ -281,6 +313,7 @@ async function runBench(): Promise<Results> {
     net = await createTestNetwork(3);
     const [rootHost, hostA, hostB] = net.hosts;
     const root = new Agent("root", rootHost, { denoFlags: DENO_FLAGS });
+    const rxztStart = RECEIVE_THREAD === undefined ? {} : { receiveThread: RECEIVE_THREAD };
     agents.push(root);
     const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
       endpoint: `${rootHost.address}/${ZT_PORT}`,
@@ -310,16 +343,27 @@ async function runBench(): Promise<Results> {
       network,
       "server",
       String(C_PORT),
-      String(RUNS * (MIXED ? 2 : 1) + (WARMUP > 0 ? 1 : 0)),
+      String(RUNS * 2 + (WARMUP > 0 ? 1 : 0)),
     ], cEnv);
     cprocs.push(server);
     const a = new Agent("leafA", hostA, { denoFlags: DENO_FLAGS });
     const b = new Agent("leafB", hostB, { denoFlags: DENO_FLAGS });
-    agents.push(a, b);
-    const [ready, , { nodeId: idB }] = await Promise.all([
+    // BENCH_COMPARE: receivers of other designs, each a node of its own in leaf B.
+    const others = COMPARE.map((d, i) => ({
+      ...d,
+      agent: new Agent(`leafB-${d.spec}`, hostB, { denoFlags: DENO_FLAGS }),
+      ztPort: ZT_PORT + 10 + i,
+      port: RXZT_PORT + 10 + i,
+      runs: [] as Run[],
+    }));
+    agents.push(a, b, ...others.map((o) => o.agent));
+    const [ready, , { nodeId: idB }, ...otherIds] = await Promise.all([
       server.next<{ address: string; nodeId: string }>(60_000),
-      a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT }),
+      a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
+      b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
+      ...others.map((o) =>
+        o.agent.call<{ nodeId: string }>("benchStart", { roots, port: o.ztPort, receiveThread: o.receiveThread })
+      ),
     ]);
     const client = new CProcess("zt_bench client", hostA, bin, [
       planetPath,
@@ -332,11 +376,14 @@ async function runBench(): Promise<Results> {
       String(WARMUP),
     ], { ...cEnv, ZT_BENCH_STEP: "1" });
     cprocs.push(client);
-    await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
+    const rxztAgents = [a, b, ...others.map((o) => o.agent)];
+    await Promise.all(rxztAgents.map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
     await Promise.all(
-      [a, b].map((x) => x.call("join", { network, family: "IPv4", timeout: 45_000 }, 50_000)),
+      rxztAgents.map((x) => x.call("join", { network, family: "IPv4", timeout: 45_000 }, 50_000)),
     );
     await b.call("benchSink", { port: RXZT_PORT });
+    await b.call("benchSink", { port: RXZT_PORT + 2, consumer: "sha256" });
+    for (const o of others) await o.agent.call("benchSink", { port: o.port });
     const hostname = adhocIPv4Address(network, idB);
     await client.next(600_000); // {"ready":true}, after its warm-up
     if (WARMUP > 0) {
@@ -384,16 +431,18 @@ async function runBench(): Promise<Results> {
       }
       return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
     };
-    /** One transfer into the rxzt sink (both kinds of sender check the sink's count). */
-    const intoRxzt = async (send: () => Promise<Transfer>): Promise<Run> => {
-      const sink0 = cpuOf(await b.call("cpu"));
+    /** One transfer into an rxzt sink (both kinds of sender check the sink's count). */
+    const intoRxzt = async (send: () => Promise<Transfer>, sinkAgent = b): Promise<Run> => {
+      const sink0 = cpuOf(await sinkAgent.call("cpu"));
       const sent = await send();
-      const sink1 = cpuOf(await b.call("cpu"));
-      const [sink] = await b.call<Transfer[]>("benchSinkStats");
+      const sink1 = cpuOf(await sinkAgent.call("cpu"));
+      const [sink] = await sinkAgent.call<Transfer[]>("benchSinkStats");
+      if (sink?.bytes !== BYTES) throw new Error(`transfer to rxzt incomplete: ${JSON.stringify({ sent, sink })}`);
       return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
     };
-    const fromC = (proc: CProcess) => async () => {
-      await proc.send("go");
+    /** A C client's next transfer, to its own destination or to `to` ("<ip> <port>"). */
+    const fromC = (proc: CProcess, to?: string) => async () => {
+      await proc.send(to ? `go ${to}` : "go");
       return await proc.next<Transfer>(600_000);
     };
     const fromRxzt = (to: string, port: number) => () =>
@@ -406,25 +455,32 @@ async function runBench(): Promise<Results> {
       { name: "C", run: cRun, runs: c },
       { name: "rxzt", run: rxztRun, runs: rxzt },
     ];
-    // BENCH_MIXED=1: also rxzt (A) to the C server (B), and a second C client (A, on its own
-    // ZeroTier port) to the rxzt sink (B), to tell which end a difference comes from.
-    const mixed = MIXED ? { rxztToC: [] as Run[], cToRxzt: [] as Run[] } : undefined;
-    if (mixed) {
-      const client2 = new CProcess("zt_bench client 2", hostA, bin, [
-        planetPath,
-        network,
-        "client",
-        hostname,
-        String(RXZT_PORT),
-        String(BYTES),
-        String(RUNS),
-      ], { ZT_BENCH_PORT: String(ZT_PORT + 3), ZT_BENCH_STEP: "1" });
-      cprocs.push(client2);
-      await client2.next(120_000); // {"ready":true}
-      const rxztToC = () => intoC(fromRxzt(ready.address, C_PORT));
-      const cToRxzt = () => intoRxzt(fromC(client2));
-      sides.push({ name: "rxzt->C", run: rxztToC, runs: mixed.rxztToC }, { name: "C->rxzt", run: cToRxzt, runs: mixed.cToRxzt });
-    }
+    // rxzt (A) to the C server (B), and a second C client (A, on its own ZeroTier port) to the
+    // rxzt sinks of B (plain, SHA-256 per chunk, and BENCH_COMPARE's designs), to tell which
+    // end a difference comes from and what work per chunk costs.
+    const rxztToC: Run[] = [];
+    const cToRxzt: Run[] = [];
+    const cToRxztSha256: Run[] = [];
+    const client2 = new CProcess("zt_bench client 2", hostA, bin, [
+      planetPath,
+      network,
+      "client",
+      hostname,
+      String(RXZT_PORT),
+      String(BYTES),
+      String(RUNS * (2 + others.length)),
+    ], { ZT_BENCH_PORT: String(ZT_PORT + 3), ZT_BENCH_STEP: "1" });
+    cprocs.push(client2);
+    await client2.next(120_000); // {"ready":true}
+    sides.push(
+      { name: "rxzt->C", run: () => intoC(fromRxzt(ready.address, C_PORT)), runs: rxztToC },
+      { name: "C->rxzt", run: () => intoRxzt(fromC(client2)), runs: cToRxzt },
+      { name: "C->sha", run: () => intoRxzt(fromC(client2, `${hostname} ${RXZT_PORT + 2}`)), runs: cToRxztSha256 },
+    );
+    others.forEach((o, i) => {
+      const to = `${adhocIPv4Address(network, otherIds[i].nodeId)} ${o.port}`;
+      sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client2, to), o.agent), runs: o.runs });
+    });
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
     for (let i = 0; i < RUNS; i++) {
       // Each round starts with the next side, so each goes first equally often.
@@ -480,12 +536,15 @@ async function runBench(): Promise<Results> {
     labelled.sort((x, y) => x.ms - y.ms);
     const delays = labelled.map((x) => x.ms);
     const slowest = labelled.slice(-3).reverse().map((x) => `${x.what} ${x.ms.toFixed(3)} ms`);
-    await Promise.all([a, b].map((x) => x.stop()));
+    await Promise.all(rxztAgents.map((x) => x.stop()));
 
     return {
       c,
       rxzt,
-      mixed,
+      rxztToC,
+      cToRxzt,
+      cToRxztSha256,
+      compare: others.map((o) => ({ spec: o.spec, runs: o.runs })),
       udp,
       node,
       parallel,
@@ -569,10 +628,13 @@ if (nd) {
   console.log(sideRow(`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, nd, nd.all));
   console.log(ratioRow("Node / C", nd));
 }
-if (r.mixed) {
-  const m1 = summary(r.mixed.rxztToC), m2 = summary(r.mixed.cToRxzt);
-  console.log(sideRow("mixed: rxzt sends, C receives", m1, m1.all));
-  console.log(sideRow("mixed: C sends, rxzt receives", m2, m2.all));
+const toC = summary(r.rxztToC), fromCSide = summary(r.cToRxzt), sha = summary(r.cToRxztSha256);
+console.log(sideRow("rxzt sends, C receives", toC, toC.all));
+console.log(sideRow("C sends, rxzt receives", fromCSide, fromCSide.all));
+console.log(sideRow("C sends, rxzt receives, consumer SHA-256s each chunk", sha, sha.all));
+for (const o of r.compare) {
+  const x = summary(o.runs);
+  console.log(sideRow(`C sends, rxzt receives (${o.spec})`, x, x.all));
 }
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
@@ -584,9 +646,9 @@ console.log(
   "receiver stalls (gaps of 250 ms or more between reads: libzt's TCP waiting out a " +
     `retransmission timeout): C ${stallSummary(r.c)}; rxzt ${stallSummary(r.rxzt)}` +
     (typeof r.node === "string" ? "" : `; Node ${stallSummary(r.node)}`) +
-    (r.mixed
-      ? `; rxzt to C ${stallSummary(r.mixed.rxztToC)}; C to rxzt ${stallSummary(r.mixed.cToRxzt)}`
-      : ""),
+    `; rxzt to C ${stallSummary(r.rxztToC)}; C to rxzt ${stallSummary(r.cToRxzt)}; ` +
+    `C to rxzt, SHA-256 consumer ${stallSummary(r.cToRxztSha256)}` +
+    r.compare.map((o) => `; C to rxzt (${o.spec}) ${stallSummary(o.runs)}`).join(""),
 );
 console.log(`kernel UDP counters over the single-stream runs: C (${r.udp.c}); rxzt (${r.udp.rxzt})`);
 console.log();
@@ -602,8 +664,18 @@ console.log(
     `CPU per GB <= 1.1 of C: ${cpuRatio <= 1.1 ? "met" : "MISSED"}; ` +
     `event delay p99 < 1 ms: ${r.events.p99 < 1 ? "met" : "MISSED"}`,
 );
-if (nd) {
-  console.log(`Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`);
-  console.log(`ratio node/c single-stream: ${(nd.mbps / c.mbps).toFixed(2)}`);
-} else console.log(`Node (koffi) part skipped: ${r.node}`);
+// Receiver stalls per GB, C -> rxzt over C -> C (a C side without a stall counts as one).
+const stallsPerGb = (runs: Run[], floor = 0) =>
+  Math.max(floor, runs.reduce((sum, x) => sum + (x.stalls ?? 0), 0)) / ((runs.length * BYTES) / 1e9);
+const stallRatio = stallsPerGb(r.cToRxzt) / stallsPerGb(r.c, 1);
+const shaRatio = sha.mbps / fromCSide.mbps;
+console.log(
+  `receive-path targets: receiver stalls per GB rxzt/c <= 2.0: ${stallRatio <= 2 ? "met" : "MISSED"} ` +
+    `(goal 1.0: ${stallRatio <= 1 ? "met" : "missed"}); SHA-256 consumer >= 0.8 of plain: ${shaRatio >= 0.8 ? "met" : "MISSED"}`,
+);
+if (nd) console.log(`Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`);
+else console.log(`Node (koffi) part skipped: ${r.node}`);
+console.log(`receiver stalls per GB rxzt/c: ${stallRatio.toFixed(2)}`);
+console.log(`ratio sha256-consumer/plain rxzt: ${shaRatio.toFixed(2)}`);
+if (nd) console.log(`ratio node/c single-stream: ${(nd.mbps / c.mbps).toFixed(2)}`);
 console.log(`ratio rxzt/c single-stream: ${ratio.toFixed(2)}`);

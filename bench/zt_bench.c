@@ -20,7 +20,8 @@
  * transfer of <warmup-bytes> if given. Each transfer prints one JSON line on
  * stdout (the server's first line says it is listening); diagnostics go to
  * stderr. With ZT_BENCH_STEP=1 the client says {"ready":true} after its
- * warm-up and starts each measured transfer when a line arrives on stdin.
+ * warm-up and starts each measured transfer when a line arrives on stdin
+ * ("go", or "go <ip> <port>" for another destination than its arguments').
  *
  * The client sends the way rxzt does: a non-blocking socket, waiting in
  * zts_bsd_poll when libzt's send buffer is full. (With blocking zts_bsd_send
@@ -422,11 +423,20 @@ static int run_client(const char* ip, unsigned short port, uint64_t bytes, int r
         fflush(stdout);
     }
     for (int r = 0; r < runs; r++) {
-        char line[16];
+        char line[96];
+        char to_ip[64];
+        unsigned int to_port = 0;
+        const char* dest = ip;
+        unsigned short dest_port = port;
         if (step && fgets(line, sizeof(line), stdin) == NULL) {
             break;
         }
-        transfer(ip, port, bytes, buf, &seconds, &cpu);
+        /* "go <ip> <port>" sends this transfer elsewhere (one client feeds several receivers) */
+        if (step && sscanf(line, "go %63s %u", to_ip, &to_port) == 2 && to_port > 0 && to_port < 65536) {
+            dest = to_ip;
+            dest_port = (unsigned short)to_port;
+        }
+        transfer(dest, dest_port, bytes, buf, &seconds, &cpu);
         printf("{\"bytes\":%" PRIu64 ",\"seconds\":%.6f,\"cpu\":%.6f,\"direct\":%s}\n", bytes, seconds, cpu,
                atomic_load(&leaf_direct) ? "true" : "false");
         fflush(stdout);

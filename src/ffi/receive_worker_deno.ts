@@ -27,13 +27,17 @@ scope.onmessage = (event) => {
       zts_bsd_close: { parameters: ["i32"], result: "i32" },
     } as const;
     const lib = Deno.dlopen(path, defs);
-    const errno = Deno.dlopen(path, { zts_errno: { type: "pointer" } } as unknown as Record<string, Deno.ForeignFunction>);
+    const errno = Deno.dlopen(
+      path,
+      { zts_errno: { type: "pointer" } } as unknown as Record<string, Deno.ForeignFunction>,
+    );
     const errnoPtr = (errno.symbols as unknown as { zts_errno: Deno.PointerValue }).zts_errno;
     const errnoView = errnoPtr ? new Deno.UnsafePointerView(errnoPtr) : undefined;
     const f = lib.symbols;
     const calls = receiveCallsOver({
       poll: (fds, n, timeout) => f.zts_bsd_poll(fds as Uint8Array<ArrayBuffer>, n, timeout),
-      recv: (fd, into) => Number(f.zts_bsd_recv(fd, into as Uint8Array<ArrayBuffer>, BigInt(into.byteLength), 0)),
+      recv: (fd, into) =>
+        Number(f.zts_bsd_recv(fd, into as Uint8Array<ArrayBuffer>, BigInt(into.byteLength), 0)),
       socket: (family, type) => f.zts_bsd_socket(family, type, 0),
       close: (fd) => f.zts_bsd_close(fd),
       errno: () => errnoView?.getInt32() ?? 0,
@@ -42,6 +46,9 @@ scope.onmessage = (event) => {
     errno.close();
     lib.close();
   } catch (err) {
-    scope.postMessage({ kind: "failed", message: err instanceof Error ? err.message : String(err) });
+    scope.postMessage({
+      kind: "failed",
+      message: err instanceof Error ? err.message : String(err),
+    });
   }
 };

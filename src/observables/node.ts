@@ -68,6 +68,7 @@ import { SocketCalls } from "../ffi/sockets.ts";
 import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
 import type { Closable, SocketHost } from "../streams/host.ts";
 import { ReadinessPoller } from "../streams/poller.ts";
+import type { ReceiveCounters } from "../streams/receive_control.ts";
 import type { ReceiveTuning } from "../streams/receive_loop.ts";
 import { DEFAULT_RECEIVE_TUNING, ReceiveThread } from "../streams/receive_thread.ts";
 import type { TcpConn, TcpListener } from "../streams/tcp.ts";
@@ -176,6 +177,8 @@ export interface NodeInternals {
   readonly ioThreadSockets: number;
   /** Connections the I/O thread reads ahead now. */
   readonly readingConnections: number;
+  /** What the I/O thread did so far (absent without one). */
+  readonly receiveCounters?: ReceiveCounters;
 }
 
 let internalsOf: (node: ZeroTierNode) => NodeInternals;
@@ -289,6 +292,7 @@ export class ZeroTierNode {
       pendingEvents: n.#pending.length,
       ioThreadSockets: n.#socketHost?.receiver?.wakeSocketOpen ? 1 : 0,
       readingConnections: n.#socketHost?.receiver?.attached ?? 0,
+      receiveCounters: n.#socketHost?.receiver?.counters,
     });
   }
 

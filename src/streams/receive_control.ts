@@ -23,7 +23,35 @@ export const CONTROL = {
   /** Commands written (JS thread) and taken (I/O thread), running counts. */
   CMD_WRITTEN: 5,
   CMD_TAKEN: 6,
+  /** Counters kept by the I/O thread (running, mod 2³²): polls made, receives, reader wake-ups, sleeps. */
+  POLLS: 7,
+  RECEIVES: 8,
+  WAKES: 9,
+  SLEEPS: 10,
 } as const;
+
+/** What the I/O thread has done so far (for tests and benchmarks). */
+export interface ReceiveCounters {
+  /** `zts_bsd_poll` calls. */
+  readonly polls: number;
+  /** `zts_bsd_recv` calls. */
+  readonly receives: number;
+  /** Times it woke a parked reader on the JS thread. */
+  readonly wakes: number;
+  /** Times it slept with nothing to read (no libzt call while asleep). */
+  readonly sleeps: number;
+}
+
+/** The counters of a control block. */
+export function readCounters(control: Int32Array): ReceiveCounters {
+  const at = (i: number) => Atomics.load(control, i) >>> 0;
+  return {
+    polls: at(CONTROL.POLLS),
+    receives: at(CONTROL.RECEIVES),
+    wakes: at(CONTROL.WAKES),
+    sleeps: at(CONTROL.SLEEPS),
+  };
+}
 
 /** Values of `CONTROL.PHASE`. */
 export const PHASE = { BUSY: 0, SLEEPING: 1, POLLING: 2 } as const;

@@ -64,6 +64,19 @@ export type ReceiveMessage =
   | { readonly kind: "stopped" }
   | { readonly kind: "failed"; readonly message: string };
 
+/** Time as the loop sees it (a test supplies its own). */
+export interface LoopClock {
+  /** Milliseconds, for the wake-up batching. */
+  now(): number;
+  /** Sleeps while `control[CONTROL.SEQ]` is `seq`, at most `timeoutMs` (Infinity: no limit). */
+  sleep(control: Int32Array, seq: number, timeoutMs: number): void;
+}
+
+const REAL_CLOCK: LoopClock = {
+  now: () => performance.now(),
+  sleep: (control, seq, timeoutMs) => void Atomics.wait(control, CONTROL.SEQ, seq, timeoutMs),
+};
+
 /** How long a poll waits when nothing is due: only a lost wake-up would need it. */
 const IDLE_POLL_MS = 1000;
 /** ... and without a wake socket (none could be made), when new work must be seen soon. */
@@ -78,14 +91,6 @@ interface Reading {
   endTold: boolean;
 }
 
-/** Counters, for tests and benchmarks. */
-export interface ReceiveLoopStats {
-  polls: number;
-  receives: number;
-  wakes: number;
-  sleeps: number;
-}
-
 /**
  * Runs the I/O thread's loop until the control block says stop (or libzt's
  * service is gone and the JS thread then says stop). Posts the rings it
@@ -96,8 +101,10 @@ export function runReceiveLoop(
   calls: ReceiveCalls,
   post: (message: ReceiveMessage) => void,
   tuning: ReceiveTuning,
-  stats: ReceiveLoopStats = { polls: 0, receives: 0, wakes: 0, sleeps: 0 },
+  clock: LoopClock = REAL_CLOCK,
 ): void {
+  const { now, sleep } = clock;
+  const tally = (slot: number) => Atomics.add(control, slot, 1);
   const readings = new Map<number, Reading>();
   let pollfds = new Uint8Array(16 * POLLFD_SIZE);
   let view = new DataView(pollfds.buffer);
@@ -109,7 +116,7 @@ export function runReceiveLoop(
     r.lastWake = now;
     Atomics.add(r.ring.header, RING.SEQ, 1);
     Atomics.notify(r.ring.header, RING.SEQ);
-    stats.wakes++;
+    tally(CONTROL.WAKES);
   };
 
   const end = (r: Reading, value: number) => {
@@ -133,7 +140,7 @@ export function runReceiveLoop(
       const at = (written >>> 0) % capacity;
       const len = Math.min(free, capacity - at);
       let n = calls.recv(r.fd, data.subarray(at, at + len));
-      stats.receives++;
+      tally(CONTROL.RECEIVES);
       if (n === -1) {
         const errno = calls.errno();
         if (errno === ERRNO.EAGAIN || errno === 0) return;
@@ -141,7 +148,7 @@ export function runReceiveLoop(
         // believed only when a second receive fails too or finds the end (lwIP keeps
         // failing a broken connection; a host stack reports the error once, then EOF).
         n = calls.recv(r.fd, data.subarray(at, at + len));
-        stats.receives++;
+        tally(CONTROL.RECEIVES);
         if (n === 0) return end(r, -errno);
         if (n === -1) {
           const again = calls.errno();
@@ -183,7 +190,8 @@ export function runReceiveLoop(
       const { header, capacity } = r.ring;
       if (Atomics.load(header, RING.END) !== 0 || serviceGone) continue;
       if (r.unwoken > 0) due = Math.min(due, r.lastWake + tuning.wakeWithinMs);
-      const fill = () => (Atomics.load(header, RING.WRITTEN) - Atomics.load(header, RING.READ)) >>> 0;
+      const fill = () =>
+        (Atomics.load(header, RING.WRITTEN) - Atomics.load(header, RING.READ)) >>> 0;
       if (fill() === capacity) {
         // Full: stop reading it until the reader frees half (it wakes us then). Look
         // again after raising the flag, in case the reader took bytes without seeing it.
@@ -193,13 +201,13 @@ export function runReceiveLoop(
       }
       active.push(r);
     }
-    const untilDue = due === Infinity ? -1 : Math.max(0, Math.ceil(due - performance.now()));
+    const untilDue = due === Infinity ? -1 : Math.max(0, Math.ceil(due - now()));
 
     if (active.length === 0) {
       Atomics.store(control, CONTROL.PHASE, PHASE.SLEEPING);
       if (Atomics.load(control, CONTROL.SEQ) === seq) {
-        stats.sleeps++;
-        Atomics.wait(control, CONTROL.SEQ, seq, untilDue < 0 ? Infinity : untilDue);
+        tally(CONTROL.SLEEPS);
+        sleep(control, seq, untilDue < 0 ? Infinity : untilDue);
       }
       Atomics.store(control, CONTROL.PHASE, PHASE.BUSY);
     } else {
@@ -222,15 +230,22 @@ export function runReceiveLoop(
       // reads PHASE, so either it sees POLLING (and shuts the wake socket) or we see SEQ.
       Atomics.store(control, CONTROL.PHASE, PHASE.POLLING);
       const idle = wakeFd >= 0 ? IDLE_POLL_MS : BLIND_POLL_MS;
-      const timeout = Atomics.load(control, CONTROL.SEQ) !== seq ? 0 : untilDue < 0 ? idle : Math.min(untilDue, idle);
+      const timeout = Atomics.load(control, CONTROL.SEQ) !== seq
+        ? 0
+        : untilDue < 0
+        ? idle
+        : Math.min(untilDue, idle);
       const ready = calls.poll(pollfds, count, timeout);
       Atomics.store(control, CONTROL.PHASE, PHASE.BUSY);
-      stats.polls++;
+      tally(CONTROL.POLLS);
       if (ready < -1) {
         serviceGone = true;
         for (const r of active) end(r, RING_SERVICE_GONE);
       } else {
-        if (wakeFd >= 0 && (revents(view, active.length) !== 0 || Atomics.load(control, CONTROL.WAKE_ARMED) === 1)) {
+        if (
+          wakeFd >= 0 &&
+          (revents(view, active.length) !== 0 || Atomics.load(control, CONTROL.WAKE_ARMED) === 1)
+        ) {
           dropWakeSocket(); // used up: lwIP reports it readable from now on
         }
         active.forEach((r, i) => {
@@ -241,7 +256,7 @@ export function runReceiveLoop(
       }
     }
 
-    const now = performance.now();
+    const t = now();
     for (const r of readings.values()) {
       const { header } = r.ring;
       const ended = Atomics.load(header, RING.END) !== 0;
@@ -252,9 +267,9 @@ export function runReceiveLoop(
         if (ended) r.endTold = true;
         continue;
       }
-      if (ended || r.unwoken >= tuning.wakeAfterBytes || now >= r.lastWake + tuning.wakeWithinMs) {
+      if (ended || r.unwoken >= tuning.wakeAfterBytes || t >= r.lastWake + tuning.wakeWithinMs) {
         if (ended) r.endTold = true;
-        wake(r, now);
+        wake(r, t);
       }
     }
   }

@@ -8,13 +8,25 @@
  */
 import { NodeStateError, ZeroTierError } from "../errors.ts";
 import { SOCK, type SocketCalls } from "../ffi/sockets.ts";
-import { allocateControl, COMMAND, type Command, CONTROL, PHASE, pushCommand } from "./receive_control.ts";
+import {
+  allocateControl,
+  COMMAND,
+  type Command,
+  CONTROL,
+  PHASE,
+  pushCommand,
+  readCounters,
+  type ReceiveCounters,
+} from "./receive_control.ts";
 import type { ReceiveWorker } from "../ffi/backend.ts";
 import type { ReceiveMessage, ReceiveTuning } from "./receive_loop.ts";
 import { RING_THREAD_FAILED, RingReader, viewRing } from "./receive_ring.ts";
 
 /** Starts an I/O thread over a control block (the FFI backend's `startReceiveWorker`). */
-export type StartReceiveWorker = (control: SharedArrayBuffer, tuning: ReceiveTuning) => ReceiveWorker;
+export type StartReceiveWorker = (
+  control: SharedArrayBuffer,
+  tuning: ReceiveTuning,
+) => ReceiveWorker;
 
 /** Default wake-up batching: measured with `deno task bench` (see the README's Benchmark). */
 export const DEFAULT_RECEIVE_TUNING: ReceiveTuning = Object.freeze({
@@ -40,7 +52,11 @@ export class ReceiveThread {
   #markStopped!: () => void;
   readonly #stoppedMessage = new Promise<void>((resolve) => (this.#markStopped = resolve));
 
-  constructor(start: StartReceiveWorker, calls: SocketCalls, tuning: ReceiveTuning = DEFAULT_RECEIVE_TUNING) {
+  constructor(
+    start: StartReceiveWorker,
+    calls: SocketCalls,
+    tuning: ReceiveTuning = DEFAULT_RECEIVE_TUNING,
+  ) {
     const buffer = allocateControl();
     this.#control = new Int32Array(buffer);
     this.#calls = calls;
@@ -52,6 +68,11 @@ export class ReceiveThread {
   /** Why the thread failed, once it did. */
   get failure(): unknown {
     return this.#failure;
+  }
+
+  /** What the thread has done so far. */
+  get counters(): ReceiveCounters {
+    return readCounters(this.#control);
   }
 
   /** Whether the thread holds its wake socket now (a libzt socket of its own). */
@@ -137,12 +158,16 @@ export class ReceiveThread {
   }
 
   #send(command: Command): void {
-    if (this.#overflow.length > 0 || !pushCommand(this.#control, command)) this.#overflow.push(command);
+    if (this.#overflow.length > 0 || !pushCommand(this.#control, command)) {
+      this.#overflow.push(command);
+    }
     this.wake();
   }
 
   #flushOverflow(): void {
-    while (this.#overflow.length > 0 && pushCommand(this.#control, this.#overflow[0])) this.#overflow.shift();
+    while (this.#overflow.length > 0 && pushCommand(this.#control, this.#overflow[0])) {
+      this.#overflow.shift();
+    }
   }
 
   #onMessage(m: ReceiveMessage): void {
@@ -173,7 +198,9 @@ export class ReceiveThread {
     if (this.#failure !== undefined) return;
     this.#failure = new ZeroTierError(
       "RECEIVE_THREAD_FAILED",
-      `rxzt's I/O thread failed, so TCP connections cannot be read: ${error instanceof Error ? error.message : String(error)}. ` +
+      `rxzt's I/O thread failed, so TCP connections cannot be read: ${
+        error instanceof Error ? error.message : String(error)
+      }. ` +
         "Start the node with { receiveThread: false } to read on the JS thread instead.",
       { cause: error },
     );

@@ -80,6 +80,7 @@ async function handle(c: Command): Promise<unknown> {
         secondaryPort: false,
         cache: { identity: false, peers: false, networks: false, roots: false },
         timeout: 20_000,
+        ...(c.receiveThread === undefined ? {} : { receiveThread: c.receiveThread as boolean }),
       });
       node.online$.subscribe((online) => onlineChanges.push({ online, at: performance.now() - startedAt }));
       node.peer$().subscribe((p: PeerState) => {
@@ -189,10 +190,12 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "benchSink": {
       // Each connection: count everything received and answer with the count (see _bench_sink.ts).
+      // consumer "sha256": a consumer that hashes every chunk (node:crypto).
       const listener = node!.listen({ port: c.port as number });
+      const consume = c.consumer === "sha256" ? (chunk: Uint8Array) => createHash("sha256").update(chunk).digest() : undefined;
       (async () => {
         for await (const conn of listener) {
-          sinkConnection(conn, BENCH_CHUNK).then(
+          sinkConnection(conn, BENCH_CHUNK, consume).then(
             (stats) => benchSinkStats.push(stats),
             (err) => console.error("benchSink:", err),
           );
