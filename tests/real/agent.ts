@@ -418,7 +418,9 @@ async function handle(c: Command): Promise<unknown> {
       // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       // consumer "sha256": a consumer that awaits the SHA-256 of every chunk (crypto.subtle).
       const listener = node!.listen({ port: c.port as number });
-      const consume = c.consumer === "sha256" ? (chunk: Uint8Array) => crypto.subtle.digest("SHA-256", chunk) : undefined;
+      const consume = c.consumer === "sha256"
+        ? (chunk: Uint8Array) => crypto.subtle.digest("SHA-256", chunk as Uint8Array<ArrayBuffer>)
+        : undefined;
       (async () => {
         for await (const conn of listener) {
           sinkConnection(conn, BENCH_CHUNK, consume).then(
