@@ -69,7 +69,8 @@ function compile(): void {
       target: "ES2022",
       module: "ES2022",
       moduleResolution: "Bundler",
-      lib: ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
+      // ES2024: Atomics.waitAsync (Node 20 has it), which the receive rings park on.
+      lib: ["ES2024", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
       types: ["node"],
       typeRoots: [join(modules, "@types")],
       paths: { "rxjs": [join(modules, "rxjs")], "koffi": [join(modules, "koffi")] },

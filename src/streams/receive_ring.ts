@@ -104,6 +104,8 @@ export class RingReader {
    * {@link MAX_CHUNK} bytes into a new array) and frees their room. Returns
    * the bytes copied (an empty array when the ring is empty).
    */
+  take(): Uint8Array<ArrayBuffer>;
+  take(into: Uint8Array): Uint8Array;
   take(into?: Uint8Array): Uint8Array {
     const { header, data, capacity } = this.#ring;
     const read = Atomics.load(header, RING.READ);
