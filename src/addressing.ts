@@ -7,7 +7,13 @@
 import { InvalidArgumentError } from "./errors.ts";
 import { hexId } from "./ffi/events.ts";
 import { formatIp } from "./ip.ts";
-import { type NetworkIdInput, type NodeIdInput, toNetworkId, toNodeId, toPort } from "./validate.ts";
+import {
+  type NetworkIdInput,
+  type NodeIdInput,
+  toNetworkId,
+  toNodeId,
+  toPort,
+} from "./validate.ts";
 
 /**
  * The id of an IPv6-only ad-hoc network (no controller) that allows TCP and
@@ -22,7 +28,9 @@ import { type NetworkIdInput, type NodeIdInput, toNetworkId, toNodeId, toPort } 
 export function adhocNetworkId(startPort: number, endPort: number): string {
   toPort(startPort, "startPort");
   toPort(endPort, "endPort");
-  if (endPort < startPort) throw new InvalidArgumentError("endPort", "must be >= startPort", endPort);
+  if (endPort < startPort) {
+    throw new InvalidArgumentError("endPort", "must be >= startPort", endPort);
+  }
   return hexId((0xffn << 56n) | (BigInt(startPort) << 40n) | (BigInt(endPort) << 24n), 16);
 }
 
@@ -58,9 +66,18 @@ export function adhocIPv4Address(networkId: NetworkIdInput, nodeId: NodeIdInput)
   const net = toNetworkId(networkId);
   const node = toNodeId(nodeId);
   if (net >> 56n !== 0xffn || (net & 0xffn) !== 1n) {
-    throw new InvalidArgumentError("networkId", "must be an ad-hoc IPv4 network id (ffAA..........01)", networkId);
+    throw new InvalidArgumentError(
+      "networkId",
+      "must be an ad-hoc IPv4 network id (ffAA..........01)",
+      networkId,
+    );
   }
-  return [Number((net >> 48n) & 0xffn), Number((node >> 16n) & 0xffn), Number((node >> 8n) & 0xffn), Number(node & 0xffn)]
+  return [
+    Number((net >> 48n) & 0xffn),
+    Number((node >> 16n) & 0xffn),
+    Number((node >> 8n) & 0xffn),
+    Number(node & 0xffn),
+  ]
     .join(".");
 }
 

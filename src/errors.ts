@@ -149,7 +149,9 @@ export class LibraryLoadError extends ZeroTierError {
     return new LibraryLoadError(
       "LIBZT_LOAD_FAILED",
       path,
-      `Could not load ${path} as a shared library: ${(cause as Error)?.message ?? String(cause)}. ` +
+      `Could not load ${path} as a shared library: ${
+        (cause as Error)?.message ?? String(cause)
+      }. ` +
         "Check that it is libzt built for this platform and architecture.",
       [],
       { cause },

@@ -31,7 +31,13 @@ export interface NativeLibrary {
   readonly path: string;
   /** The functions of the symbol table, bound. */
   readonly fn: BoundSymbols;
-  /** Current value of libzt's global `zts_errno`. */
+  /**
+   * The error number of the calling thread's last failed libzt call: the
+   * thread's own C `errno`, which lwIP sets along with its global
+   * `zts_errno`. The global is not used where the thread's errno can be read:
+   * other threads' calls overwrite it (the I/O thread's receives set it at
+   * every end of stream), so a failed send could read another socket's error.
+   */
   errno(): number;
   /**
    * Registers `handler` with `zts_init_set_event_handler` and returns libzt's
@@ -62,7 +68,10 @@ export interface NativeLibrary {
    */
   inScratchDirectory<T>(files: Record<string, Uint8Array>, fn: () => T): T;
   /** Starts an I/O thread that reads sockets with blocking libzt calls of its own. */
-  startReceiveWorker(control: SharedArrayBuffer, tuning: ReceiveWorkerInit["tuning"]): ReceiveWorker;
+  startReceiveWorker(
+    control: SharedArrayBuffer,
+    tuning: ReceiveWorkerInit["tuning"],
+  ): ReceiveWorker;
 }
 
 /**

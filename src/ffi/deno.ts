@@ -6,7 +6,13 @@
  * @module
  */
 import { LibraryLoadError } from "../errors.ts";
-import type { HostInfo, NativeLibrary, RawEvent, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
+import type {
+  HostInfo,
+  NativeLibrary,
+  RawEvent,
+  ReceiveWorker,
+  ReceiveWorkerInit,
+} from "./backend.ts";
 import { findLibrary } from "./discover.ts";
 import {
   ADDR_INFO,
@@ -108,6 +114,34 @@ function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
   };
 }
 
+/**
+ * A reader of the calling thread's C `errno` (found through libzt's own
+ * dependencies: `__errno_location` on Linux, `__error` on macOS), bound to
+ * the thread that calls this. Falls back to libzt's global `zts_errno`
+ * (`globalErrno`) where neither exists.
+ */
+export function threadErrno(path: string, globalErrno?: Deno.PointerValue): () => number {
+  for (const name of ["__errno_location", "__error"]) {
+    try {
+      const lib = Deno.dlopen(
+        path,
+        { [name]: { parameters: [], result: "pointer", optional: true } } as Record<
+          string,
+          Deno.ForeignFunction
+        >,
+      );
+      const fn = lib.symbols[name] as unknown as (() => Deno.PointerValue) | null;
+      const ptr = fn?.();
+      if (ptr) {
+        const view = new Deno.UnsafePointerView(ptr);
+        return () => view.getInt32();
+      }
+    } catch { /* not this platform's name */ }
+  }
+  const view = globalErrno ? new Deno.UnsafePointerView(globalErrno) : undefined;
+  return () => view?.getInt32() ?? 0;
+}
+
 /** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
 export const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
 export const STATE_CALLBACKS_RUNNING = 0x08;
@@ -156,8 +190,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
     >,
   ).symbols as unknown as Record<string, Deno.PointerValue>;
   const missing = names.filter((name) => present[name] == null);
-  const errnoPtr = present.zts_errno;
-  const errnoView = errnoPtr ? new Deno.UnsafePointerView(errnoPtr) : undefined;
+  const errno = threadErrno(path, present.zts_errno);
   if (missing.length > 0) {
     lib.close();
     throw LibraryLoadError.missingSymbols(path, missing);
@@ -169,7 +202,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   return {
     path,
     fn: symbols as unknown as BoundSymbols,
-    errno: () => errnoView?.getInt32() ?? 0,
+    errno,
     setEventHandler(handler) {
       if (callback) callback.unref();
       callback = Deno.UnsafeCallback.threadSafe(EVENT_CALLBACK, (msgPtr) => {

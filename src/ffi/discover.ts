@@ -67,6 +67,8 @@ export function findLibrary(host: HostInfo, libraryPath?: string): string {
   }
   throw new LibraryNotFoundError(
     searched,
-    `libzt was not found. LIBZT_PATH is not set and none of these exist: ${searched.join(", ")}. ${INSTALL_HINT}`,
+    `libzt was not found. LIBZT_PATH is not set and none of these exist: ${
+      searched.join(", ")
+    }. ${INSTALL_HINT}`,
   );
 }

@@ -44,9 +44,23 @@ import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
 import { LibraryLoadError } from "../errors.ts";
 import { Worker } from "node:worker_threads";
-import type { HostInfo, NativeLibrary, RawEvent, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
+import type {
+  HostInfo,
+  NativeLibrary,
+  RawEvent,
+  ReceiveWorker,
+  ReceiveWorkerInit,
+} from "./backend.ts";
 import { findLibrary } from "./discover.ts";
-import { ADDR_INFO, EVENT_MSG, NET_INFO, NETIF_INFO, NODE_INFO, PEER_INFO, ROUTE_INFO } from "./layout.ts";
+import {
+  ADDR_INFO,
+  EVENT_MSG,
+  NET_INFO,
+  NETIF_INFO,
+  NODE_INFO,
+  PEER_INFO,
+  ROUTE_INFO,
+} from "./layout.ts";
 import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 /** libuv's own default threadpool size. */
@@ -74,7 +88,9 @@ export function threadpoolSize(env: string | undefined = process.env.UV_THREADPO
  * ```
  */
 export function blockingCallLimit(poolSize: number): number {
-  const size = Number.isFinite(poolSize) && poolSize >= 1 ? Math.floor(poolSize) : UV_DEFAULT_THREADS;
+  const size = Number.isFinite(poolSize) && poolSize >= 1
+    ? Math.floor(poolSize)
+    : UV_DEFAULT_THREADS;
   if (size === 1) return 1;
   const reserved = Math.min(UV_DEFAULT_THREADS, Math.max(1, Math.floor(size / 4)));
   return size - reserved;
@@ -285,7 +301,6 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
     lib.unload();
     throw LibraryLoadError.missingSymbols(path, missing);
   }
-  const errnoView = new Int32Array(koffi.view(errnoPtr!, 4));
   pinLibrary(path);
 
   let callback: bigint | undefined;
@@ -295,7 +310,8 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   return {
     path,
     fn: fns as unknown as BoundSymbols,
-    errno: () => errnoView[0],
+    // The calling thread's errno as koffi saved it after the call (see NativeLibrary.errno).
+    errno: () => koffi.errno(),
     setEventHandler(h) {
       handler = h;
       // koffi's thread-safe queue never keeps Node alive; a running node must.
@@ -324,7 +340,9 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       chmodSync(dir, 0o700);
       const previous = process.cwd();
       try {
-        for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data, { mode: 0o600 });
+        for (const [name, data] of Object.entries(files)) {
+          writeFileSync(join(dir, name), data, { mode: 0o600 });
+        }
         process.chdir(dir);
         return fn();
       } finally {

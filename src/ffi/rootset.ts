@@ -53,9 +53,23 @@ export function signRootSet(
   const prevLen = new Uint32Array([SIGNING_KEY_LEN]);
   const curr = new Uint8Array(SIGNING_KEY_LEN);
   const currLen = new Uint32Array([SIGNING_KEY_LEN]);
-  const files: Record<string, Uint8Array> = keys ? { "previous.c25519": keys.previous, "current.c25519": keys.current } : {};
-  const rc = lib.inScratchDirectory(files, () =>
-    lib.fn.zts_util_sign_root_set(out, outLen, prev, prevLen, curr, currLen, worldId, timestamp, spec)
+  const files: Record<string, Uint8Array> = keys
+    ? { "previous.c25519": keys.previous, "current.c25519": keys.current }
+    : {};
+  const rc = lib.inScratchDirectory(
+    files,
+    () =>
+      lib.fn.zts_util_sign_root_set(
+        out,
+        outLen,
+        prev,
+        prevLen,
+        curr,
+        currLen,
+        worldId,
+        timestamp,
+        spec,
+      ),
   );
   keep.length = 0;
   if (rc < 0) return rc;

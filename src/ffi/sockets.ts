@@ -1,8 +1,7 @@
 /**
  * libzt's BSD socket calls with libzt's sockaddr layout, as plain functions
  * over file descriptors. Every call here is non-blocking and runs on the JS
- * thread, so `zts_errno` (a single global in libzt) is read right after it;
- * only `poll` runs elsewhere.
+ * thread, whose own errno is read right after it; only `poll` runs elsewhere.
  *
  * @module
  */
@@ -83,8 +82,12 @@ export function encodeSockaddr(hostname: string, port: number): Uint8Array | und
 /** Decodes a libzt sockaddr written back by accept/recvfrom/getsockname. */
 export function decodeSockaddr(bytes: Uint8Array): Endpoint | undefined {
   const port = (bytes[2] << 8) | bytes[3];
-  if (bytes[1] === AF_INET) return { hostname: formatIp(bytes.subarray(4, 8)), port, family: "IPv4" };
-  if (bytes[1] === AF_INET6) return { hostname: formatIp(bytes.subarray(8, 24)), port, family: "IPv6" };
+  if (bytes[1] === AF_INET) {
+    return { hostname: formatIp(bytes.subarray(4, 8)), port, family: "IPv4" };
+  }
+  if (bytes[1] === AF_INET6) {
+    return { hostname: formatIp(bytes.subarray(8, 24)), port, family: "IPv6" };
+  }
   return undefined;
 }
 
@@ -104,15 +107,18 @@ export class SocketCalls {
   }
 
   #outcome(rc: number): Outcome {
-    return rc >= 0 ? { ok: true, value: rc } : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
+    return rc >= 0
+      ? { ok: true, value: rc }
+      : { ok: false, rc, errno: rc === -1 ? this.#lib.errno() : 0 };
   }
 
   /**
    * The outcome of a call that may simply have to wait (data calls, and a
-   * close that must linger). `zts_errno` is one
-   * global that lwIP also sets (to 0 on success) in calls on other threads
-   * (its polls), so a failure read as errno 0 was overwritten: it is
-   * taken as "try again", and the retry after the next poll reports a real error.
+   * close that must linger). The errno is the calling thread's own (see
+   * `NativeLibrary.errno`); where only libzt's global `zts_errno` can be read,
+   * lwIP sets it to 0 on every success on any thread, so a failure read as
+   * errno 0 was overwritten: it is taken as "try again", and the retry after
+   * the next poll reports a real error.
    */
   #dataOutcome(rc: number): Outcome {
     const o = this.#outcome(rc);
@@ -126,7 +132,9 @@ export class SocketCalls {
 
   /** A new non-blocking socket. */
   open(family: "IPv4" | "IPv6", type: number): Outcome {
-    const fd = this.#outcome(this.#lib.fn.zts_bsd_socket(family === "IPv6" ? AF_INET6 : AF_INET, type, 0));
+    const fd = this.#outcome(
+      this.#lib.fn.zts_bsd_socket(family === "IPv6" ? AF_INET6 : AF_INET, type, 0),
+    );
     return fd.ok ? this.#nonBlocking(fd.value) : fd;
   }
 
@@ -134,7 +142,9 @@ export class SocketCalls {
   #nonBlocking(fd: number): Outcome {
     const f = this.#lib.fn;
     const flags = f.zts_bsd_fcntl(fd, SOCK.F_GETFL, 0);
-    const set = this.#outcome(f.zts_bsd_fcntl(fd, SOCK.F_SETFL, (flags < 0 ? 0 : flags) | SOCK.O_NONBLOCK));
+    const set = this.#outcome(
+      f.zts_bsd_fcntl(fd, SOCK.F_SETFL, (flags < 0 ? 0 : flags) | SOCK.O_NONBLOCK),
+    );
     if (!set.ok) {
       f.zts_bsd_close(fd);
       return set;
@@ -155,7 +165,9 @@ export class SocketCalls {
   }
 
   /** Accepts one pending connection: the new fd and the peer's endpoint. */
-  accept(fd: number): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
+  accept(
+    fd: number,
+  ): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#dataOutcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
     if (!o.ok) return o;
@@ -175,10 +187,15 @@ export class SocketCalls {
   }
 
   /** One datagram into `buf`, with its sender. */
-  recvfrom(fd: number, buf: Uint8Array): { ok: true; size: number; from: Endpoint | undefined } | (Outcome & { ok: false }) {
+  recvfrom(
+    fd: number,
+    buf: Uint8Array,
+  ): { ok: true; size: number; from: Endpoint | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#dataOutcome(
-      Number(this.#lib.fn.zts_bsd_recvfrom(fd, buf, buf.byteLength, 0, this.#addrBuf, this.#addrLen)),
+      Number(
+        this.#lib.fn.zts_bsd_recvfrom(fd, buf, buf.byteLength, 0, this.#addrBuf, this.#addrLen),
+      ),
     );
     if (!o.ok) return o;
     return { ok: true, size: o.value, from: decodeSockaddr(this.#addrBuf) };
@@ -201,20 +218,38 @@ export class SocketCalls {
 
   setInt(fd: number, level: number, option: number, value: number): Outcome {
     this.#int[0] = value;
-    return this.#outcome(this.#lib.fn.zts_bsd_setsockopt(fd, level, option, new Uint8Array(this.#int.buffer), 4));
+    return this.#outcome(
+      this.#lib.fn.zts_bsd_setsockopt(fd, level, option, new Uint8Array(this.#int.buffer), 4),
+    );
   }
 
   getInt(fd: number, level: number, option: number): Outcome {
     this.#int[0] = 0;
     this.#intLen[0] = 4;
-    const o = this.#outcome(this.#lib.fn.zts_bsd_getsockopt(fd, level, option, new Uint8Array(this.#int.buffer), this.#intLen));
+    const o = this.#outcome(
+      this.#lib.fn.zts_bsd_getsockopt(
+        fd,
+        level,
+        option,
+        new Uint8Array(this.#int.buffer),
+        this.#intLen,
+      ),
+    );
     return o.ok ? { ok: true, value: this.#int[0] } : o;
   }
 
   /** `SO_LINGER` as libzt lays out `struct linger` (two ints). */
   setLinger(fd: number, seconds: number | undefined): Outcome {
     const v = new Int32Array([seconds === undefined ? 0 : 1, seconds ?? 0]);
-    return this.#outcome(this.#lib.fn.zts_bsd_setsockopt(fd, SOCK.SOL_SOCKET, SOCK.SO_LINGER, new Uint8Array(v.buffer), 8));
+    return this.#outcome(
+      this.#lib.fn.zts_bsd_setsockopt(
+        fd,
+        SOCK.SOL_SOCKET,
+        SOCK.SO_LINGER,
+        new Uint8Array(v.buffer),
+        8,
+      ),
+    );
   }
 
   /** The local (`peer` false) or remote endpoint of a socket. */
@@ -222,7 +257,9 @@ export class SocketCalls {
     this.#addrLen[0] = SOCKADDR_MAX;
     this.#addrBuf.fill(0);
     const f = this.#lib.fn;
-    const rc = peer ? f.zts_bsd_getpeername(fd, this.#addrBuf, this.#addrLen) : f.zts_bsd_getsockname(fd, this.#addrBuf, this.#addrLen);
+    const rc = peer
+      ? f.zts_bsd_getpeername(fd, this.#addrBuf, this.#addrLen)
+      : f.zts_bsd_getsockname(fd, this.#addrBuf, this.#addrLen);
     return rc < 0 ? undefined : decodeSockaddr(this.#addrBuf);
   }
 

@@ -21,7 +21,11 @@ export interface SymbolDef {
   readonly blocking?: boolean;
 }
 
-function fn<const P extends readonly CType[], const R extends CType, const B extends boolean = false>(
+function fn<
+  const P extends readonly CType[],
+  const R extends CType,
+  const B extends boolean = false,
+>(
   parameters: P,
   result: R,
   blocking?: B,
@@ -124,7 +128,9 @@ type ArgOf<T extends CType> = T extends "u64" ? bigint
 /** JavaScript type of a C type, as results. */
 type ResultOf<T extends CType> = T extends "u64" ? bigint : T extends "void" ? void : number;
 
-type Params<P extends readonly CType[]> = { [K in keyof P]: P[K] extends CType ? ArgOf<P[K]> : never };
+type Params<P extends readonly CType[]> = {
+  [K in keyof P]: P[K] extends CType ? ArgOf<P[K]> : never;
+};
 
 /** A bound function of the table: blocking ones return a Promise. */
 export type Bound<D extends SymbolDef> = D["blocking"] extends true

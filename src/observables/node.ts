@@ -611,7 +611,8 @@ export class ZeroTierNode {
     this.#socketHost = {
       calls,
       poller: new ReadinessPoller(calls),
-      receiver: tuning && new ReceiveThread((control, t) => lib.startReceiveWorker(control, t), calls, tuning),
+      receiver: tuning &&
+        new ReceiveThread((control, t) => lib.startReceiveWorker(control, t), calls, tuning),
       stopped: this.#stopped.signal,
       track: (s) => void sockets.add(s),
       untrack: (s) => void sockets.delete(s),
@@ -982,10 +983,25 @@ function validateStartOptions(options: unknown): StartOptions {
   if (o.receiveThread === undefined || o.receiveThread === true || o.receiveThread === false) {
     out.receiveThread = o.receiveThread ?? true;
   } else {
-    const r = readOptions(o.receiveThread, "receiveThread", ["wakeAfterBytes", "wakeWithinMs"], "receiveThread.");
+    const r = readOptions(
+      o.receiveThread,
+      "receiveThread",
+      ["wakeAfterBytes", "wakeWithinMs"],
+      "receiveThread.",
+    );
     out.receiveThread = {
-      wakeAfterBytes: toInteger(r.wakeAfterBytes ?? DEFAULT_RECEIVE_TUNING.wakeAfterBytes, "receiveThread.wakeAfterBytes", 1, 1 << 30),
-      wakeWithinMs: toInteger(r.wakeWithinMs ?? DEFAULT_RECEIVE_TUNING.wakeWithinMs, "receiveThread.wakeWithinMs", 0, 1000),
+      wakeAfterBytes: toInteger(
+        r.wakeAfterBytes ?? DEFAULT_RECEIVE_TUNING.wakeAfterBytes,
+        "receiveThread.wakeAfterBytes",
+        1,
+        1 << 30,
+      ),
+      wakeWithinMs: toInteger(
+        r.wakeWithinMs ?? DEFAULT_RECEIVE_TUNING.wakeWithinMs,
+        "receiveThread.wakeWithinMs",
+        0,
+        1000,
+      ),
     };
   }
   return out;

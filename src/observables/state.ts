@@ -102,7 +102,11 @@ export function reduceNetwork(
     return { ...state, addresses: added ? [...others, entry] : others, lastEvent: event.type };
   }
   const state = prev ?? initialNetworkState(event.network.networkId);
-  const next = (patch: Partial<NetworkState>): NetworkState => ({ ...state, ...patch, lastEvent: event.type });
+  const next = (patch: Partial<NetworkState>): NetworkState => ({
+    ...state,
+    ...patch,
+    lastEvent: event.type,
+  });
   switch (event.type) {
     case "NETWORK_REQ_CONFIG":
       return next({ status: "REQUESTING_CONFIGURATION" });
@@ -114,7 +118,12 @@ export function reduceNetwork(
     case "NETWORK_READY_IP6":
       return { ...withConfig(state, event.network), readyIPv6: true, lastEvent: event.type };
     case "NETWORK_READY_IP4_IP6":
-      return { ...withConfig(state, event.network), readyIPv4: true, readyIPv6: true, lastEvent: event.type };
+      return {
+        ...withConfig(state, event.network),
+        readyIPv4: true,
+        readyIPv6: true,
+        lastEvent: event.type,
+      };
     case "NETWORK_NOT_FOUND":
       return next({ status: "NOT_FOUND", readyIPv4: false, readyIPv6: false });
     case "NETWORK_ACCESS_DENIED":

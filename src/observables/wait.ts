@@ -74,7 +74,9 @@ export function waitFor<V, T>(
       },
       error: (err) => finish(() => reject(err)),
       complete: () =>
-        finish(() => reject(new NodeStateError("NODE_STOPPED", `${what}: the node stopped while waiting`))),
+        finish(() =>
+          reject(new NodeStateError("NODE_STOPPED", `${what}: the node stopped while waiting`))
+        ),
     });
   });
 }

@@ -18,6 +18,11 @@ import {
 import type { SocketHost } from "./host.ts";
 import { giveConnectSlot, takeConnectSlot } from "./connect_slots.ts";
 import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
+import {
+  DEFAULT_READ_BUFFER_SIZE,
+  MAX_READ_BUFFER_SIZE,
+  MIN_READ_BUFFER_SIZE,
+} from "./receive_ring.ts";
 
 /** Options of `node.connect()`, like `Deno.connect`. */
 export interface ConnectOptions {
@@ -29,6 +34,11 @@ export interface ConnectOptions {
   timeout?: number;
   /** Abort the attempt (rejects with the signal's reason). */
   signal?: AbortSignal;
+  /**
+   * Bytes the node's I/O thread may read ahead of the app on this
+   * connection (64 KiB to 256 MiB). Default: 2 MiB (`DEFAULT_READ_BUFFER_SIZE`).
+   */
+  readBufferSize?: number;
 }
 
 /** Options of `node.listen()`, like `Deno.listen`. */
@@ -39,6 +49,8 @@ export interface ListenOptions {
   hostname?: string;
   /** Pending-connection queue length. Default: 128. */
   backlog?: number;
+  /** `readBufferSize` of every accepted connection (see {@link ConnectOptions}). Default: 2 MiB. */
+  readBufferSize?: number;
 }
 
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
@@ -66,7 +78,16 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** The keys of {@link ConnectOptions}. */
-export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal"] as const;
+export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal", "readBufferSize"] as const;
+
+function toReadBufferSize(value: unknown): number {
+  return toInteger(
+    value ?? DEFAULT_READ_BUFFER_SIZE,
+    "readBufferSize",
+    MIN_READ_BUFFER_SIZE,
+    MAX_READ_BUFFER_SIZE,
+  );
+}
 
 /**
  * Checks connect options (see {@link ConnectOptions}) and returns a checked copy.
@@ -82,6 +103,7 @@ export function validateConnectOptions(options: unknown): {
   timeout: number;
   userSignal: AbortSignal | undefined;
   family: "IPv4" | "IPv6";
+  readBufferSize: number;
 } {
   if (options === undefined) {
     throw new InvalidArgumentError("options", "must be an object with hostname and port");
@@ -91,12 +113,15 @@ export function validateConnectOptions(options: unknown): {
   const port = toPort(o.port, "port", false);
   const timeout = toTimeout(o.timeout) ?? DEFAULT_CONNECT_TIMEOUT;
   const userSignal = toSignal(o.signal);
-  return { hostname, port, timeout, userSignal, family };
+  const readBufferSize = toReadBufferSize(o.readBufferSize);
+  return { hostname, port, timeout, userSignal, family, readBufferSize };
 }
 
 /** Connects to a TCP peer. */
 export async function connectTcp(host: SocketHost, options: ConnectOptions): Promise<TcpConn> {
-  const { hostname, port, timeout, userSignal, family } = validateConnectOptions(options);
+  const { hostname, port, timeout, userSignal, family, readBufferSize } = validateConnectOptions(
+    options,
+  );
   const addr = encodeSockaddr(hostname, port)!;
   const deadlineController = new AbortController();
   const deadline = deadlineController.signal;
@@ -142,7 +167,9 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
         }
       }
       const started = host.calls.connect(fd.value, addr);
-      if (started.ok || started.errno === ERRNO.EISCONN) return openTcpConn(host, fd.value);
+      if (started.ok || started.errno === ERRNO.EISCONN) {
+        return openTcpConn(host, fd.value, undefined, readBufferSize);
+      }
       if (started.errno !== ERRNO.EINPROGRESS && started.errno !== ERRNO.EALREADY) {
         errno = failed(started.errno);
       } else {
@@ -153,7 +180,7 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
           rethrow(err);
         }
         const so = host.calls.getInt(fd.value, SOCK.SOL_SOCKET, SOCK.SO_ERROR);
-        if (so.ok && so.value === 0) return openTcpConn(host, fd.value);
+        if (so.ok && so.value === 0) return openTcpConn(host, fd.value, undefined, readBufferSize);
         errno = failed(so.ok ? so.value : so.errno);
       }
       // lwIP reports the reset that answers a SYN as ECONNRESET; to the caller it is a
@@ -184,7 +211,7 @@ export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener
   if (options === undefined) {
     throw new InvalidArgumentError("options", "must be an object with port");
   }
-  const o = readOptions(options, "options", ["port", "hostname", "backlog"]);
+  const o = readOptions(options, "options", ["port", "hostname", "backlog", "readBufferSize"]);
   const port = toPort(o.port, "port");
   const { hostname, family } = toIpAddress(
     o.hostname ?? "::",
@@ -192,6 +219,7 @@ export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener
     "must be a local IPv4 or IPv6 address, or :: / 0.0.0.0 for any",
   );
   const backlog = toInteger(o.backlog ?? 128, "backlog", 1, 1024);
+  const readBufferSize = toReadBufferSize(o.readBufferSize);
   const fd = host.calls.open(family, SOCK.STREAM);
   if (!fd.ok) {
     SocketCalls.fail("zts_bsd_socket", fd, "Too many open sockets? (libzt allows about 1024)");
@@ -211,5 +239,5 @@ export function listenTcp(host: SocketHost, options: ListenOptions): TcpListener
       SocketCalls.fail(name, r, name === "zts_bsd_bind" ? `Is port ${port} already in use?` : "");
     }
   }
-  return openTcpListener(host, fd.value);
+  return openTcpListener(host, fd.value, readBufferSize);
 }

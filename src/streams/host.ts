@@ -36,7 +36,13 @@ export interface SocketHost {
  * the I/O thread let go of it).
  * `lingerSeconds` is the socket's `SO_LINGER` time, if it set one.
  */
-export function releaseSocket(host: SocketHost, owner: Closable, fd: number, reason: unknown, lingerSeconds = 0): void {
+export function releaseSocket(
+  host: SocketHost,
+  owner: Closable,
+  fd: number,
+  reason: unknown,
+  lingerSeconds = 0,
+): void {
   host.untrack(owner);
   host.poller.cancel(fd, reason);
   const close = () => host.poller.release(fd, () => closeSocket(host, fd, lingerSeconds));

@@ -171,7 +171,9 @@ export class ReadinessPoller {
     }
     if (ready < -1) {
       // ZTS_ERR_SERVICE: the node's service is gone; nothing will become ready again.
-      this.shutdown(new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed."));
+      this.shutdown(
+        new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed."),
+      );
       return;
     }
     // ready -1 (EBADF): some entry is not an open socket; lwIP marks it POLLNVAL and its

@@ -12,11 +12,14 @@
  *
  * Why batched wakes: on a small machine every thread wake-up competes with
  * libzt's own threads, and waking the JS thread for each receive costs more
- * than it saves. A parked reader is woken when {@link ReceiveTuning.wakeAfterBytes}
- * arrived, or {@link ReceiveTuning.wakeWithinMs} after its previous wake-up,
- * whichever comes first; data that follows a quiet spell wakes it at once,
- * so request/response traffic pays no delay. A reader that is busy (not
- * parked) is never woken: it finds the bytes when it comes back.
+ * than it saves. So wake-ups adapt to the connection, like a NIC's adaptive
+ * interrupt coalescing: while a connection streams (it delivered at least
+ * {@link STREAMING_BYTES_PER_MS} since the reader's previous wake-up), a
+ * parked reader is woken when {@link ReceiveTuning.wakeAfterBytes} arrived
+ * (at most half its ring), or {@link ReceiveTuning.wakeWithinMs} after its
+ * previous wake-up, whichever comes first. Slower traffic (request/response,
+ * chat, a trickle) wakes it at once, so it pays no delay. A reader that is
+ * busy (not parked) is never woken: it finds the bytes when it comes back.
  *
  * Waiting: in one `zts_bsd_poll` over the connections whose rings have room.
  * libzt offers no way to interrupt a poll, so the loop keeps a **wake
@@ -82,12 +85,22 @@ const IDLE_POLL_MS = 1000;
 /** ... and without a wake socket (none could be made), when new work must be seen soon. */
 const BLIND_POLL_MS = 10;
 
+/**
+ * A connection that delivered at least this many bytes per millisecond (8 MB/s)
+ * between two wake-ups of its reader is streaming: its wake-ups are batched.
+ */
+export const STREAMING_BYTES_PER_MS = 8 * 1024;
+
 interface Reading {
   readonly fd: number;
   readonly ring: RingView;
-  /** Bytes written since the reader's last wake-up. */
+  /** Bytes written while the reader was parked, since its last wake-up. */
   unwoken: number;
   lastWake: number;
+  /** `WRITTEN` at the last wake-up, for the rate. */
+  writtenAtWake: number;
+  /** Whether the connection streamed between the reader's last two wake-ups. */
+  streaming: boolean;
   endTold: boolean;
 }
 
@@ -112,6 +125,10 @@ export function runReceiveLoop(
   let wakeFd = -1;
 
   const wake = (r: Reading, now: number) => {
+    const written = Atomics.load(r.ring.header, RING.WRITTEN);
+    r.streaming =
+      ((written - r.writtenAtWake) >>> 0) >= STREAMING_BYTES_PER_MS * (now - r.lastWake);
+    r.writtenAtWake = written;
     r.unwoken = 0;
     r.lastWake = now;
     Atomics.add(r.ring.header, RING.SEQ, 1);
@@ -144,9 +161,9 @@ export function runReceiveLoop(
       if (n === -1) {
         const errno = calls.errno();
         if (errno === ERRNO.EAGAIN || errno === 0) return;
-        // zts_errno is one global that other threads' calls also set: a failure is
-        // believed only when a second receive fails too or finds the end (lwIP keeps
-        // failing a broken connection; a host stack reports the error once, then EOF).
+        // Where only libzt's global zts_errno can be read, other threads' calls overwrite
+        // it: so a failure is believed only when a second receive fails too or finds the
+        // end (lwIP keeps failing a broken connection; a host stack reports it once, then EOF).
         n = calls.recv(r.fd, data.subarray(at, at + len));
         tally(CONTROL.RECEIVES);
         if (n === 0) return end(r, -errno);
@@ -170,7 +187,15 @@ export function runReceiveLoop(
   const command = (op: number, fd: number, arg: number) => {
     if (op === COMMAND.ATTACH) {
       const { buffer, ring } = allocateRing(arg);
-      readings.set(fd, { fd, ring, unwoken: 0, lastWake: 0, endTold: false });
+      readings.set(fd, {
+        fd,
+        ring,
+        unwoken: 0,
+        lastWake: 0,
+        writtenAtWake: 0,
+        streaming: false,
+        endTold: false,
+      });
       if (serviceGone) Atomics.store(ring.header, RING.END, RING_SERVICE_GONE);
       post({ kind: "ring", fd, buffer });
     } else if (op === COMMAND.DETACH) {
@@ -189,7 +214,7 @@ export function runReceiveLoop(
     for (const r of readings.values()) {
       const { header, capacity } = r.ring;
       if (Atomics.load(header, RING.END) !== 0 || serviceGone) continue;
-      if (r.unwoken > 0) due = Math.min(due, r.lastWake + tuning.wakeWithinMs);
+      if (r.unwoken > 0 && r.streaming) due = Math.min(due, r.lastWake + tuning.wakeWithinMs);
       const fill = () =>
         (Atomics.load(header, RING.WRITTEN) - Atomics.load(header, RING.READ)) >>> 0;
       if (fill() === capacity) {
@@ -267,7 +292,11 @@ export function runReceiveLoop(
         if (ended) r.endTold = true;
         continue;
       }
-      if (ended || r.unwoken >= tuning.wakeAfterBytes || t >= r.lastWake + tuning.wakeWithinMs) {
+      if (
+        ended || !r.streaming ||
+        r.unwoken >= Math.min(tuning.wakeAfterBytes, r.ring.capacity / 2) ||
+        t >= r.lastWake + tuning.wakeWithinMs
+      ) {
         if (ended) r.endTold = true;
         wake(r, t);
       }

@@ -36,7 +36,18 @@ export const RING_SERVICE_GONE = -0x10000;
 /** `END` value when the I/O thread died. */
 export const RING_THREAD_FAILED = -0x10001;
 
-/** Default bytes a connection's I/O thread may read ahead of the app. */
+/**
+ * Default bytes the node's I/O thread may read ahead of the app on one TCP
+ * connection (2 MiB): more than libzt's 1 MB receive window, so a full ring
+ * means the app, not the ring, is what the sender waits for. Allocated when
+ * the app starts reading, freed when it is done. Set per connection with
+ * `readBufferSize` in `connect()` / `listen()` options.
+ *
+ * @example
+ * ```ts ignore
+ * const conn = await node.connect({ hostname: "10.1.2.3", port: 7000, readBufferSize: 8 * DEFAULT_READ_BUFFER_SIZE });
+ * ```
+ */
 export const DEFAULT_READ_BUFFER_SIZE = 2 * 1024 * 1024;
 /** Smallest ring: two of the largest chunks a reader takes at once. */
 export const MIN_READ_BUFFER_SIZE = 64 * 1024;

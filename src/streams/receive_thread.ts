@@ -28,7 +28,18 @@ export type StartReceiveWorker = (
   tuning: ReceiveTuning,
 ) => ReceiveWorker;
 
-/** Default wake-up batching: measured with `deno task bench` (see the README's Benchmark). */
+/**
+ * When the I/O thread wakes a parked reader on the JS thread (the
+ * `receiveThread` start option's defaults): once 256 KiB arrived, or 2 ms
+ * after its previous wake-up, whichever comes first; data after a quiet
+ * spell wakes it at once. Measured with `deno task bench` (see the README's
+ * Benchmark).
+ *
+ * @example
+ * ```ts ignore
+ * const node = await ZeroTierNode.start({ receiveThread: { ...DEFAULT_RECEIVE_TUNING, wakeWithinMs: 5 } });
+ * ```
+ */
 export const DEFAULT_RECEIVE_TUNING: ReceiveTuning = Object.freeze({
   wakeAfterBytes: 256 * 1024,
   wakeWithinMs: 2,

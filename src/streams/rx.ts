@@ -261,6 +261,7 @@ export async function connectWhenDirect(
     hostname: checked.hostname,
     port: checked.port,
     timeout: checked.timeout,
+    readBufferSize: checked.readBufferSize,
     ...(checked.userSignal ? { signal: checked.userSignal } : {}),
   };
   await whenDirect(node, peerId, { timeout: checked.timeout, signal: checked.userSignal });

@@ -12,7 +12,12 @@ import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validat
 import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import { DEFAULT_PACING_RATE, SendPacer } from "./pacing.ts";
-import { DEFAULT_READ_BUFFER_SIZE, RING_SERVICE_GONE, RING_THREAD_FAILED, type RingReader } from "./receive_ring.ts";
+import {
+  DEFAULT_READ_BUFFER_SIZE,
+  RING_SERVICE_GONE,
+  RING_THREAD_FAILED,
+  type RingReader,
+} from "./receive_ring.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -57,8 +62,11 @@ const MIN_PACING_RATE = 1_000_000;
  * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
  * ```
  */
-export const DEFAULT_KEEPALIVE: { readonly idle: number; readonly interval: number; readonly count: number } =
-  Object.freeze({ idle: 30, interval: 5, count: 4 });
+export const DEFAULT_KEEPALIVE: {
+  readonly idle: number;
+  readonly interval: number;
+  readonly count: number;
+} = Object.freeze({ idle: 30, interval: 5, count: 4 });
 
 /** Resolves after `ms`, or rejects with `signal.reason` once it aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -77,22 +85,38 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 // Constructors stay private (their parameters are internals); these factories are the way in.
-let createConn: (host: SocketHost, fd: number, remote?: Endpoint, readBufferSize?: number) => TcpConn;
+let createConn: (
+  host: SocketHost,
+  fd: number,
+  remote?: Endpoint,
+  readBufferSize?: number,
+) => TcpConn;
 let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
-export function openTcpConn(host: SocketHost, fd: number, remote?: Endpoint, readBufferSize?: number): TcpConn {
+export function openTcpConn(
+  host: SocketHost,
+  fd: number,
+  remote?: Endpoint,
+  readBufferSize?: number,
+): TcpConn {
   return createConn(host, fd, remote, readBufferSize);
 }
 
 /** @internal Wraps a listening socket; its connections read ahead into `readBufferSize` bytes. */
-export function openTcpListener(host: SocketHost, fd: number, readBufferSize?: number): TcpListener {
+export function openTcpListener(
+  host: SocketHost,
+  fd: number,
+  readBufferSize?: number,
+): TcpListener {
   return createListener(host, fd, readBufferSize);
 }
 
 /** The error a receive ring's end code stands for. */
 function receiveFailure(end: number, host: SocketHost): unknown {
-  if (end === RING_SERVICE_GONE) return new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
+  if (end === RING_SERVICE_GONE) {
+    return new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
+  }
   if (end === RING_THREAD_FAILED) return host.receiver?.failure ?? new SocketClosedError("read");
   return LibztCallError.fromReturn("zts_bsd_recv", -1, -end);
 }
@@ -148,10 +172,16 @@ export class TcpConn {
   #ringReader?: RingReader;
 
   static {
-    createConn = (host, fd, remote, readBufferSize) => new TcpConn(host, fd, remote, readBufferSize);
+    createConn = (host, fd, remote, readBufferSize) =>
+      new TcpConn(host, fd, remote, readBufferSize);
   }
 
-  private constructor(host: SocketHost, fd: number, remote?: Endpoint, readBufferSize = DEFAULT_READ_BUFFER_SIZE) {
+  private constructor(
+    host: SocketHost,
+    fd: number,
+    remote?: Endpoint,
+    readBufferSize = DEFAULT_READ_BUFFER_SIZE,
+  ) {
     this.#host = host;
     this.#fd = fd;
     this.#readBufferSize = readBufferSize;
@@ -198,7 +228,9 @@ export class TcpConn {
               pacer?.sent(r.value, performance.now());
               continue;
             }
-            const delay = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES ? pacer.delay(performance.now()) : 0;
+            const delay = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES
+              ? pacer.delay(performance.now())
+              : 0;
             if (r.errno === ERRNO.EAGAIN && delay > 0) {
               // Send pacing (see setSendPacing): ahead of the rate, so let the stack drain first.
               await sleep(delay, controller.signal);
@@ -233,7 +265,9 @@ export class TcpConn {
   // Reads what the I/O thread put in the ring: one copy, as much as is there (up to the
   // BYOB view, or 256 KiB), parking on an empty ring until the thread wakes us.
   async #pullRing(c: ReadableByteStreamController): Promise<void> {
-    this.#ring ??= this.#host.receiver!.attach(this.#fd, this.#readBufferSize).then((r) => (this.#ringReader = r));
+    this.#ring ??= this.#host.receiver!.attach(this.#fd, this.#readBufferSize).then((
+      r,
+    ) => (this.#ringReader = r));
     const ring = await this.#ring;
     for (;;) {
       if (this.#released) throw new SocketClosedError("read");
@@ -241,7 +275,9 @@ export class TcpConn {
       if (ring.available > 0) {
         if (!request) return c.enqueue(ring.take());
         const v = request.view!;
-        return request.respond(ring.take(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).byteLength);
+        return request.respond(
+          ring.take(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).byteLength,
+        );
       }
       const end = ring.end;
       if (end === 1) {
@@ -267,7 +303,9 @@ export class TcpConn {
   async #pullDirect(c: ReadableByteStreamController): Promise<void> {
     const request = c.byobRequest;
     const v = request?.view;
-    const view = v ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : new Uint8Array(READ_CHUNK);
+    const view = v
+      ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength)
+      : new Uint8Array(READ_CHUNK);
     for (;;) {
       if (this.#released) throw new SocketClosedError("read");
       const r = this.#host.calls.recv(this.#fd, view);
@@ -301,7 +339,10 @@ export class TcpConn {
   /** Half-closes: the peer reads end of stream; reading goes on. */
   async closeWrite(): Promise<void> {
     if (this.writable.locked) {
-      throw new ZeroTierError("STREAM_LOCKED", "closeWrite(): release the writable's writer first, or close it yourself.");
+      throw new ZeroTierError(
+        "STREAM_LOCKED",
+        "closeWrite(): release the writable's writer first, or close it yourself.",
+      );
     }
     await this.writable.close();
   }
@@ -352,16 +393,25 @@ export class TcpConn {
    * seconds and probe count), so a dead peer is noticed, or disables it.
    * Connections start with {@link DEFAULT_KEEPALIVE} (30 s, 5 s, 4 probes).
    */
-  setKeepAlive(keepAlive = true, options: { idle?: number; interval?: number; count?: number } = {}): void {
+  setKeepAlive(
+    keepAlive = true,
+    options: { idle?: number; interval?: number; count?: number } = {},
+  ): void {
     toBool(keepAlive, "keepAlive");
     const o = readOptions(options, "options", ["idle", "interval", "count"]);
     const idle = o.idle === undefined ? undefined : toInteger(o.idle, "idle", 1, INT32_MAX);
-    const interval = o.interval === undefined ? undefined : toInteger(o.interval, "interval", 1, INT32_MAX);
+    const interval = o.interval === undefined
+      ? undefined
+      : toInteger(o.interval, "interval", 1, INT32_MAX);
     const count = o.count === undefined ? undefined : toInteger(o.count, "count", 1, INT32_MAX);
     this.#option("setKeepAlive", SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, keepAlive ? 1 : 0);
     if (idle !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, idle);
-    if (interval !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, interval);
-    if (count !== undefined) this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, count);
+    if (interval !== undefined) {
+      this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, interval);
+    }
+    if (count !== undefined) {
+      this.#option("setKeepAlive", SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, count);
+    }
   }
 
   /**
@@ -386,7 +436,9 @@ export class TcpConn {
   }
 
   #option(what: string, level: number, option: number, value: number): void {
-    if (!Number.isInteger(value) || value < 0) throw new InvalidArgumentError(what, "needs a non-negative integer", value);
+    if (!Number.isInteger(value) || value < 0) {
+      throw new InvalidArgumentError(what, "needs a non-negative integer", value);
+    }
     this.#assertOpen(what);
     const r = this.#host.calls.setInt(this.#fd, level, option, value);
     if (!r.ok) SocketCalls.fail("zts_bsd_setsockopt", r);
@@ -417,7 +469,9 @@ export class TcpConn {
   }
 
   #maybeRelease(): void {
-    if (this.#readDone && this.#writeDone) this.#release(new SocketClosedError("use the connection"));
+    if (this.#readDone && this.#writeDone) {
+      this.#release(new SocketClosedError("use the connection"));
+    }
   }
 
   #release(reason: unknown): void {

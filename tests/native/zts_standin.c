@@ -54,8 +54,9 @@
  *    sendto, whatever the length; Deno passes NULL for an empty buffer), NULL
  *    addr or addrlen outside [16, 28] (connect/bind/sendto; getsockname and
  *    getpeername check *addrlen, and here also a NULL addrlen).
- *  - otherwise -1 with the global zts_errno set (lwIP numbering; EPIPE is
- *    reported as ENOTCONN 107); zts_errno is left alone on success.
+ *  - otherwise -1 with the global zts_errno and the calling thread's errno set
+ *    (lwIP numbering; EPIPE is reported as ENOTCONN 107); zts_errno is left
+ *    alone on success.
  *  - descriptors are the host's numbers, but only those made here are valid
  *    (others: EBADF); at most 1024 open at once (then ENFILE; accept closes the
  *    connection it could not register, as lwIP does).
@@ -2061,6 +2062,7 @@ static int zerr_of(int e)
 static int fail(int zerr)
 {
     zts_errno = zerr;
+    errno = zerr; /* as lwIP does on Linux: the calling thread's errno too */
     return SD_ERR_SOCKET;
 }
 

@@ -113,7 +113,19 @@ const bytes = (n: number, from = 0) => Uint8Array.from({ length: n }, (_, i) => 
 const TUNING = { wakeAfterBytes: 1000, wakeWithinMs: 2 };
 
 /** The loop over a fake libzt, with one connection (fd 5) attached. Steps reach its ring through `ring` and `reader`. */
+/** One step of a stream into `h`: the reader takes what is there and parks, then `n` bytes come 0.1 ms later. */
+function chunk2(h: Harness, n: number, seen: number[]) {
+  return () => {
+    seen.push(h.counters.wakes);
+    h.reader!.take();
+    h.park();
+    h.fake.time += 0.1;
+    h.fake.arrive(5, bytes(n));
+  };
+}
+
 class Harness {
+  constructor(readonly tuning = TUNING) {}
   readonly control = new Int32Array(allocateControl());
   readonly fake = new FakeLibzt(this.control, []);
   readonly messages: ReceiveMessage[] = [];
@@ -138,7 +150,7 @@ class Harness {
           this.reader = new RingReader(this.ring, () => {});
         }
       },
-      TUNING,
+      this.tuning,
       this.fake.clock,
     );
     return this;
@@ -171,30 +183,87 @@ describe("the I/O thread's receive loop (fake libzt, fake clock)", () => {
     assert.deepEqual(h.fake.closed, [WAKE_FD], "the wake socket is closed when the loop ends");
   });
 
-  test("a parked reader is woken at once after a quiet spell, then at most every wakeWithinMs or wakeAfterBytes", () => {
+  test("a trickle (request/response, chat) wakes a parked reader at once, every time", () => {
     const h = new Harness();
-    const seen: number[] = [];
-    const wakes = () => seen.push(h.counters.wakes);
-    h.run([
-      () => (h.park(), h.fake.arrive(5, bytes(100))), // quiet before: woken at once
-      () => (wakes(), h.reader!.take(), h.park(), h.fake.arrive(5, bytes(100))), // 0 ms after: held back
-      () => (wakes(), h.fake.time += 1, h.fake.arrive(5, bytes(100))), // 1 ms after: still held
-      () => (wakes(), h.fake.time += 1.5), // 2.5 ms after the first wake-up: due
-      () => (wakes(), h.reader!.take(), h.park(), h.fake.arrive(5, bytes(1000))), // 1000 bytes: at once
-      () => wakes(),
-    ], 1 << 16);
-    assert.deepEqual(seen, [1, 1, 1, 2, 3]);
+    const arrivals = 20;
+    h.run(
+      Array.from({ length: arrivals }, () => () => {
+        h.reader!.take();
+        h.park();
+        h.fake.time += 1; // 100 bytes a millisecond: far below streaming
+        h.fake.arrive(5, bytes(100));
+      }),
+      1 << 16,
+    );
+    assert.equal(h.counters.wakes, arrivals);
   });
 
-  test("while a wake-up is held back, the poll waits no longer than until it is due", () => {
-    const h = new Harness();
+  test("a stream's wake-ups are batched: at most one per wakeWithinMs, however often data comes", () => {
+    const h = new Harness({ wakeAfterBytes: 1 << 20, wakeWithinMs: 2 });
+    const steps = 40; // 20 KB every 0.5 ms: 40 MB/s, for 20 ms
+    h.run(
+      Array.from({ length: steps }, () => () => {
+        h.reader!.take();
+        h.park();
+        h.fake.time += 0.5;
+        h.fake.arrive(5, bytes(20_000));
+      }),
+      1 << 20,
+    );
+    const wakes = h.counters.wakes;
+    assert.ok(
+      wakes >= 8 && wakes <= 13,
+      `${wakes} wake-ups over 20 ms (about one per 2 ms expected)`,
+    );
+  });
+
+  test("a stream wakes its reader at once when wakeAfterBytes (or half the ring) arrived", () => {
+    const h = new Harness({ wakeAfterBytes: 50_000, wakeWithinMs: 1000 });
+    const seen: number[] = [];
+    const chunk = (n: number) => () => {
+      seen.push(h.counters.wakes);
+      h.reader!.take();
+      h.park();
+      h.fake.time += 0.1;
+      h.fake.arrive(5, bytes(n));
+    };
+    // Two quick chunks make it a stream; then 30 KB (held), 30 KB more (60 KB >= 50 KB: woken).
     h.run([
-      () => (h.park(), h.fake.arrive(5, bytes(100))),
-      () => (h.reader!.take(), h.park(), h.fake.arrive(5, bytes(100))),
-      () => {},
-    ], 1 << 16);
+      chunk(20_000),
+      chunk(20_000),
+      chunk(30_000),
+      () => (seen.push(h.counters.wakes), h.fake.time += 0.1, h.fake.arrive(5, bytes(30_000))),
+      () => seen.push(h.counters.wakes),
+    ], 1 << 20);
+    assert.deepEqual(seen, [0, 1, 2, 2, 3]);
+    // Half a 64 KiB ring is enough, whatever wakeAfterBytes says.
+    const small = new Harness({ wakeAfterBytes: 1 << 20, wakeWithinMs: 1000 });
+    const got: number[] = [];
+    small.run([
+      chunk2(small, 20_000, got),
+      chunk2(small, 20_000, got),
+      chunk2(small, 20_000, got),
+      chunk2(small, 20_000, got),
+      () => got.push(small.counters.wakes),
+    ], 65_536);
+    assert.ok(got.at(-1)! >= 3, `woken ${got.at(-1)} times`);
+  });
+
+  test("while a stream's wake-up is held back, the poll waits no longer than until it is due", () => {
+    const h = new Harness({ wakeAfterBytes: 1 << 20, wakeWithinMs: 2 });
+    const step = () => {
+      h.reader!.take();
+      h.park();
+      h.fake.time += 0.1;
+      h.fake.arrive(5, bytes(20_000));
+    };
+    h.run([step, step, step, () => {}], 1 << 20);
     assert.equal(h.fake.timeouts[0], 1000, "nothing due: the idle timeout");
-    assert.equal(h.fake.timeouts[2], 2, "a held-back wake-up: until it is due");
+    assert.equal(
+      h.fake.timeouts[3],
+      2,
+      "a held-back wake-up of a stream: until it is due (1.9 ms, rounded up)",
+    );
   });
 
   test("a reader that is not parked is never woken, however much arrives", () => {

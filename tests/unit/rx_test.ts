@@ -12,7 +12,11 @@ describe("fromReadable", () => {
   test("emits every chunk in order, then completes", async () => {
     const seen: number[] = [];
     await new Promise<void>((resolve, reject) =>
-      fromReadable(ReadableStream.from([1, 2, 3])).subscribe({ next: (v) => seen.push(v), error: reject, complete: resolve })
+      fromReadable(ReadableStream.from([1, 2, 3])).subscribe({
+        next: (v) => seen.push(v),
+        error: reject,
+        complete: resolve,
+      })
     );
     assert.deepEqual(seen, [1, 2, 3]);
   });
@@ -31,7 +35,10 @@ describe("fromReadable", () => {
     sub.unsubscribe();
     const atUnsubscribe = pulls;
     await tick(5);
-    assert.ok(pulls <= atUnsubscribe + 1, "at most the pull already in flight completes after unsubscribe");
+    assert.ok(
+      pulls <= atUnsubscribe + 1,
+      "at most the pull already in flight completes after unsubscribe",
+    );
   });
 
   test("unsubscribing cancels the stream", async () => {
@@ -53,7 +60,9 @@ describe("fromReadable", () => {
   test("a stream error reaches the subscriber", async () => {
     const boom = new Error("boom");
     const stream = new ReadableStream({ start: (c) => c.error(boom) });
-    const error = await new Promise((resolve) => fromReadable(stream).subscribe({ error: resolve }));
+    const error = await new Promise((resolve) =>
+      fromReadable(stream).subscribe({ error: resolve })
+    );
     assert.equal(error, boom);
   });
 });
@@ -112,7 +121,16 @@ describe("toReadable", () => {
 });
 
 function peer(link: PeerState["link"]): PeerState {
-  return { peerId: "aaaaaaaaaa", version: "1.8.4", latency: 1, role: "leaf", paths: [], link, lastEvent: "PEER_RELAY", changedAt: 0 };
+  return {
+    peerId: "aaaaaaaaaa",
+    version: "1.8.4",
+    latency: 1,
+    role: "leaf",
+    paths: [],
+    link,
+    lastEvent: "PEER_RELAY",
+    changedAt: 0,
+  };
 }
 
 describe("whenDirect", () => {
@@ -125,12 +143,17 @@ describe("whenDirect", () => {
 
   test("rejects with TimeoutError after timeout", async () => {
     const state = new BehaviorSubject(peer("RELAY"));
-    await assert.rejects(whenDirect({ peer$: () => state }, "aaaaaaaaaa", { timeout: 20 }), (e) => e instanceof TimeoutError);
+    await assert.rejects(
+      whenDirect({ peer$: () => state }, "aaaaaaaaaa", { timeout: 20 }),
+      (e) => e instanceof TimeoutError,
+    );
   });
 
   test("rejects with the abort reason", async () => {
     const controller = new AbortController();
-    const pending = whenDirect({ peer$: () => new BehaviorSubject(peer("RELAY")) }, "aaaaaaaaaa", { signal: controller.signal });
+    const pending = whenDirect({ peer$: () => new BehaviorSubject(peer("RELAY")) }, "aaaaaaaaaa", {
+      signal: controller.signal,
+    });
     const reason = new Error("stop");
     controller.abort(reason);
     await assert.rejects(pending, (e) => e === reason);

@@ -23,14 +23,16 @@ const addr = new Uint8Array(16);
 
 test("a failed recv/send/recvfrom/sendto/accept/close whose errno was overwritten with 0 reads as EAGAIN", () => {
   const calls = new SocketCalls(fakeLibrary(-1, 0));
-  for (const [name, o] of Object.entries({
-    recv: calls.recv(3, buf),
-    send: calls.send(3, buf),
-    recvfrom: calls.recvfrom(3, buf),
-    sendto: calls.sendto(3, buf, addr),
-    accept: calls.accept(3),
-    close: calls.close(3), // a close that must linger (see src/streams/host.ts)
-  })) {
+  for (
+    const [name, o] of Object.entries({
+      recv: calls.recv(3, buf),
+      send: calls.send(3, buf),
+      recvfrom: calls.recvfrom(3, buf),
+      sendto: calls.sendto(3, buf, addr),
+      accept: calls.accept(3),
+      close: calls.close(3), // a close that must linger (see src/streams/host.ts)
+    })
+  ) {
     assert.equal(o.ok, false, name);
     assert.equal(!o.ok && o.errno, ERRNO.EAGAIN, name);
   }
