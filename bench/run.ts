@@ -37,7 +37,10 @@
  * false, or JSON such as {"wakeWithinMs":5}; default: rxzt's default),
  * BENCH_COMPARE (more receivers, each an rxzt node of its own in leaf B that
  * the C client feeds in the same rounds: a comma-separated list of `direct`
- * (receiveThread false) and `thread[:wakeWithinMs[:wakeAfterBytes]]`),
+ * (receiveThread false) and `thread[:wakeWithinMs[:wakeAfterBytes]]`, each
+ * optionally with `+sha` for a consumer that hashes every chunk),
+ * BENCH_SIDES (run only these sides, comma-separated: C, rxzt, rxzt->C,
+ * C->rxzt, C->sha, C-><BENCH_COMPARE spec>, Node; default all),
  * ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
  * bench/zt_bench.c).
  *
@@ -72,6 +75,7 @@ const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
 /** The `receiveThread` start option of a receiver design (see BENCH_COMPARE). */
 function receiveDesign(spec: string): boolean | { wakeWithinMs?: number; wakeAfterBytes?: number } {
+  spec = spec.replace(/\+sha$/, "");
   if (spec === "direct") return false;
   const [kind, ms, bytes] = spec.split(":");
   if (kind !== "thread") throw new Error(`BENCH_COMPARE: unknown receiver ${spec} (direct, thread[:ms[:bytes]])`);
@@ -85,6 +89,7 @@ const RECEIVE_THREAD: unknown = Deno.env.get("BENCH_RECEIVE_THREAD") === undefin
   : Deno.env.get("BENCH_RECEIVE_THREAD") === "0"
   ? false
   : JSON.parse(Deno.env.get("BENCH_RECEIVE_THREAD")!);
+const ONLY = Deno.env.get("BENCH_SIDES")?.split(",").filter(Boolean);
 const COMPARE = (Deno.env.get("BENCH_COMPARE") ?? "").split(",").filter(Boolean).map((spec) => ({
   spec,
   receiveThread: receiveDesign(spec),
@@ -198,6 +203,8 @@ interface ReceiverStats {
   gaps2?: number;
   gaps10?: number;
   stallAt?: number[];
+  /** What the receiving node's I/O thread did over the transfer (rxzt receivers with one). */
+  io?: { polls: number; receives: number; wakes: number; sleeps: number };
 }
 
 /** One end's report of a transfer. */
@@ -260,7 +267,8 @@ const describe = (r: Run) =>
     r.cpuServer.toFixed(2)
   } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s${
     r.stallAt?.length ? ` at ${r.stallAt.join(", ")} MB` : ""
-  }), read gaps 2-10 ms ${r.gaps2 ?? "?"}, 10-250 ms ${r.gaps10 ?? "?"}`;
+  }), read gaps 2-10 ms ${r.gaps2 ?? "?"}, 10-250 ms ${r.gaps10 ?? "?"}` +
+  (r.io ? `; I/O thread ${r.io.polls} polls, ${r.io.receives} receives, ${r.io.wakes} wake-ups` : "");
 
 /** The kernel's UDP counters in a host's namespace (ZeroTier's own traffic is UDP). */
 interface UdpCounters {
@@ -383,7 +391,9 @@ async function runBench(): Promise<Results> {
     );
     await b.call("benchSink", { port: RXZT_PORT });
     await b.call("benchSink", { port: RXZT_PORT + 2, consumer: "sha256" });
-    for (const o of others) await o.agent.call("benchSink", { port: o.port });
+    for (const o of others) {
+      await o.agent.call("benchSink", { port: o.port, ...(o.spec.endsWith("+sha") ? { consumer: "sha256" } : {}) });
+    }
     const hostname = adhocIPv4Address(network, idB);
     await client.next(600_000); // {"ready":true}, after its warm-up
     if (WARMUP > 0) {
@@ -393,7 +403,7 @@ async function runBench(): Promise<Results> {
     }
 
     // rxzt on Node (koffi), when it can run: a third pair of nodes on their own ZeroTier port.
-    let node: NodeRun[] | string = nodeBenchSkip() ?? [];
+    let node: NodeRun[] | string = ONLY && !ONLY.includes("Node") ? "BENCH_SIDES leaves it out" : nodeBenchSkip() ?? [];
     let nodeSide: NodeSide | undefined;
     if (typeof node !== "string") {
       nodeSide = await startNodeSide({
@@ -482,6 +492,7 @@ async function runBench(): Promise<Results> {
       sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client2, to), o.agent), runs: o.runs });
     });
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
+    if (ONLY) sides.splice(0, sides.length, ...sides.filter((x) => ONLY.includes(x.name)));
     for (let i = 0; i < RUNS; i++) {
       // Each round starts with the next side, so each goes first equally often.
       for (let k = 0; k < sides.length; k++) {

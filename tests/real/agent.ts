@@ -11,6 +11,7 @@ import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
 import { type SinkStats, sinkConnection } from "../npm/_bench_sink.ts";
+import { nodeInternals } from "../../src/observables/node.ts";
 import {
   createRootSet,
   generateIdentity,
@@ -423,7 +424,15 @@ async function handle(c: Command): Promise<unknown> {
         : undefined;
       (async () => {
         for await (const conn of listener) {
-          sinkConnection(conn, BENCH_CHUNK, consume).then(
+          // What the I/O thread does over the transfer (an internal of rxzt's, for the bench only).
+          const io0 = nodeInternals(node!).receiveCounters;
+          sinkConnection(conn, BENCH_CHUNK, consume).then((stats) => {
+            const io1 = nodeInternals(node!).receiveCounters;
+            return !io0 || !io1 ? stats : {
+              ...stats,
+              io: Object.fromEntries(Object.entries(io1).map(([k, v]) => [k, v - io0[k as keyof typeof io0]])),
+            };
+          }).then(
             (stats) => benchSinkStats.push(stats),
             (err) => console.error("benchSink:", err),
           );
