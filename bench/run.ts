@@ -491,6 +491,14 @@ async function runBench(): Promise<Results> {
       const to = `${adhocIPv4Address(network, otherIds[i].nodeId)} ${o.port}`;
       sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client2, to), o.agent), runs: o.runs });
     });
+    // Only when BENCH_SIDES names them: the rxzt senders unpaced, beside the paced ones.
+    const unpaced = (to: string, port: number) => () =>
+      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES, pacing: false }, 600_000);
+    const extra = [
+      { name: "rxzt-unpaced", run: () => intoRxzt(unpaced(hostname, RXZT_PORT)), runs: [] as Run[] },
+      { name: "rxzt->C-unpaced", run: () => intoC(unpaced(ready.address, C_PORT)), runs: [] as Run[] },
+    ].filter((x) => ONLY?.includes(x.name));
+    sides.push(...extra);
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
     if (ONLY) sides.splice(0, sides.length, ...sides.filter((x) => ONLY.includes(x.name)));
     for (let i = 0; i < RUNS; i++) {
@@ -555,7 +563,7 @@ async function runBench(): Promise<Results> {
       rxztToC,
       cToRxzt,
       cToRxztSha256,
-      compare: others.map((o) => ({ spec: o.spec, runs: o.runs })),
+      compare: [...others.map((o) => ({ spec: o.spec, runs: o.runs })), ...extra.map((x) => ({ spec: x.name, runs: x.runs }))],
       udp,
       node,
       parallel,
@@ -645,7 +653,7 @@ console.log(sideRow("C sends, rxzt receives", fromCSide, fromCSide.all));
 console.log(sideRow("C sends, rxzt receives, consumer SHA-256s each chunk", sha, sha.all));
 for (const o of r.compare) {
   const x = summary(o.runs);
-  console.log(sideRow(`C sends, rxzt receives (${o.spec})`, x, x.all));
+  console.log(sideRow(o.spec.includes("unpaced") ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
 }
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,

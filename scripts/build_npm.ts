@@ -34,7 +34,7 @@ export const THREADPOOL_PRELOAD = { export: "./threadpool", source: "scripts/thr
 /** Modules loaded as worker threads (by URL, so no import reaches them): compiled beside the rest. */
 export const WORKER_ENTRY_POINTS = ["src/ffi/receive_worker_node.ts"] as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
-export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts"] as const;
+export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts", "src/ffi/receive_worker_deno.ts"] as const;
 
 interface DenoConfig {
   name: string;
