@@ -56,7 +56,8 @@ import {
   type Host,
   type TestNetwork,
 } from "../tests/real/netns.ts";
-import { Agent, lines, withTimeout } from "../tests/real/_agent_client.ts";
+import { Agent, withTimeout } from "../tests/real/_agent_client.ts";
+import { buildCPeer, CProcess } from "../tests/real/c_peer.ts";
 import { nodeBenchSkip, nodeBenchThreadpool, type NodeRun, type NodeSide, startNodeSide } from "./node.ts";
 
 const ZT_PORT = 9993;
@@ -99,100 +100,6 @@ const PACING: boolean | number = Deno.env.get("BENCH_SEND_PACING") === "0"
   ? false
   : Deno.env.get("BENCH_SEND_PACING") === undefined || envInt("BENCH_SEND_PACING", 0);
 const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
-
-const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
-
-/** The header's directory: LIBZT_INCLUDE, else <dir of LIBZT_PATH>/../include. */
-function findInclude(libPath: string): string {
-  const candidates = [Deno.env.get("LIBZT_INCLUDE"), `${dirname(libPath)}/../include`].filter((
-    x,
-  ): x is string => !!x);
-  for (const dir of candidates) {
-    try {
-      Deno.statSync(`${dir}/ZeroTierSockets.h`);
-      return dir;
-    } catch { /* next */ }
-  }
-  throw new Error(
-    `ZeroTierSockets.h not found (looked in ${
-      candidates.join(", ")
-    }): set LIBZT_INCLUDE to the directory ` +
-      "holding libzt's header, which the C baseline is compiled against.",
-  );
-}
-
-/** Builds bench/zt_bench.c against the user's libzt; returns the binary's path. */
-async function buildCBench(dir: string): Promise<string> {
-  const libPath = await Deno.realPath(libzt!).catch(() => libzt!);
-  const include = findInclude(libzt!);
-  const libDir = dirname(libPath);
-  const base = libPath.slice(libDir.length + 1);
-  const link = base === "libzt.so" || base === "libzt.dylib" ? "-lzt" : `-l:${base}`;
-  const out = `${dir}/zt_bench`;
-  const src = new URL("./zt_bench.c", import.meta.url).pathname;
-  const args = ["-O2", "-o", out, src, `-I${include}`, `-L${libDir}`, link, `-Wl,-rpath,${libDir}`];
-  let result: Deno.CommandOutput;
-  try {
-    result = await new Deno.Command("cc", { args, stdout: "piped", stderr: "piped" }).output();
-  } catch (err) {
-    throw new Error(`cannot run cc to build the C baseline: ${(err as Error).message}`);
-  }
-  if (!result.success) {
-    throw new Error(`cc ${args.join(" ")} failed:\n${new TextDecoder().decode(result.stderr)}`);
-  }
-  return out;
-}
-
-/** A zt_bench process in a namespace: its JSON stdout lines and its stderr. */
-class CProcess {
-  readonly #proc: Deno.ChildProcess;
-  readonly #out: AsyncGenerator<string>;
-  readonly #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  stderr = "";
-  readonly exited: Promise<Deno.CommandStatus>;
-
-  constructor(readonly name: string, host: Host, bin: string, args: string[], env: Record<string, string> = {}) {
-    const proc = new Deno.Command("ip", {
-      args: ["netns", "exec", host.ns, bin, ...args],
-      env,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#proc = proc;
-    this.#stdin = proc.stdin.getWriter();
-    this.exited = proc.status;
-    this.#out = lines(proc.stdout);
-    (async () => {
-      for await (const line of lines(proc.stderr)) this.stderr += line + "\n";
-    })().catch(() => {});
-  }
-
-  /** Writes one line to its stdin (a client with ZT_BENCH_STEP=1 starts a transfer). */
-  async send(line: string): Promise<void> {
-    await this.#stdin.write(new TextEncoder().encode(line + "\n"));
-  }
-
-  /** The next JSON line on stdout. */
-  async next<T>(limitMs: number): Promise<T> {
-    const r = await withTimeout(this.#out.next(), limitMs, this.name).catch((err) => {
-      throw new Error(`${err.message}\n${this.name} stderr:\n${this.stderr}`);
-    });
-    if (r.done) {
-      const status = await this.exited;
-      throw new Error(
-        `${this.name} exited (code ${status.code}) without a result; stderr:\n${this.stderr}`,
-      );
-    }
-    return JSON.parse(r.value) as T;
-  }
-
-  kill() {
-    try {
-      this.#proc.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
-}
 
 /** What a receiver saw (absent where it is not counted: over parallel streams). */
 interface ReceiverStats {
@@ -316,7 +223,7 @@ async function runBench(): Promise<Results> {
   const tmp = await Deno.makeTempDir({ prefix: "rxzt-bench-" });
   try {
     console.error(`building the C baseline against ${libzt} ...`);
-    const bin = await buildCBench(tmp);
+    const bin = await buildCPeer(libzt!, tmp);
 
     net = await createTestNetwork(3);
     const [rootHost, hostA, hostB] = net.hosts;

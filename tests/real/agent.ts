@@ -419,17 +419,32 @@ async function handle(c: Command): Promise<unknown> {
       // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       // consumer "sha256": a consumer that awaits the SHA-256 of every chunk (crypto.subtle).
       const listener = node!.listen({ port: c.port as number });
-      const consume = c.consumer === "sha256"
-        ? (chunk: Uint8Array) => crypto.subtle.digest("SHA-256", chunk as Uint8Array<ArrayBuffer>)
-        : undefined;
+      // consumer "pattern": checks every byte against the benchmark senders' pattern (byte p of a
+      // stream is (p * 131 + 7) & 0xff, from the C peer and from rxzt's benchSend alike).
+      const patternErrors = { count: 0 };
+      const consumerFor = (): ((chunk: Uint8Array) => unknown) | undefined => {
+        if (c.consumer === "sha256") {
+          return (chunk) => crypto.subtle.digest("SHA-256", chunk as Uint8Array<ArrayBuffer>);
+        }
+        if (c.consumer !== "pattern") return undefined;
+        let at = 0;
+        return (chunk) => {
+          for (let i = 0; i < chunk.length; i++) {
+            if (chunk[i] !== (((at + i) * 131 + 7) & 0xff)) patternErrors.count++;
+          }
+          at += chunk.length;
+        };
+      };
       (async () => {
         for await (const conn of listener) {
           // What the I/O thread does over the transfer (an internal of rxzt's, for the bench only).
           const io0 = nodeInternals(node!).receiveCounters;
+          const consume = consumerFor();
           sinkConnection(conn, BENCH_CHUNK, consume).then((stats) => {
             const io1 = nodeInternals(node!).receiveCounters;
-            return !io0 || !io1 ? stats : {
-              ...stats,
+            const checked = c.consumer === "pattern" ? { ...stats, patternErrors: patternErrors.count } : stats;
+            return !io0 || !io1 ? checked : {
+              ...checked,
               io: Object.fromEntries(Object.entries(io1).map(([k, v]) => [k, v - io0[k as keyof typeof io0]])),
             };
           }).then(
@@ -466,9 +481,20 @@ async function handle(c: Command): Promise<unknown> {
       const direct = await waitLeafDirect(c.waitDirectMs as number ?? 10_000);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      const counts = await Promise.all(conns.map((conn) => benchTransfer(conn, bytesEach)));
+      // Every stream runs to its end; failures are reported together, with when they came.
+      const settled = await Promise.allSettled(conns.map((conn) =>
+        benchTransfer(conn, bytesEach).catch((err) => {
+          throw new Error(`${(err as Error).message} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        })
+      ));
       const seconds = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(process.cpuUsage(cpu0));
+      const failed = settled.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed.length) {
+        const reasons = [...new Set(failed.map((r) => (r.reason as Error).message))].slice(0, 5).join("; ");
+        throw new Error(`${failed.length} of ${streams} streams failed (run took ${seconds.toFixed(1)} s): ${reasons}`);
+      }
+      const counts = settled.map((r) => (r as PromiseFulfilledResult<number>).value);
       const short = counts.filter((n) => n !== bytesEach).length;
       if (short) throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
       return { bytes: streams * bytesEach, seconds, cpu, direct };
