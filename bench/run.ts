@@ -38,7 +38,8 @@
  * BENCH_COMPARE (more receivers, each an rxzt node of its own in leaf B that
  * the C client feeds in the same rounds: a comma-separated list of `direct`
  * (receiveThread false) and `thread[:wakeWithinMs[:wakeAfterBytes]]`, each
- * optionally with `+sha` for a consumer that hashes every chunk),
+ * optionally with `+sha` for a consumer that hashes every chunk and `@<MiB>`
+ * for the connections' readBufferSize),
  * BENCH_SIDES (run only these sides, comma-separated: C, rxzt, rxzt->C,
  * C->rxzt, C->sha, C-><BENCH_COMPARE spec>, Node; default all),
  * ZT_BENCH_BLOCKING_SEND=1 (the C client sends with blocking calls; see
@@ -76,7 +77,7 @@ const STREAMS = envInt("BENCH_STREAMS", 100);
 const STREAM_BYTES = envInt("BENCH_STREAM_BYTES", 10_000_000);
 /** The `receiveThread` start option of a receiver design (see BENCH_COMPARE). */
 function receiveDesign(spec: string): boolean | { wakeWithinMs?: number; wakeAfterBytes?: number } {
-  spec = spec.replace(/\+sha$/, "");
+  spec = spec.replace(/@\d+$/, "").replace(/\+sha$/, "");
   if (spec === "direct") return false;
   const [kind, ms, bytes] = spec.split(":");
   if (kind !== "thread") throw new Error(`BENCH_COMPARE: unknown receiver ${spec} (direct, thread[:ms[:bytes]])`);
@@ -299,7 +300,12 @@ async function runBench(): Promise<Results> {
     await b.call("benchSink", { port: RXZT_PORT });
     await b.call("benchSink", { port: RXZT_PORT + 2, consumer: "sha256" });
     for (const o of others) {
-      await o.agent.call("benchSink", { port: o.port, ...(o.spec.endsWith("+sha") ? { consumer: "sha256" } : {}) });
+      const mib = /@(\d+)$/.exec(o.spec)?.[1];
+      await o.agent.call("benchSink", {
+        port: o.port,
+        ...(/\+sha(@\d+)?$/.test(o.spec) ? { consumer: "sha256" } : {}),
+        ...(mib ? { readBufferSize: Number(mib) * 1024 * 1024 } : {}),
+      });
     }
     const hostname = adhocIPv4Address(network, idB);
     await client.next(600_000); // {"ready":true}, after its warm-up

@@ -418,7 +418,10 @@ async function handle(c: Command): Promise<unknown> {
     case "benchSink": {
       // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       // consumer "sha256": a consumer that awaits the SHA-256 of every chunk (crypto.subtle).
-      const listener = node!.listen({ port: c.port as number });
+      const listener = node!.listen({
+        port: c.port as number,
+        ...(c.readBufferSize ? { readBufferSize: c.readBufferSize as number } : {}),
+      });
       // consumer "pattern": checks every byte against the benchmark senders' pattern (byte p of a
       // stream is (p * 131 + 7) & 0xff, from the C peer and from rxzt's benchSend alike).
       const patternErrors = { count: 0 };
