@@ -41,7 +41,7 @@ export interface NodeBenchOptions {
   readonly bytes: number;
   readonly warmup: number;
   /** Send pacing of the sending agent (TcpConn.setSendPacing): off, on, or a rate in bytes/s. */
-  readonly pacing: boolean | number;
+  readonly pacing: boolean | number | undefined;
 }
 
 /** Why the Node part cannot run here, or undefined. */

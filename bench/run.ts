@@ -31,8 +31,9 @@
  * default 10000000), LIBZT_INCLUDE (directory of ZeroTierSockets.h; default
  * <lib dir>/../include), BENCH_DENO_FLAGS (extra flags for the agent
  * processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"),
- * BENCH_SEND_PACING (rxzt senders, Deno and Node: 0 turns send pacing off, a
- * number sets its rate in bytes/s; see TcpConn.setSendPacing),
+ * BENCH_SEND_PACING (rxzt senders, Deno and Node: unset leaves rxzt's default
+ * (off), 1 turns it on at its default rate, another number sets its rate in
+ * bytes/s; see TcpConn.setSendPacing),
  * BENCH_RECEIVE_THREAD (the Deno agents' `receiveThread` start option: 0 for
  * false, or JSON such as {"wakeWithinMs":5}; default: rxzt's default),
  * BENCH_COMPARE (more receivers, each an rxzt node of its own in leaf B that
@@ -97,9 +98,12 @@ const COMPARE = (Deno.env.get("BENCH_COMPARE") ?? "").split(",").filter(Boolean)
   receiveThread: receiveDesign(spec),
 }));
 /** false: send pacing off; a number: its rate (bytes/s); true: the default rate. */
-const PACING: boolean | number = Deno.env.get("BENCH_SEND_PACING") === "0"
+/** undefined: rxzt's default; false: off; true: on at the default rate; a number: that rate (bytes/s). */
+const PACING: boolean | number | undefined = Deno.env.get("BENCH_SEND_PACING") === undefined
+  ? undefined
+  : Deno.env.get("BENCH_SEND_PACING") === "0"
   ? false
-  : Deno.env.get("BENCH_SEND_PACING") === undefined || envInt("BENCH_SEND_PACING", 0);
+  : Deno.env.get("BENCH_SEND_PACING") === "1" || envInt("BENCH_SEND_PACING", 0);
 const DENO_FLAGS = (Deno.env.get("BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
 
 /** What a receiver saw (absent where it is not counted: over parallel streams). */
@@ -259,7 +263,8 @@ async function runBench(): Promise<Results> {
       network,
       "server",
       String(C_PORT),
-      String(RUNS * 2 + (WARMUP > 0 ? 1 : 0)),
+      // Connections it takes: C's and rxzt's runs (and the paced rxzt ones, when asked for).
+      String(RUNS * (ONLY?.includes("rxzt->C-paced") ? 3 : 2) + (WARMUP > 0 ? 1 : 0)),
     ], cEnv);
     cprocs.push(server);
     const a = new Agent("leafA", hostA, { denoFlags: DENO_FLAGS });
@@ -288,7 +293,8 @@ async function runBench(): Promise<Results> {
       ready.address,
       String(C_PORT),
       String(BYTES),
-      String(RUNS),
+      // One run per round of each side it sends for.
+      String(RUNS * ["C", "C->rxzt", "C->sha", ...others.map((o) => `C->${o.spec}`)].filter((n) => !ONLY || ONLY.includes(n)).length),
       String(WARMUP),
     ], { ...cEnv, ZT_BENCH_STEP: "1" });
     cprocs.push(client);
@@ -378,38 +384,28 @@ async function runBench(): Promise<Results> {
       { name: "C", run: cRun, runs: c },
       { name: "rxzt", run: rxztRun, runs: rxzt },
     ];
-    // rxzt (A) to the C server (B), and a second C client (A, on its own ZeroTier port) to the
-    // rxzt sinks of B (plain, SHA-256 per chunk, and BENCH_COMPARE's designs), to tell which
-    // end a difference comes from and what work per chunk costs.
+    // rxzt (A) to the C server (B), and the same C client (A) to the rxzt sinks of B (plain,
+    // SHA-256 per chunk, and BENCH_COMPARE's designs): which end a difference comes from, and
+    // what work per chunk costs. One C sender for every C side, so that no side differs from
+    // another by its sender node or the ZeroTier path from it.
     const rxztToC: Run[] = [];
     const cToRxzt: Run[] = [];
     const cToRxztSha256: Run[] = [];
-    const client2 = new CProcess("zt_bench client 2", hostA, bin, [
-      planetPath,
-      network,
-      "client",
-      hostname,
-      String(RXZT_PORT),
-      String(BYTES),
-      String(RUNS * (2 + others.length)),
-    ], { ZT_BENCH_PORT: String(ZT_PORT + 3), ZT_BENCH_STEP: "1" });
-    cprocs.push(client2);
-    await client2.next(120_000); // {"ready":true}
     sides.push(
       { name: "rxzt->C", run: () => intoC(fromRxzt(ready.address, C_PORT)), runs: rxztToC },
-      { name: "C->rxzt", run: () => intoRxzt(fromC(client2)), runs: cToRxzt },
-      { name: "C->sha", run: () => intoRxzt(fromC(client2, `${hostname} ${RXZT_PORT + 2}`)), runs: cToRxztSha256 },
+      { name: "C->rxzt", run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT}`)), runs: cToRxzt },
+      { name: "C->sha", run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT + 2}`)), runs: cToRxztSha256 },
     );
     others.forEach((o, i) => {
       const to = `${adhocIPv4Address(network, otherIds[i].nodeId)} ${o.port}`;
-      sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client2, to), o.agent), runs: o.runs });
+      sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client, to), o.agent), runs: o.runs });
     });
-    // Only when BENCH_SIDES names them: the rxzt senders unpaced, beside the paced ones.
-    const unpaced = (to: string, port: number) => () =>
-      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES, pacing: false }, 600_000);
+    // Only when BENCH_SIDES names them: the rxzt senders paced at the default rate, beside the others.
+    const paced = (to: string, port: number) => () =>
+      a.call<Transfer>("benchSend", { hostname: to, port, bytes: BYTES, pacing: true }, 600_000);
     const extra = [
-      { name: "rxzt-unpaced", run: () => intoRxzt(unpaced(hostname, RXZT_PORT)), runs: [] as Run[] },
-      { name: "rxzt->C-unpaced", run: () => intoC(unpaced(ready.address, C_PORT)), runs: [] as Run[] },
+      { name: "rxzt-paced", run: () => intoRxzt(paced(hostname, RXZT_PORT)), runs: [] as Run[] },
+      { name: "rxzt->C-paced", run: () => intoC(paced(ready.address, C_PORT)), runs: [] as Run[] },
     ].filter((x) => ONLY?.includes(x.name));
     sides.push(...extra);
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
@@ -529,7 +525,13 @@ console.log(
   `single stream: ${RUNS} runs of ${BYTES} bytes after a ${WARMUP}-byte warm-up, medians shown; ` +
     "CPU = client + server process CPU over each transfer; " +
     `rxzt senders' send pacing ${
-      PACING === true ? "on (the default rate)" : PACING ? `at ${PACING} bytes/s` : "off (BENCH_SEND_PACING=0)"
+      PACING === undefined
+        ? "as rxzt's default (off)"
+        : PACING === true
+        ? "on (the default rate)"
+        : PACING
+        ? `at ${PACING} bytes/s`
+        : "off (BENCH_SEND_PACING=0)"
     }`,
 );
 console.log();
@@ -566,7 +568,7 @@ console.log(sideRow("C sends, rxzt receives", fromCSide, fromCSide.all));
 console.log(sideRow("C sends, rxzt receives, consumer SHA-256s each chunk", sha, sha.all));
 for (const o of r.compare) {
   const x = summary(o.runs);
-  console.log(sideRow(o.spec.includes("unpaced") ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
+  console.log(sideRow(o.spec.includes("paced") ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
 }
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,

@@ -161,7 +161,8 @@ export class TcpConn {
   #readDone = false;
   #writeDone = false;
   #released = false;
-  #pacer: SendPacer | undefined = new SendPacer(DEFAULT_PACING_RATE);
+  /** Send pacing (off by default since receivers read on their I/O thread; see setSendPacing). */
+  #pacer: SendPacer | undefined;
   /** SO_LINGER seconds set by setLinger (0: none). */
   #linger = 0;
   #readController?: ReadableByteStreamController;
@@ -348,7 +349,7 @@ export class TcpConn {
   }
 
   /**
-   * Turns send pacing on (the default) or off, and sets its rate. A paced
+   * Turns send pacing on or off (the default), and sets its rate. A paced
    * connection keeps its bulk writes under `bytesPerSecond` on average
    * (default {@link DEFAULT_PACING_RATE}, 84 MB/s; at least 1 MB/s): a write
    * with 64 KiB or more still to go that finds libzt's send buffer full while
@@ -356,20 +357,23 @@ export class TcpConn {
    * room in the buffer. Smaller writes are never delayed, so pacing is not a
    * bandwidth limit.
    *
-   * Why it is on: libzt's TCP advertises a 1 MB receive window but queues at
-   * most 128 segments per connection on the receiving side; a sender that
-   * keeps the pipe full overflows that queue whenever the receiving
-   * application is a few milliseconds late, and each overflow costs a
-   * retransmission timeout of ~1.5 s. Paced, a single stream between two
-   * nodes on one LAN runs at up to the rate and the receiver has ~4 ms
-   * rather than ~2.5 ms to be late before such a stall; how many still
-   * happen varies from run to run (see the README's Benchmark). Over slower
-   * links pacing costs nothing: the sender never gets ahead of it.
+   * What it is for: libzt's TCP advertises a 1 MB receive window but queues
+   * at most 128 segments per connection on the receiving side; a sender that
+   * keeps the pipe full overflows that queue whenever the receiving reader
+   * is a few milliseconds late, and each overflow costs a retransmission
+   * timeout of ~1.5 s. Paced, the receiver has ~4 ms rather than ~2.5 ms to
+   * be late. It was on by default while rxzt read on the app's thread; now
+   * that a node reads on an I/O thread of its own it no longer pays (an
+   * unpaced rxzt sender moved 88 MB/s into a C receiver where a paced one
+   * moved 47, and the same as a paced one into rxzt: see the README's
+   * Benchmark). Turn it on toward a receiver that reads late, such as a
+   * program that reads libzt on its busy main thread.
    *
    * @example
    * ```ts ignore
-   * conn.setSendPacing(false); // refill at once: for a receiver known to keep up
+   * conn.setSendPacing(true); // 84 MB/s on average
    * conn.setSendPacing(true, { bytesPerSecond: 50_000_000 }); // a gentler sender
+   * conn.setSendPacing(false); // the default
    * ```
    */
   setSendPacing(enabled = true, options: { bytesPerSecond?: number } = {}): void {

@@ -462,8 +462,9 @@ async function handle(c: Command): Promise<unknown> {
       // One stream: a fixed 256 KiB buffer written until `bytes` are sent, half-close, read
       // the sink's count. Timed (wall and this process's CPU) from connected to reply read.
       const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
-      // pacing: false (off), a number (rate in bytes/s), or absent (the default).
+      // pacing: false (off), true (on at the default rate), a number (rate in bytes/s), or absent (the default).
       if (c.pacing === false) conn.setSendPacing(false);
+      else if (c.pacing === true) conn.setSendPacing(true);
       else if (typeof c.pacing === "number") conn.setSendPacing(true, { bytesPerSecond: c.pacing });
       const direct = await waitLeafDirect(c.waitDirectMs as number ?? 10_000);
       const cpu0 = process.cpuUsage();
