@@ -66,6 +66,10 @@ const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6
 export interface NodeSide {
   /** One measured transfer from A to B. */
   run(): Promise<NodeRun>;
+  /** B's sink as "<address> <port>", for another sender (the C client's "go" line). */
+  readonly sink: string;
+  /** One measured transfer into B's sink made by `send` (another sender). */
+  receive(send: () => Promise<{ bytes: number; seconds: number; cpu: number; direct: boolean }>): Promise<NodeRun>;
   /** Stops both agents (their nodes first); once, however often it is called. */
   stop(): Promise<void>;
 }
@@ -105,18 +109,19 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
     const hostname = o.address(idB);
     if (o.warmup > 0) await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
     let stopped: Promise<void> | undefined;
+    type Sent = { bytes: number; seconds: number; cpu: number; direct: boolean };
+    const receive = async (send: () => Promise<Sent>): Promise<NodeRun> => {
+      const sink0 = cpuOf(await b.call("cpu"));
+      const sent = await send();
+      const sink1 = cpuOf(await b.call("cpu"));
+      const [sink] = await b.call<SinkStats[]>("benchSinkStats");
+      return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+    };
     return {
-      async run() {
-        const sink0 = cpuOf(await b.call("cpu"));
-        const sent = await a.call<{ bytes: number; seconds: number; cpu: number; direct: boolean }>(
-          "benchSend",
-          { hostname, port: o.port, bytes: o.bytes, pacing: o.pacing },
-          600_000,
-        );
-        const sink1 = cpuOf(await b.call("cpu"));
-        const [sink] = await b.call<SinkStats[]>("benchSinkStats");
-        return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
-      },
+      sink: `${hostname} ${o.port}`,
+      receive,
+      run: () =>
+        receive(() => a.call<Sent>("benchSend", { hostname, port: o.port, bytes: o.bytes, pacing: o.pacing }, 600_000)),
       stop() {
         stopped ??= Promise.all([a, b].map((x) => x.stop().catch(() => {}))).then(kill);
         return stopped;

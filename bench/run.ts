@@ -294,7 +294,7 @@ async function runBench(): Promise<Results> {
       String(C_PORT),
       String(BYTES),
       // One run per round of each side it sends for.
-      String(RUNS * ["C", "C->rxzt", "C->sha", ...others.map((o) => `C->${o.spec}`)].filter((n) => !ONLY || ONLY.includes(n)).length),
+      String(RUNS * ["C", "C->rxzt", "C->sha", "C->Node", ...others.map((o) => `C->${o.spec}`)].filter((n) => ONLY ? ONLY.includes(n) : n !== "C->Node").length),
       String(WARMUP),
     ], { ...cEnv, ZT_BENCH_STEP: "1" });
     cprocs.push(client);
@@ -409,6 +409,12 @@ async function runBench(): Promise<Results> {
     ].filter((x) => ONLY?.includes(x.name));
     sides.push(...extra);
     if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
+    // Only when BENCH_SIDES names it: the C client into the Node sink (the runtimes' receivers, one sender).
+    const cToNode: Run[] = [];
+    if (nodeSide && ONLY?.includes("C->Node")) {
+      const ns = nodeSide;
+      sides.push({ name: "C->Node", run: () => ns.receive(fromC(client, ns.sink)), runs: cToNode });
+    }
     if (ONLY) sides.splice(0, sides.length, ...sides.filter((x) => ONLY.includes(x.name)));
     for (let i = 0; i < RUNS; i++) {
       // Each round starts with the next side, so each goes first equally often.
@@ -437,11 +443,18 @@ async function runBench(): Promise<Results> {
     // (c) rxzt, parallel streams.
     console.error(`rxzt: ${STREAMS} parallel streams of ${STREAM_BYTES} bytes ...`);
     const par0 = cpuOf(await b.call("cpu"));
+    // A parallel run that takes far longer than it should shows both ends' I/O threads.
+    const watchdog = setTimeout(async () => {
+      for (const x of [a, b]) {
+        const state = await x.call("ioState").catch((err) => (err as Error).message);
+        console.error(`parallel streams still running after 120 s; ${x.name} I/O thread: ${JSON.stringify(state)}`);
+      }
+    }, 120_000);
     const par = await a.call<Transfer>(
       "benchSendParallel",
       { hostname, port: RXZT_PORT, streams: STREAMS, bytesEach: STREAM_BYTES },
       900_000,
-    );
+    ).finally(() => clearTimeout(watchdog));
     const par1 = cpuOf(await b.call("cpu"));
     const parallel = {
       mbps: par.bytes / 1e6 / par.seconds,
@@ -472,7 +485,11 @@ async function runBench(): Promise<Results> {
       rxztToC,
       cToRxzt,
       cToRxztSha256,
-      compare: [...others.map((o) => ({ spec: o.spec, runs: o.runs })), ...extra.map((x) => ({ spec: x.name, runs: x.runs }))],
+      compare: [
+        ...others.map((o) => ({ spec: o.spec, runs: o.runs })),
+        ...extra.map((x) => ({ spec: x.name, runs: x.runs })),
+        ...(cToNode.length ? [{ spec: "C->Node", runs: cToNode }] : []),
+      ],
       udp,
       node,
       parallel,
@@ -568,7 +585,7 @@ console.log(sideRow("C sends, rxzt receives", fromCSide, fromCSide.all));
 console.log(sideRow("C sends, rxzt receives, consumer SHA-256s each chunk", sha, sha.all));
 for (const o of r.compare) {
   const x = summary(o.runs);
-  console.log(sideRow(o.spec.includes("paced") ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
+  console.log(sideRow(/paced|Node/.test(o.spec) ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
 }
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,

@@ -179,6 +179,8 @@ export interface NodeInternals {
   readonly readingConnections: number;
   /** What the I/O thread did so far (absent without one). */
   readonly receiveCounters?: ReceiveCounters;
+  /** The I/O thread's control block and each ring's header now (absent without one). */
+  readonly receiveState?: { control: Record<string, number>; rings: { fd: number; state: string }[] };
 }
 
 let internalsOf: (node: ZeroTierNode) => NodeInternals;
@@ -293,6 +295,9 @@ export class ZeroTierNode {
       ioThreadSockets: n.#socketHost?.receiver?.wakeSocketOpen ? 1 : 0,
       readingConnections: n.#socketHost?.receiver?.attached ?? 0,
       receiveCounters: n.#socketHost?.receiver?.counters,
+      receiveState: n.#socketHost?.receiver
+        ? { control: n.#socketHost.receiver.controlState, rings: n.#socketHost.receiver.rings }
+        : undefined,
     });
   }
 

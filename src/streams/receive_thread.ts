@@ -86,6 +86,16 @@ export class ReceiveThread {
     return readCounters(this.#control);
   }
 
+  /** Each connection handed to the thread and its ring's state now (for diagnostics). */
+  get rings(): { fd: number; state: string }[] {
+    return [...this.#attached].map(([fd, reader]) => ({ fd, state: reader?.toString() ?? "ring not yet allocated" }));
+  }
+
+  /** The control block's state now (for diagnostics). */
+  get controlState(): Record<string, number> {
+    return Object.fromEntries(Object.entries(CONTROL).map(([k, i]) => [k, Atomics.load(this.#control, i)]));
+  }
+
   /** Whether the thread holds its wake socket now (a libzt socket of its own). */
   get wakeSocketOpen(): boolean {
     return Atomics.load(this.#control, CONTROL.WAKE_FD) >= 0;

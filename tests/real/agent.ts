@@ -519,6 +519,9 @@ async function handle(c: Command): Promise<unknown> {
       }
       return { ...memoryPeak, now: Deno.memoryUsage() };
     }
+    case "ioState":
+      // The I/O thread's state (an internal of rxzt's, for diagnosing a stuck benchmark).
+      return nodeInternals(node!).receiveState;
     case "benchSinkStats":
       return benchSinkStats.splice(0);
     case "eventDelays":
