@@ -105,7 +105,12 @@ export class RingReader {
     return ringFill(this.#ring);
   }
 
-  /** The end of the stream: 0 open, 1 ended, negative a failure (see {@link RING}). */
+  /**
+   * The end of the stream: 0 open, 1 ended, negative a failure (see
+   * {@link RING}). Read it before {@link available}: the I/O thread records
+   * the end after the last bytes, so only in that order does a reader that
+   * sees the end also see every byte before it.
+   */
   get end(): number {
     return Atomics.load(this.#ring.header, RING.END);
   }

@@ -273,6 +273,10 @@ export class TcpConn {
     for (;;) {
       if (this.#released) throw new SocketClosedError("read");
       const request = c.byobRequest;
+      // The end first, then the bytes: the I/O thread writes the last bytes before it records
+      // the end, so an end seen here means those bytes are seen too (the other order could see
+      // no bytes yet and then the end, and lose the last bytes).
+      const end = ring.end;
       if (ring.available > 0) {
         if (!request) return c.enqueue(ring.take());
         const v = request.view!;
@@ -280,7 +284,6 @@ export class TcpConn {
           ring.take(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)).byteLength,
         );
       }
-      const end = ring.end;
       if (end === 1) {
         this.#readDone = true;
         c.close();

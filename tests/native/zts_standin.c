@@ -2556,24 +2556,10 @@ SD_API int zts_bsd_shutdown(int fd, int how)
         case Z_SHUT_RDWR: hhow = SHUT_RDWR; break;
         default: return fail(Z_EINVAL);
     }
-    if (s.idle) {
-        /* lwIP shuts a never-connected TCP socket down without complaint and
-         * reports it readable from then on (a poll waiting on it returns);
-         * Linux would say ENOTCONN. */
-        pthread_mutex_lock(&g_sk_mu);
-        if ((size_t)fd < g_sk_cap && g_sk[fd].used && g_sk[fd].gen == s.gen) {
-            if (how != Z_SHUT_WR) {
-                g_sk[fd].shut_rd = 1;
-            }
-            if (how != Z_SHUT_RD) {
-                g_sk[fd].shut_wr = 1;
-            }
-            wake_pollers_of(fd);
-        }
-        pthread_mutex_unlock(&g_sk_mu);
-        return SD_OK;
-    }
-    if (shutdown(fd, hhow) != 0) {
+    /* lwIP shuts a never-connected TCP socket down without complaint and
+     * reports it readable from then on (a poll waiting on it returns); Linux
+     * would say ENOTCONN, so such a socket is not given to the host. */
+    if (!s.idle && shutdown(fd, hhow) != 0) {
         return fail_host();
     }
     pthread_mutex_lock(&g_sk_mu);
@@ -2583,6 +2569,9 @@ SD_API int zts_bsd_shutdown(int fd, int how)
         }
         if (how != Z_SHUT_RD) {
             g_sk[fd].shut_wr = 1;
+        }
+        if (s.idle) {
+            wake_pollers_of(fd);
         }
     }
     pthread_mutex_unlock(&g_sk_mu);
