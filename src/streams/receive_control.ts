@@ -18,7 +18,7 @@ export const CONTROL = {
   PHASE: 2,
   /** The I/O thread's current wake socket (-1: none). */
   WAKE_FD: 3,
-  /** 1 once someone shut the current wake socket down (one wake per socket). */
+  /** Who holds the current wake socket: {@link WAKE}. */
   WAKE_ARMED: 4,
   /** Commands written (JS thread) and taken (I/O thread), running counts. */
   CMD_WRITTEN: 5,
@@ -52,6 +52,16 @@ export function readCounters(control: Int32Array): ReceiveCounters {
     sleeps: at(CONTROL.SLEEPS),
   };
 }
+
+/**
+ * Values of `CONTROL.WAKE_ARMED`. lwIP (built without full-duplex netconns)
+ * frees a socket's state the moment it is closed, so the I/O thread must
+ * never close its wake socket while the JS thread is shutting it down: the
+ * JS thread takes it (`IDLE` → `SHUTTING`) before its shutdown and hands it
+ * back (`SHUT`) after; the I/O thread retires only an `IDLE` or `SHUT` one
+ * (→ `RETIRED`), and a fresh socket starts `IDLE`.
+ */
+export const WAKE = { IDLE: 0, SHUTTING: 1, SHUT: 2, RETIRED: 3 } as const;
 
 /** Values of `CONTROL.PHASE`. */
 export const PHASE = { BUSY: 0, SLEEPING: 1, POLLING: 2 } as const;

@@ -26,7 +26,9 @@
  * socket** in every poll: a TCP socket that is never connected. Shutting its
  * receiving side down (`zts_bsd_shutdown(fd, SHUT_RD)`, from the JS thread)
  * makes lwIP report it readable, which ends the poll; the loop then replaces
- * it. With nothing to read the loop sleeps in `Atomics.wait` and makes no
+ * it, never while the JS thread is inside that shutdown (see `WAKE`: lwIP
+ * frees a closed socket at once, and a shutdown running meanwhile crashed
+ * the process). With nothing to read the loop sleeps in `Atomics.wait` and makes no
  * libzt calls at all.
  *
  * This module is plain TypeScript over {@link ReceiveCalls}; the backends'
@@ -35,7 +37,7 @@
  * @module
  */
 import { ERRNO, POLLFD_SIZE, SOCK } from "../ffi/sockets.ts";
-import { COMMAND, CONTROL, PHASE, takeCommands } from "./receive_control.ts";
+import { COMMAND, CONTROL, PHASE, takeCommands, WAKE } from "./receive_control.ts";
 import { allocateRing, RING, RING_SERVICE_GONE, type RingView } from "./receive_ring.ts";
 
 /** The libzt calls the loop makes, all blocking ones run on the calling (I/O) thread. */
@@ -140,11 +142,19 @@ export function runReceiveLoop(
     if (Atomics.load(r.ring.header, RING.END) === 0) Atomics.store(r.ring.header, RING.END, value);
   };
 
-  const dropWakeSocket = () => {
-    if (wakeFd < 0) return;
+  // Retires the wake socket, but never while the JS thread is shutting it down (see WAKE):
+  // false then, and the caller tries again after its next poll (which returns at once).
+  const retireWakeSocket = (): boolean => {
+    if (wakeFd < 0) return true;
+    for (;;) {
+      const held = Atomics.load(control, CONTROL.WAKE_ARMED);
+      if (held === WAKE.SHUTTING) return false;
+      if (Atomics.compareExchange(control, CONTROL.WAKE_ARMED, held, WAKE.RETIRED) === held) break;
+    }
     Atomics.store(control, CONTROL.WAKE_FD, -1);
     calls.close(wakeFd);
     wakeFd = -1;
+    return true;
   };
 
   // Reads what lwIP holds for `r`, at most to the end of its free room.
@@ -240,8 +250,8 @@ export function runReceiveLoop(
         const fd = calls.socket();
         if (fd >= 0) {
           wakeFd = fd;
-          Atomics.store(control, CONTROL.WAKE_ARMED, 0);
           Atomics.store(control, CONTROL.WAKE_FD, fd);
+          Atomics.store(control, CONTROL.WAKE_ARMED, WAKE.IDLE);
         }
       }
       const count = active.length + (wakeFd >= 0 ? 1 : 0);
@@ -269,9 +279,10 @@ export function runReceiveLoop(
       } else {
         if (
           wakeFd >= 0 &&
-          (revents(view, active.length) !== 0 || Atomics.load(control, CONTROL.WAKE_ARMED) === 1)
+          (revents(view, active.length) !== 0 ||
+            Atomics.load(control, CONTROL.WAKE_ARMED) !== WAKE.IDLE)
         ) {
-          dropWakeSocket(); // used up: lwIP reports it readable from now on
+          retireWakeSocket(); // used up: lwIP reports it readable from now on
         }
         active.forEach((r, i) => {
           const ev = revents(view, i);
@@ -302,7 +313,7 @@ export function runReceiveLoop(
       }
     }
   }
-  dropWakeSocket();
+  while (!retireWakeSocket()) { /* the JS thread is inside its shutdown: a moment */ }
   post({ kind: "stopped" });
 }
 

@@ -165,7 +165,8 @@ export class RingReader {
   /** The ring's header as text (for diagnostics). */
   toString(): string {
     const h = this.#ring.header;
-    return Object.entries(RING).map(([k, i]) => `${k}=${Atomics.load(h, i)}`).join(" ") + ` capacity=${this.#ring.capacity}`;
+    return Object.entries(RING).map(([k, i]) => `${k}=${Atomics.load(h, i)}`).join(" ") +
+      ` capacity=${this.#ring.capacity}`;
   }
 
   /** Wakes a parked reader now: its socket is closing, or the I/O thread is gone. */

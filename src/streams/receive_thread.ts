@@ -17,6 +17,7 @@ import {
   pushCommand,
   readCounters,
   type ReceiveCounters,
+  WAKE,
 } from "./receive_control.ts";
 import type { ReceiveWorker } from "../ffi/backend.ts";
 import type { ReceiveMessage, ReceiveTuning } from "./receive_loop.ts";
@@ -88,12 +89,17 @@ export class ReceiveThread {
 
   /** Each connection handed to the thread and its ring's state now (for diagnostics). */
   get rings(): { fd: number; state: string }[] {
-    return [...this.#attached].map(([fd, reader]) => ({ fd, state: reader?.toString() ?? "ring not yet allocated" }));
+    return [...this.#attached].map(([fd, reader]) => ({
+      fd,
+      state: reader?.toString() ?? "ring not yet allocated",
+    }));
   }
 
   /** The control block's state now (for diagnostics). */
   get controlState(): Record<string, number> {
-    return Object.fromEntries(Object.entries(CONTROL).map(([k, i]) => [k, Atomics.load(this.#control, i)]));
+    return Object.fromEntries(
+      Object.entries(CONTROL).map(([k, i]) => [k, Atomics.load(this.#control, i)]),
+    );
   }
 
   /** Whether the thread holds its wake socket now (a libzt socket of its own). */
@@ -148,12 +154,15 @@ export class ReceiveThread {
     const control = this.#control;
     Atomics.add(control, CONTROL.SEQ, 1);
     Atomics.notify(control, CONTROL.SEQ);
-    // Inside a poll the thread cannot see SEQ: end the poll through its wake socket.
+    // Inside a poll the thread cannot see SEQ: end the poll through its wake socket, which the
+    // thread does not close while we hold it (SHUTTING), so the fd read after taking it is live.
     if (Atomics.load(control, CONTROL.PHASE) !== PHASE.POLLING) return;
+    if (
+      Atomics.compareExchange(control, CONTROL.WAKE_ARMED, WAKE.IDLE, WAKE.SHUTTING) !== WAKE.IDLE
+    ) return;
     const fd = Atomics.load(control, CONTROL.WAKE_FD);
-    if (fd >= 0 && Atomics.compareExchange(control, CONTROL.WAKE_ARMED, 0, 1) === 0) {
-      this.#calls.shutdown(fd, SOCK.SHUT_RD);
-    }
+    if (fd >= 0) this.#calls.shutdown(fd, SOCK.SHUT_RD);
+    Atomics.store(control, CONTROL.WAKE_ARMED, WAKE.SHUT);
   }
 
   /**

@@ -15,6 +15,7 @@ import {
   CONTROL,
   pushCommand,
   readCounters,
+  WAKE,
 } from "../../src/streams/receive_control.ts";
 import {
   type ReceiveCalls,
@@ -325,6 +326,26 @@ describe("the I/O thread's receive loop (fake libzt, fake clock)", () => {
     const h = new Harness();
     h.run([() => h.fake.arrive(5, { fail: ECONNRESET }, "eof")]);
     assert.equal(h.reader!.end, -ECONNRESET);
+  });
+
+  test("the wake socket is never closed while the JS thread holds it (lwIP would free it under the JS thread's shutdown)", () => {
+    const h = new Harness();
+    const closedAt: number[][] = [];
+    h.run([
+      () => Atomics.store(h.control, CONTROL.WAKE_ARMED, WAKE.SHUTTING), // the JS thread took it
+      () => closedAt.push([...h.fake.closed]),
+      () => (closedAt.push([...h.fake.closed]),
+        Atomics.store(h.control, CONTROL.WAKE_ARMED, WAKE.SHUT)), // handed back
+      () => closedAt.push([...h.fake.closed]),
+    ]);
+    assert.deepEqual(closedAt[0], [], "held: kept (and polled again)");
+    assert.deepEqual(closedAt[1], [], "still held: kept");
+    assert.deepEqual(closedAt[2], [WAKE_FD], "handed back: retired");
+    assert.equal(
+      Atomics.load(h.control, CONTROL.WAKE_ARMED),
+      WAKE.RETIRED,
+      "the last one retired at the end",
+    );
   });
 
   test("DETACH forgets the connection and says so; later polls leave it out", () => {
