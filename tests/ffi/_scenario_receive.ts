@@ -11,7 +11,7 @@
  *   options  invalid receiveThread / readBufferSize values
  */
 import { createHash, randomFillSync } from "node:crypto";
-import { adhocIPv4NetworkId, type TcpConn, type TcpListener, ZeroTierNode } from "../../mod.ts";
+import { adhocIPv4NetworkId, type TcpListener, ZeroTierNode } from "../../mod.ts";
 import { nodeInternals } from "../../src/observables/node.ts";
 import { reportError, sleep } from "./_helpers.ts";
 
