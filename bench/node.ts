@@ -69,7 +69,9 @@ export interface NodeSide {
   /** B's sink as "<address> <port>", for another sender (the C client's "go" line). */
   readonly sink: string;
   /** One measured transfer into B's sink made by `send` (another sender). */
-  receive(send: () => Promise<{ bytes: number; seconds: number; cpu: number; direct: boolean }>): Promise<NodeRun>;
+  receive(
+    send: () => Promise<{ bytes: number; seconds: number; cpu: number; direct: boolean }>,
+  ): Promise<NodeRun>;
   /** Stops both agents (their nodes first); once, however often it is called. */
   stop(): Promise<void>;
 }
@@ -85,13 +87,20 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
     console.error("preparing the npm package for the Node agents (build, pack, install) ...");
     if (rebuild) {
       const build = new URL("../scripts/build_npm.ts", import.meta.url).pathname;
-      const r = new Deno.Command(Deno.execPath(), { args: ["run", "-A", build], stdout: "null", stderr: "inherit" }).outputSync();
+      const r = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", build],
+        stdout: "null",
+        stderr: "inherit",
+      }).outputSync();
       if (!r.success) throw new Error("scripts/build_npm.ts failed");
     }
     prepareNodeProject();
   }
   const pool = nodeBenchThreadpool();
-  const env: Record<string, string> = { LIBZT_PATH: o.libzt, UV_THREADPOOL_SIZE: pool === "default" ? "" : pool };
+  const env: Record<string, string> = {
+    LIBZT_PATH: o.libzt,
+    UV_THREADPOOL_SIZE: pool === "default" ? "" : pool,
+  };
   const a = new Agent("nodeA", o.namespaces[0], "node", env);
   const b = new Agent("nodeB", o.namespaces[1], "node", env);
   const kill = () => {
@@ -104,10 +113,16 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
       b.call<{ nodeId: string }>("benchStart", { roots: o.roots, port: o.ztPort }),
     ]);
     await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 }, 50_000)));
-    await Promise.all([a, b].map((x) => x.call("join", { network: o.network, family: "IPv4", timeout: 45_000 }, 50_000)));
+    await Promise.all(
+      [a, b].map((x) =>
+        x.call("join", { network: o.network, family: "IPv4", timeout: 45_000 }, 50_000)
+      ),
+    );
     await b.call("benchSink", { port: o.port });
     const hostname = o.address(idB);
-    if (o.warmup > 0) await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
+    if (o.warmup > 0) {
+      await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
+    }
     let stopped: Promise<void> | undefined;
     type Sent = { bytes: number; seconds: number; cpu: number; direct: boolean };
     const receive = async (send: () => Promise<Sent>): Promise<NodeRun> => {
@@ -115,13 +130,25 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
       const sent = await send();
       const sink1 = cpuOf(await b.call("cpu"));
       const [sink] = await b.call<SinkStats[]>("benchSinkStats");
-      return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+      return {
+        ...sink,
+        mbps: sent.bytes / 1e6 / sent.seconds,
+        cpuClient: sent.cpu,
+        cpuServer: sink1 - sink0,
+        direct: sent.direct,
+      };
     };
     return {
       sink: `${hostname} ${o.port}`,
       receive,
       run: () =>
-        receive(() => a.call<Sent>("benchSend", { hostname, port: o.port, bytes: o.bytes, pacing: o.pacing }, 600_000)),
+        receive(() =>
+          a.call<Sent>(
+            "benchSend",
+            { hostname, port: o.port, bytes: o.bytes, pacing: o.pacing },
+            600_000,
+          )
+        ),
       stop() {
         stopped ??= Promise.all([a, b].map((x) => x.stop().catch(() => {}))).then(kill);
         return stopped;

@@ -53,14 +53,16 @@
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
 import { envNumber, libztOrExit } from "./_env.ts";
-import {
-  createTestNetwork,
-  type Host,
-  type TestNetwork,
-} from "../tests/real/netns.ts";
+import { createTestNetwork, type Host, type TestNetwork } from "../tests/real/netns.ts";
 import { Agent, withTimeout } from "../tests/real/_agent_client.ts";
 import { buildCPeer, CProcess } from "../tests/real/c_peer.ts";
-import { nodeBenchSkip, nodeBenchThreadpool, type NodeRun, type NodeSide, startNodeSide } from "./node.ts";
+import {
+  nodeBenchSkip,
+  nodeBenchThreadpool,
+  type NodeRun,
+  type NodeSide,
+  startNodeSide,
+} from "./node.ts";
 
 const ZT_PORT = 9993;
 const C_PORT = 7100;
@@ -81,7 +83,9 @@ function receiveDesign(spec: string): boolean | { wakeWithinMs?: number; wakeAft
   spec = spec.replace(/@\d+$/, "").replace(/\+sha$/, "");
   if (spec === "direct") return false;
   const [kind, ms, bytes] = spec.split(":");
-  if (kind !== "thread") throw new Error(`BENCH_COMPARE: unknown receiver ${spec} (direct, thread[:ms[:bytes]])`);
+  if (kind !== "thread") {
+    throw new Error(`BENCH_COMPARE: unknown receiver ${spec} (direct, thread[:ms[:bytes]])`);
+  }
   return {
     ...(ms ? { wakeWithinMs: Number(ms) } : {}),
     ...(bytes ? { wakeAfterBytes: Number(bytes) } : {}),
@@ -180,7 +184,9 @@ const describe = (r: Run) =>
   } s, receiver stalls ${r.stalls ?? "?"} (${(r.stalled ?? NaN).toFixed(1)} s${
     r.stallAt?.length ? ` at ${r.stallAt.join(", ")} MB` : ""
   }), read gaps 2-10 ms ${r.gaps2 ?? "?"}, 10-250 ms ${r.gaps10 ?? "?"}` +
-  (r.io ? `; I/O thread ${r.io.polls} polls, ${r.io.receives} receives, ${r.io.wakes} wake-ups` : "");
+  (r.io
+    ? `; I/O thread ${r.io.polls} polls, ${r.io.receives} receives, ${r.io.wakes} wake-ups`
+    : "");
 
 /** The kernel's UDP counters in a host's namespace (ZeroTier's own traffic is UDP). */
 interface UdpCounters {
@@ -192,13 +198,25 @@ interface UdpCounters {
 
 async function udpCounters(net: TestNetwork, host: Host): Promise<UdpCounters> {
   const text = await net.exec(host, ["cat", "/proc/net/snmp"]);
-  const [names, values] = text.split("\n").filter((l) => l.startsWith("Udp:")).map((l) => l.split(/\s+/).slice(1));
+  const [names, values] = text.split("\n").filter((l) => l.startsWith("Udp:")).map((l) =>
+    l.split(/\s+/).slice(1)
+  );
   const get = (k: string) => Number(values?.[names?.indexOf(k) ?? -1] ?? NaN);
-  return { InDatagrams: get("InDatagrams"), InErrors: get("InErrors"), RcvbufErrors: get("RcvbufErrors"), SndbufErrors: get("SndbufErrors") };
+  return {
+    InDatagrams: get("InDatagrams"),
+    InErrors: get("InErrors"),
+    RcvbufErrors: get("RcvbufErrors"),
+    SndbufErrors: get("SndbufErrors"),
+  };
 }
 
 /** What the kernel dropped in both leaves' namespaces between two readings. */
-const zeroUdp = (): UdpCounters => ({ InDatagrams: 0, InErrors: 0, RcvbufErrors: 0, SndbufErrors: 0 });
+const zeroUdp = (): UdpCounters => ({
+  InDatagrams: 0,
+  InErrors: 0,
+  RcvbufErrors: 0,
+  SndbufErrors: 0,
+});
 
 /** Adds the change from `before` to `after` into `total`. */
 function addUdp(total: UdpCounters, after: UdpCounters, before: UdpCounters): void {
@@ -283,7 +301,11 @@ async function runBench(): Promise<Results> {
       a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
       b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
       ...others.map((o) =>
-        o.agent.call<{ nodeId: string }>("benchStart", { roots, port: o.ztPort, receiveThread: o.receiveThread })
+        o.agent.call<{ nodeId: string }>("benchStart", {
+          roots,
+          port: o.ztPort,
+          receiveThread: o.receiveThread,
+        })
       ),
     ]);
     const client = new CProcess("zt_bench client", hostA, bin, [
@@ -294,7 +316,15 @@ async function runBench(): Promise<Results> {
       String(C_PORT),
       String(BYTES),
       // One run per round of each side it sends for.
-      String(RUNS * ["C", "C->rxzt", "C->sha", "C->Node", ...others.map((o) => `C->${o.spec}`)].filter((n) => ONLY ? ONLY.includes(n) : n !== "C->Node").length),
+      String(
+        RUNS * [
+          "C",
+          "C->rxzt",
+          "C->sha",
+          "C->Node",
+          ...others.map((o) => `C->${o.spec}`),
+        ].filter((n) => ONLY ? ONLY.includes(n) : n !== "C->Node").length,
+      ),
       String(WARMUP),
     ], { ...cEnv, ZT_BENCH_STEP: "1" });
     cprocs.push(client);
@@ -322,7 +352,9 @@ async function runBench(): Promise<Results> {
     }
 
     // rxzt on Node (koffi), when it can run: a third pair of nodes on their own ZeroTier port.
-    let node: NodeRun[] | string = ONLY && !ONLY.includes("Node") ? "BENCH_SIDES leaves it out" : nodeBenchSkip() ?? [];
+    let node: NodeRun[] | string = ONLY && !ONLY.includes("Node")
+      ? "BENCH_SIDES leaves it out"
+      : nodeBenchSkip() ?? [];
     let nodeSide: NodeSide | undefined;
     if (typeof node !== "string") {
       nodeSide = await startNodeSide({
@@ -358,7 +390,13 @@ async function runBench(): Promise<Results> {
       if (sent.bytes !== BYTES || received.bytes !== BYTES) {
         throw new Error(`transfer to C incomplete: ${JSON.stringify({ sent, received })}`);
       }
-      return { ...received, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: received.cpu, direct: sent.direct };
+      return {
+        ...received,
+        mbps: sent.bytes / 1e6 / sent.seconds,
+        cpuClient: sent.cpu,
+        cpuServer: received.cpu,
+        direct: sent.direct,
+      };
     };
     /** One transfer into an rxzt sink (both kinds of sender check the sink's count). */
     const intoRxzt = async (send: () => Promise<Transfer>, sinkAgent = b): Promise<Run> => {
@@ -366,8 +404,16 @@ async function runBench(): Promise<Results> {
       const sent = await send();
       const sink1 = cpuOf(await sinkAgent.call("cpu"));
       const [sink] = await sinkAgent.call<Transfer[]>("benchSinkStats");
-      if (sink?.bytes !== BYTES) throw new Error(`transfer to rxzt incomplete: ${JSON.stringify({ sent, sink })}`);
-      return { ...sink, mbps: sent.bytes / 1e6 / sent.seconds, cpuClient: sent.cpu, cpuServer: sink1 - sink0, direct: sent.direct };
+      if (sink?.bytes !== BYTES) {
+        throw new Error(`transfer to rxzt incomplete: ${JSON.stringify({ sent, sink })}`);
+      }
+      return {
+        ...sink,
+        mbps: sent.bytes / 1e6 / sent.seconds,
+        cpuClient: sent.cpu,
+        cpuServer: sink1 - sink0,
+        direct: sent.direct,
+      };
     };
     /** A C client's next transfer, to its own destination or to `to` ("<ip> <port>"). */
     const fromC = (proc: CProcess, to?: string) => async () => {
@@ -393,12 +439,24 @@ async function runBench(): Promise<Results> {
     const cToRxztSha256: Run[] = [];
     sides.push(
       { name: "rxzt->C", run: () => intoC(fromRxzt(ready.address, C_PORT)), runs: rxztToC },
-      { name: "C->rxzt", run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT}`)), runs: cToRxzt },
-      { name: "C->sha", run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT + 2}`)), runs: cToRxztSha256 },
+      {
+        name: "C->rxzt",
+        run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT}`)),
+        runs: cToRxzt,
+      },
+      {
+        name: "C->sha",
+        run: () => intoRxzt(fromC(client, `${hostname} ${RXZT_PORT + 2}`)),
+        runs: cToRxztSha256,
+      },
     );
     others.forEach((o, i) => {
       const to = `${adhocIPv4Address(network, otherIds[i].nodeId)} ${o.port}`;
-      sides.push({ name: `C->${o.spec}`, run: () => intoRxzt(fromC(client, to), o.agent), runs: o.runs });
+      sides.push({
+        name: `C->${o.spec}`,
+        run: () => intoRxzt(fromC(client, to), o.agent),
+        runs: o.runs,
+      });
     });
     // Only when BENCH_SIDES names them: the rxzt senders paced at the default rate, beside the others.
     const paced = (to: string, port: number) => () =>
@@ -408,7 +466,9 @@ async function runBench(): Promise<Results> {
       { name: "rxzt->C-paced", run: () => intoC(paced(ready.address, C_PORT)), runs: [] as Run[] },
     ].filter((x) => ONLY?.includes(x.name));
     sides.push(...extra);
-    if (nodeSide && typeof node !== "string") sides.push({ name: "Node", run: nodeSide.run, runs: node });
+    if (nodeSide && typeof node !== "string") {
+      sides.push({ name: "Node", run: nodeSide.run, runs: node });
+    }
     // Only when BENCH_SIDES names it: the C client into the Node sink (the runtimes' receivers, one sender).
     const cToNode: Run[] = [];
     if (nodeSide && ONLY?.includes("C->Node")) {
@@ -447,7 +507,11 @@ async function runBench(): Promise<Results> {
     const watchdog = setTimeout(async () => {
       for (const x of [a, b]) {
         const state = await x.call("ioState").catch((err) => (err as Error).message);
-        console.error(`parallel streams still running after 120 s; ${x.name} I/O thread: ${JSON.stringify(state)}`);
+        console.error(
+          `parallel streams still running after 120 s; ${x.name} I/O thread: ${
+            JSON.stringify(state)
+          }`,
+        );
       }
     }, 120_000);
     const par = await a.call<Transfer>(
@@ -559,7 +623,15 @@ console.log(row(["---", "---:", "---:", "---:", "---:", "---", "---"]));
 type Summary = ReturnType<typeof summary>;
 /** A table row of one side's medians. */
 const sideRow = (label: string, x: Summary, runs: string) =>
-  row([label, f(x.mbps), f(x.cpuPerGb, 2), f(x.cpuClient, 2), f(x.cpuServer, 2), runs, String(x.direct)]);
+  row([
+    label,
+    f(x.mbps),
+    f(x.cpuPerGb, 2),
+    f(x.cpuClient, 2),
+    f(x.cpuServer, 2),
+    runs,
+    String(x.direct),
+  ]);
 /** A table row of one side's medians divided by C's. */
 const ratioRow = (label: string, x: Summary) =>
   row([
@@ -576,7 +648,9 @@ console.log(sideRow("rxzt", rx, rx.all));
 console.log(ratioRow("rxzt / C", rx));
 const nd = typeof r.node === "string" ? undefined : summary(r.node);
 if (nd) {
-  console.log(sideRow(`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, nd, nd.all));
+  console.log(
+    sideRow(`rxzt on Node (koffi, UV_THREADPOOL_SIZE ${nodeBenchThreadpool()})`, nd, nd.all),
+  );
   console.log(ratioRow("Node / C", nd));
 }
 const toC = summary(r.rxztToC), fromCSide = summary(r.cToRxzt), sha = summary(r.cToRxztSha256);
@@ -585,7 +659,9 @@ console.log(sideRow("C sends, rxzt receives", fromCSide, fromCSide.all));
 console.log(sideRow("C sends, rxzt receives, consumer SHA-256s each chunk", sha, sha.all));
 for (const o of r.compare) {
   const x = summary(o.runs);
-  console.log(sideRow(/paced|Node/.test(o.spec) ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all));
+  console.log(
+    sideRow(/paced|Node/.test(o.spec) ? o.spec : `C sends, rxzt receives (${o.spec})`, x, x.all),
+  );
 }
 console.log(sideRow(
   `rxzt, ${r.parallel.streams} parallel streams x ${r.parallel.bytesEach} bytes`,
@@ -601,7 +677,9 @@ console.log(
     `C to rxzt, SHA-256 consumer ${stallSummary(r.cToRxztSha256)}` +
     r.compare.map((o) => `; C to rxzt (${o.spec}) ${stallSummary(o.runs)}`).join(""),
 );
-console.log(`kernel UDP counters over the single-stream runs: C (${r.udp.c}); rxzt (${r.udp.rxzt})`);
+console.log(
+  `kernel UDP counters over the single-stream runs: C (${r.udp.c}); rxzt (${r.udp.rxzt})`,
+);
 console.log();
 console.log(
   "event delay (rxzt's part only: from its libzt callback to an events$ subscriber; not the time an event " +
@@ -617,15 +695,23 @@ console.log(
 );
 // Receiver stalls per GB, C -> rxzt over C -> C (a C side without a stall counts as one).
 const stallsPerGb = (runs: Run[], floor = 0) =>
-  Math.max(floor, runs.reduce((sum, x) => sum + (x.stalls ?? 0), 0)) / ((runs.length * BYTES) / 1e9);
+  Math.max(floor, runs.reduce((sum, x) => sum + (x.stalls ?? 0), 0)) /
+  ((runs.length * BYTES) / 1e9);
 const stallRatio = stallsPerGb(r.cToRxzt) / stallsPerGb(r.c, 1);
 const shaRatio = sha.mbps / fromCSide.mbps;
 console.log(
-  `receive-path targets: receiver stalls per GB rxzt/c <= 2.0: ${stallRatio <= 2 ? "met" : "MISSED"} ` +
-    `(goal 1.0: ${stallRatio <= 1 ? "met" : "missed"}); SHA-256 consumer >= 0.8 of plain: ${shaRatio >= 0.8 ? "met" : "MISSED"}`,
+  `receive-path targets: receiver stalls per GB rxzt/c <= 2.0: ${
+    stallRatio <= 2 ? "met" : "MISSED"
+  } ` +
+    `(goal 1.0: ${stallRatio <= 1 ? "met" : "missed"}); SHA-256 consumer >= 0.8 of plain: ${
+      shaRatio >= 0.8 ? "met" : "MISSED"
+    }`,
 );
-if (nd) console.log(`Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`);
-else console.log(`Node (koffi) part skipped: ${r.node}`);
+if (nd) {
+  console.log(
+    `Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`,
+  );
+} else console.log(`Node (koffi) part skipped: ${r.node}`);
 console.log(`receiver stalls per GB rxzt/c: ${stallRatio.toFixed(2)}`);
 console.log(`ratio sha256-consumer/plain rxzt: ${shaRatio.toFixed(2)}`);
 if (nd) console.log(`ratio node/c single-stream: ${(nd.mbps / c.mbps).toFixed(2)}`);

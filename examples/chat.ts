@@ -19,7 +19,9 @@ if (Deno.args[0]) {
   conn = await node.connect({ hostname: Deno.args[0], port: PORT, timeout: 30_000 });
 } else {
   const listener = node.listen({ port: PORT });
-  console.log(`waiting for a chat partner on ${network.assignedAddresses.map((a) => a.address).join(" or ")}`);
+  console.log(
+    `waiting for a chat partner on ${network.assignedAddresses.map((a) => a.address).join(" or ")}`,
+  );
   conn = await listener.accept();
   listener.close();
 }
@@ -28,11 +30,12 @@ console.log(`connected to ${conn.remoteAddr.hostname}; type lines, Ctrl-D to lea
 // Incoming: bytes → text → the terminal, through an RxJS pipeline.
 const decoder = new TextDecoder();
 const partnerLeft = new Promise<void>((resolve) =>
-  fromReadable(conn.readable).pipe(map((chunk) => decoder.decode(chunk, { stream: true }))).subscribe({
-    next: (text) => void Deno.stdout.write(new TextEncoder().encode(`> ${text}`)),
-    complete: () => (console.log("(partner left)"), resolve()),
-    error: (err) => (console.log(`(connection lost: ${err.code})`), resolve()),
-  })
+  fromReadable(conn.readable).pipe(map((chunk) => decoder.decode(chunk, { stream: true })))
+    .subscribe({
+      next: (text) => void Deno.stdout.write(new TextEncoder().encode(`> ${text}`)),
+      complete: () => (console.log("(partner left)"), resolve()),
+      error: (err) => (console.log(`(connection lost: ${err.code})`), resolve()),
+    })
 );
 
 // Outgoing: the terminal's lines into the connection. Ctrl-D half-closes: the partner

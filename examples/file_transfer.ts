@@ -23,7 +23,11 @@ function meter(label: string, total?: number) {
       const now = performance.now();
       if (now - last > 500) {
         last = now;
-        console.log(`${label} ${(bytes / 1e6).toFixed(1)} MB${total ? ` of ${(total / 1e6).toFixed(1)} MB` : ""}`);
+        console.log(
+          `${label} ${(bytes / 1e6).toFixed(1)} MB${
+            total ? ` of ${(total / 1e6).toFixed(1)} MB` : ""
+          }`,
+        );
       }
       controller.enqueue(chunk);
     },
@@ -37,7 +41,9 @@ try {
   const network = await node.join(networkId, { timeout: 60_000 });
   if (mode === "receive" && a) {
     const listener = node.listen({ port: PORT });
-    console.log(`receiving on ${network.assignedAddresses.map((x) => x.address).join(" or ")} port ${PORT}`);
+    console.log(
+      `receiving on ${network.assignedAddresses.map((x) => x.address).join(" or ")} port ${PORT}`,
+    );
     const conn = await listener.accept();
     listener.close();
     const m = meter("received");
@@ -56,7 +62,11 @@ try {
     await file.readable.pipeThrough(m.stream).pipeTo(conn.writable); // closing it half-closes
     const { bytes, sha256 } = m.done();
     const theirs = await new Response(conn.readable).text();
-    console.log(`done: ${bytes} bytes, sha256 ${sha256}; receiver's ${theirs === sha256 ? "matches" : `DIFFERS: ${theirs}`}`);
+    console.log(
+      `done: ${bytes} bytes, sha256 ${sha256}; receiver's ${
+        theirs === sha256 ? "matches" : `DIFFERS: ${theirs}`
+      }`,
+    );
   } else {
     console.error("usage: file_transfer.ts receive <out-file> | send <address> <file>");
   }

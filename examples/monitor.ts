@@ -15,12 +15,18 @@ console.log(`${time()} node ${node.nodeId} up (libzt: ${node.libraryPath})`);
 const lines$ = merge(
   node.online$.pipe(map((up) => `node ${up ? "ONLINE" : "offline"}`)),
   node.network$(networkId).pipe(
-    map((n) => `network ${n.networkId} ${n.status} ${n.name} ipv4:${n.readyIPv4} ipv6:${n.readyIPv6} ` +
-      n.assignedAddresses.map((a) => `${a.address}/${a.prefixLength}`).join(" ")),
+    map((n) =>
+      `network ${n.networkId} ${n.status} ${n.name} ipv4:${n.readyIPv4} ipv6:${n.readyIPv6} ` +
+      n.assignedAddresses.map((a) => `${a.address}/${a.prefixLength}`).join(" ")
+    ),
     distinctUntilChanged(),
   ),
   node.peer$().pipe(
-    map((p) => `peer ${p.peerId} ${p.role} ${p.link} latency=${p.latency ?? "?"}ms paths=[${p.paths.map((x) => `${x.address}/${x.port}`).join(", ")}]`),
+    map((p) =>
+      `peer ${p.peerId} ${p.role} ${p.link} latency=${p.latency ?? "?"}ms paths=[${
+        p.paths.map((x) => `${x.address}/${x.port}`).join(", ")
+      }]`
+    ),
   ),
   node.address$.pipe(map((a) => `address ${a.added ? "+" : "-"} ${a.address} on ${a.networkId}`)),
 );

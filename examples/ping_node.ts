@@ -22,7 +22,9 @@ try {
   console.log(`node ${node.nodeId} started; waiting to come online...`);
   await node.waitUntilOnline({ timeout: 60_000, signal: interrupted.signal });
   const network = await node.join(networkId, { timeout: 60_000, signal: interrupted.signal });
-  for (const a of network.assignedAddresses) console.log(`ping me at ${a.address} (network ${network.networkId})`);
+  for (const a of network.assignedAddresses) {
+    console.log(`ping me at ${a.address} (network ${network.networkId})`);
+  }
 } catch (err) {
   if (!interrupted.signal.aborted) {
     console.error(`${(err as { code?: string }).code ?? "ERROR"}: ${(err as Error).message}`);

@@ -30,7 +30,11 @@ const outDir = join(root, "npm");
 /** The package's entry points: export name to source file (dnt's `entryPoints`). */
 export const ENTRY_POINTS = { ".": "mod_node.ts" } as const;
 /** The preload that sizes libuv's threadpool (`node --import rxzt/threadpool`), shipped as is. */
-export const THREADPOOL_PRELOAD = { export: "./threadpool", source: "scripts/threadpool.cjs", file: "threadpool.cjs" } as const;
+export const THREADPOOL_PRELOAD = {
+  export: "./threadpool",
+  source: "scripts/threadpool.cjs",
+  file: "threadpool.cjs",
+} as const;
 /** Modules loaded as worker threads (by URL, so no import reaches them): compiled beside the rest. */
 export const WORKER_ENTRY_POINTS = ["src/ffi/receive_worker_node.ts"] as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
@@ -44,7 +48,11 @@ interface DenoConfig {
 }
 
 function run(cmd: string, args: string[], cwd: string, show = false): string {
-  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", show ? "inherit" : "pipe", "inherit"] }) ?? "";
+  return execFileSync(cmd, args, {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", show ? "inherit" : "pipe", "inherit"],
+  }) ?? "";
 }
 
 /** Installs the build tools (tsc, koffi's types) from scripts/package-lock.json if missing. */
@@ -102,7 +110,8 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
   const pkg = {
     name: "rxzt",
     version: deno.version,
-    description: "Reactive TypeScript library for libzt (the ZeroTier SDK): an embedded ZeroTier node, " +
+    description:
+      "Reactive TypeScript library for libzt (the ZeroTier SDK): an embedded ZeroTier node, " +
       "every event as an RxJS observable, TCP/UDP as web streams. Node build (koffi).",
     license: deno.license,
     type: "module",
@@ -110,7 +119,9 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
     types: dts(ENTRY_POINTS["."]),
     exports: {
       ...Object.fromEntries(
-        Object.entries(ENTRY_POINTS).map(([name, file]) => [name, { types: dts(file), import: js(file) }]),
+        Object.entries(ENTRY_POINTS).map((
+          [name, file],
+        ) => [name, { types: dts(file), import: js(file) }]),
       ),
       [THREADPOOL_PRELOAD.export]: `./${THREADPOOL_PRELOAD.file}`,
     },
@@ -127,7 +138,10 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
   writeFileSync(join(outDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
   writeFileSync(join(outDir, "README.md"), readFileSync(join(root, "README.md")));
   writeFileSync(join(outDir, "LICENSE"), readFileSync(join(root, "LICENSE")));
-  writeFileSync(join(outDir, THREADPOOL_PRELOAD.file), readFileSync(join(root, THREADPOOL_PRELOAD.source)));
+  writeFileSync(
+    join(outDir, THREADPOOL_PRELOAD.file),
+    readFileSync(join(root, THREADPOOL_PRELOAD.source)),
+  );
   return pkg;
 }
 
@@ -143,24 +157,34 @@ function checkOutput(): void {
   for (const ts of DENO_ONLY) {
     const stem = ts.replace(/\.ts$/, "");
     const leaked = files.filter((f) => f === `${stem}.js` || f === `${stem}.d.ts`);
-    if (leaked.length) throw new Error(`Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`);
+    if (leaked.length) {
+      throw new Error(`Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`);
+    }
   }
   for (const f of files.filter((f) => f.endsWith(".js"))) {
     // Code only: the docs may well mention Deno.dlopen.
-    const text = readFileSync(join(outDir, "esm", f), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
-    if (/\bDeno\.(dlopen|UnsafeCallback|UnsafePointer)/.test(text)) throw new Error(`${f} uses Deno's FFI`);
+    const text = readFileSync(join(outDir, "esm", f), "utf8").replace(/\/\*[\s\S]*?\*\//g, "")
+      .replace(/^\s*\/\/.*$/gm, "");
+    if (/\bDeno\.(dlopen|UnsafeCallback|UnsafePointer)/.test(text)) {
+      throw new Error(`${f} uses Deno's FFI`);
+    }
     if (/from\s+["'][^"']+\.ts["']/.test(text)) throw new Error(`${f} still imports a .ts file`);
   }
   // Same public names as the Deno entry point (both re-export src/api.ts only).
   const denoEntry = readFileSync(join(root, "mod.ts"), "utf8");
   const nodeEntry = readFileSync(join(root, ENTRY_POINTS["."]), "utf8");
-  const reexports = (src: string) => [...src.matchAll(/^export \* from "(.+)";$/gm)].map((m) => m[1]).sort();
+  const reexports = (src: string) =>
+    [...src.matchAll(/^export \* from "(.+)";$/gm)].map((m) => m[1]).sort();
   if (JSON.stringify(reexports(denoEntry)) !== JSON.stringify(reexports(nodeEntry))) {
     throw new Error("mod.ts and mod_node.ts must re-export the same modules");
   }
   const listing = run("npm", ["pack", "--dry-run", "--json"], outDir);
-  const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-  if (packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$)/.test(p))) {
+  const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0].files.map((f) =>
+    f.path
+  );
+  if (
+    packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$)/.test(p))
+  ) {
     throw new Error(`unexpected files in the package: ${packed.join(", ")}`);
   }
   console.log(`npm/: ${packed.length} files would be published`);
@@ -174,5 +198,9 @@ if (import.meta.main) {
   compile();
   const pkg = writeMetadata(deno);
   checkOutput();
-  console.log(`built ${pkg.name}@${pkg.version} in ${relative(root, outDir) || "."}/ (${dirname(String(pkg.main))})`);
+  console.log(
+    `built ${pkg.name}@${pkg.version} in ${relative(root, outDir) || "."}/ (${
+      dirname(String(pkg.main))
+    })`,
+  );
 }

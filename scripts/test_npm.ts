@@ -40,17 +40,30 @@ export function prepareNodeProject(): string {
   }
   rmSync(SCRATCH, { recursive: true, force: true });
   mkdirSync(SCRATCH, { recursive: true });
-  const packed = JSON.parse(sh("npm", ["pack", "--json", "--pack-destination", SCRATCH], pkgDir)) as { filename: string }[];
+  const packed = JSON.parse(
+    sh("npm", ["pack", "--json", "--pack-destination", SCRATCH], pkgDir),
+  ) as { filename: string }[];
   const tarball = packed[0].filename;
   writeFileSync(
     join(SCRATCH, "package.json"),
-    JSON.stringify({ name: "rxzt-npm-test", private: true, type: "module", dependencies: { rxzt: `file:./${tarball}` } }, null, 2),
+    JSON.stringify(
+      {
+        name: "rxzt-npm-test",
+        private: true,
+        type: "module",
+        dependencies: { rxzt: `file:./${tarball}` },
+      },
+      null,
+      2,
+    ),
   );
   console.log(`installing ${tarball} into ${SCRATCH}`);
   sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], SCRATCH);
 
   const testsDir = join(SCRATCH, "tests");
-  const sources = readdirSync(join(root, "tests", "npm")).filter((f) => f.endsWith(".ts")).map((f) => join(root, "tests", "npm", f));
+  const sources = readdirSync(join(root, "tests", "npm")).filter((f) => f.endsWith(".ts")).map((
+    f,
+  ) => join(root, "tests", "npm", f));
   const tsconfig = {
     compilerOptions: {
       target: "ES2022",
@@ -73,22 +86,37 @@ export function prepareNodeProject(): string {
   };
   const config = join(SCRATCH, "tsconfig.tests.json");
   writeFileSync(config, JSON.stringify(tsconfig, null, 2));
-  execFileSync("node", [join(tools, "typescript", "bin", "tsc"), "-p", config], { cwd: SCRATCH, stdio: "inherit" });
+  execFileSync("node", [join(tools, "typescript", "bin", "tsc"), "-p", config], {
+    cwd: SCRATCH,
+    stdio: "inherit",
+  });
   return testsDir;
 }
 
 if (import.meta.main) {
   const testsDir = prepareNodeProject();
-  const files = readdirSync(testsDir).filter((f) => f.endsWith("_test.js")).sort().map((f) => join(testsDir, f));
-  console.log(`${execFileSync("node", ["--version"], { encoding: "utf8" }).trim()}: node --test ${files.map((f) => f.slice(testsDir.length + 1)).join(" ")}`);
-  const result = spawnSync("node", ["--test", "--test-concurrency=1", "--test-reporter=spec", ...files], {
+  const files = readdirSync(testsDir).filter((f) => f.endsWith("_test.js")).sort().map((f) =>
+    join(testsDir, f)
+  );
+  console.log(
+    `${execFileSync("node", ["--version"], { encoding: "utf8" }).trim()}: node --test ${
+      files.map((f) => f.slice(testsDir.length + 1)).join(" ")
+    }`,
+  );
+  const result = spawnSync("node", [
+    "--test",
+    "--test-concurrency=1",
+    "--test-reporter=spec",
+    ...files,
+  ], {
     cwd: SCRATCH,
     env: { ...process.env, RXZT_REPO: root, RXZT_NPM_PROJECT: SCRATCH },
     stdio: ["ignore", "pipe", "inherit"],
     encoding: "utf8",
   });
   process.stdout.write(result.stdout);
-  const count = (what: string) => Number((result.stdout.match(new RegExp(`^ℹ ${what} (\\d+)`, "m")) ?? [])[1] ?? 0);
+  const count = (what: string) =>
+    Number((result.stdout.match(new RegExp(`^ℹ ${what} (\\d+)`, "m")) ?? [])[1] ?? 0);
   console.log(`node: ${count("pass")} passed, ${count("fail")} failed`);
   process.exit(result.status ?? 1);
 }

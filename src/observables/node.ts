@@ -180,7 +180,10 @@ export interface NodeInternals {
   /** What the I/O thread did so far (absent without one). */
   readonly receiveCounters?: ReceiveCounters;
   /** The I/O thread's control block and each ring's header now (absent without one). */
-  readonly receiveState?: { control: Record<string, number>; rings: { fd: number; state: string }[] };
+  readonly receiveState?: {
+    control: Record<string, number>;
+    rings: { fd: number; state: string }[];
+  };
 }
 
 let internalsOf: (node: ZeroTierNode) => NodeInternals;

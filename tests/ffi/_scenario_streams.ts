@@ -91,7 +91,13 @@ function isBounded(conn: TcpConn): boolean | undefined {
   if ((flags & Z_O_NONBLOCK) !== 0) return true;
   const tv = new BigInt64Array(2);
   const len = new Uint32Array([16]);
-  const rc = standin.symbols.zts_bsd_getsockopt(fd, Z_SOL_SOCKET, Z_SO_RCVTIMEO, new Uint8Array(tv.buffer), len);
+  const rc = standin.symbols.zts_bsd_getsockopt(
+    fd,
+    Z_SOL_SOCKET,
+    Z_SO_RCVTIMEO,
+    new Uint8Array(tv.buffer),
+    len,
+  );
   if (rc < 0) return undefined;
   const ms = Number(tv[0]) * 1000 + Number(tv[1]) / 1000;
   return ms > 0 && ms <= 1000;
@@ -133,7 +139,11 @@ async function keepAliveDefaults(node: ZeroTierNode) {
   const L = node.listen({ hostname: "127.0.0.1", port: 0 });
   const c = await node.connect({ hostname: "127.0.0.1", port: L.addr.port });
   const s = await L.accept();
-  const facts = { connected: keepAliveOf(c), accepted: keepAliveOf(s), afterDisable: [] as number[] | undefined };
+  const facts = {
+    connected: keepAliveOf(c),
+    accepted: keepAliveOf(s),
+    afterDisable: [] as number[] | undefined,
+  };
   c.setKeepAlive(false);
   facts.afterDisable = keepAliveOf(c);
   c.close();
@@ -195,7 +205,10 @@ interface Counts {
 
 function countsFrom(node: ZeroTierNode, base: number): Counts {
   // The I/O thread's wake socket is libzt's too, but no socket of the app's.
-  return { node: node.openSockets, host: hostSockets() - base - nodeInternals(node).ioThreadSockets };
+  return {
+    node: node.openSockets,
+    host: hostSockets() - base - nodeInternals(node).ioThreadSockets,
+  };
 }
 
 /** Waits (up to `ms`) until the counts equal `want`, then reports them as they are. */
@@ -736,7 +749,9 @@ async function release(node: ZeroTierNode) {
       const receivedAfter300ms = received;
       const reason = new Error("stop pacing");
       const t = performance.now();
-      const abort = after300ms.state === "pending" ? await settle(writer.abort(reason), 500) : undefined;
+      const abort = after300ms.state === "pending"
+        ? await settle(writer.abort(reason), 500)
+        : undefined;
       const abortMs = Math.round(performance.now() - t);
       const writeResult = await settle(write, 200, reason);
       c.close();
@@ -748,7 +763,9 @@ async function release(node: ZeroTierNode) {
     const unpaced = await pacedWrite(false);
     const [c, s] = await pair();
     const rateTooLow = settleSync(() => c.setSendPacing(true, { bytesPerSecond: 999_999 }));
-    const unknownOption = settleSync(() => c.setSendPacing(true, { rate: 5 } as unknown as { bytesPerSecond: number }));
+    const unknownOption = settleSync(() =>
+      c.setSendPacing(true, { rate: 5 } as unknown as { bytesPerSecond: number })
+    );
     c.close();
     s.close();
     out.pacing = { paced, unpaced, rateTooLow, unknownOption, end: await when(1) };
@@ -774,7 +791,10 @@ async function release(node: ZeroTierNode) {
     // A peer that reads everything: the close goes through once the data is out, ending in EOF.
     const [c2, s2] = await pair();
     c2.setLinger(10);
-    const reading = settle(readAll(s2.readable).then((r) => `${r.bytes} bytes, sha256 ${r.sha256}`), 5000);
+    const reading = settle(
+      readAll(s2.readable).then((r) => `${r.bytes} bytes, sha256 ${r.sha256}`),
+      5000,
+    );
     const w2 = c2.writable.getWriter();
     const payload = random(4 * 1024 * 1024);
     await w2.write(payload);
@@ -788,7 +808,9 @@ async function release(node: ZeroTierNode) {
       afterLinger,
       lingerEndedMs,
       peerRead,
-      sent: `${payload.byteLength} bytes, sha256 ${createHash("sha256").update(payload).digest("hex")}`,
+      sent: `${payload.byteLength} bytes, sha256 ${
+        createHash("sha256").update(payload).digest("hex")
+      }`,
       delivered,
       end: await when(1),
     };

@@ -464,7 +464,11 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
   test("connections start with keep-alive (30 s idle, 5 s interval, 4 probes); setKeepAlive(false) turns it off", () => {
     const f = facts<DataFacts>("data").keepAlive;
     const want = [1, DEFAULT_KEEPALIVE.idle, DEFAULT_KEEPALIVE.interval, DEFAULT_KEEPALIVE.count];
-    assert.deepEqual(f.connected, want, "connected socket: SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT");
+    assert.deepEqual(
+      f.connected,
+      want,
+      "connected socket: SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT",
+    );
     assert.deepEqual(f.accepted, want, "accepted socket");
     assert.equal(f.afterDisable?.[0], 0, "SO_KEEPALIVE after setKeepAlive(false)");
   });
@@ -473,7 +477,11 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     const data = facts<DataFacts>("data");
     const f = data.acceptedBlocking;
     assert.equal(f.result.state, "fulfilled");
-    assert.equal(f.boundedBeforeRead, true, "accepted socket is non-blocking or has a receive timeout");
+    assert.equal(
+      f.boundedBeforeRead,
+      true,
+      "accepted socket is non-blocking or has a receive timeout",
+    );
     assert.ok(f.readCallMs < f.delayMs / 2, `read() held the thread for ${f.readCallMs} ms`);
     for (const mode of MODES) {
       assert.equal(
@@ -545,16 +553,32 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
   test("send pacing at 1 MB/s holds a 16 MB write back; abort() ends the pause at once; unpaced it goes through", () => {
     const { paced, unpaced } = facts<ReleaseFacts>("release").pacing;
     assert.equal(paced.after300ms.state, "pending", "paced: still writing after 300 ms");
-    assert.ok(paced.receivedAfter300ms < 16 * 1024 * 1024, `paced: the peer had ${paced.receivedAfter300ms} bytes`);
+    assert.ok(
+      paced.receivedAfter300ms < 16 * 1024 * 1024,
+      `paced: the peer had ${paced.receivedAfter300ms} bytes`,
+    );
     assert.equal(paced.abort?.state, "fulfilled", "abort() settled");
     assert.ok(paced.abortMs < 100, `abort() took ${paced.abortMs} ms`);
-    assert.equal(paced.writeResult.state, "rejected", "the paced write rejected with the abort reason");
-    assert.equal(unpaced.after300ms.state, "fulfilled", "unpaced: the write was done within 300 ms");
+    assert.equal(
+      paced.writeResult.state,
+      "rejected",
+      "the paced write rejected with the abort reason",
+    );
+    assert.equal(
+      unpaced.after300ms.state,
+      "fulfilled",
+      "unpaced: the write was done within 300 ms",
+    );
   });
 
   test("setSendPacing: a rate under 1 MB/s or an unknown option is an InvalidArgumentError", () => {
     const f = facts<ReleaseFacts>("release").pacing;
-    const low = rejectedWith(f.rateTooLow, "InvalidArgumentError", "EINVAL", "bytesPerSecond 999999");
+    const low = rejectedWith(
+      f.rateTooLow,
+      "InvalidArgumentError",
+      "EINVAL",
+      "bytesPerSecond 999999",
+    );
     assert.equal(low.argument, "bytesPerSecond");
     rejectedWith(f.unknownOption, "InvalidArgumentError", "EINVAL", "option rate");
     counts(f.end, 1, "after the pacing checks");
@@ -564,10 +588,22 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     const f = facts<ReleaseFacts>("release").linger;
     assert.equal(f.blocked, true, "the peer's buffers were full");
     assert.ok(f.closeMs < 50, `close() took ${f.closeMs} ms`);
-    assert.deepEqual(f.stillLingering, { node: 2, host: 3 }, "300 ms later: rxzt forgot it, the stack still holds it");
+    assert.deepEqual(
+      f.stillLingering,
+      { node: 2, host: 3 },
+      "300 ms later: rxzt forgot it, the stack still holds it",
+    );
     counts(f.afterLinger, 2, "after the linger time");
-    assert.ok(f.lingerEndedMs >= 900 && f.lingerEndedMs < 2500, `the socket was freed after ${f.lingerEndedMs} ms`);
-    const err = rejectedWith(f.peerRead, "LibztCallError", "ECONNRESET", "the peer's read after the linger");
+    assert.ok(
+      f.lingerEndedMs >= 900 && f.lingerEndedMs < 2500,
+      `the socket was freed after ${f.lingerEndedMs} ms`,
+    );
+    const err = rejectedWith(
+      f.peerRead,
+      "LibztCallError",
+      "ECONNRESET",
+      "the peer's read after the linger",
+    );
     assert.ok(err);
   });
 

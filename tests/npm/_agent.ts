@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
-import { type SinkStats, sinkConnection } from "./_bench_sink.ts";
+import { sinkConnection, type SinkStats } from "./_bench_sink.ts";
 import {
   createRootSet,
   generateIdentity,
@@ -26,7 +26,10 @@ import {
 let node: ZeroTierNode | undefined;
 let startedAt = 0;
 const onlineChanges: { online: boolean; at: number }[] = [];
-const peerHistory = new Map<string, { link: string; event: string; paths: string[]; at: number }[]>();
+const peerHistory = new Map<
+  string,
+  { link: string; event: string; paths: string[]; at: number }[]
+>();
 const eventDelays: number[] = [];
 const eventDelayTypes: string[] = [];
 const runtime = "Deno" in globalThis ? "deno" : "node";
@@ -40,11 +43,13 @@ const cpuSeconds = (u: { user: number; system: number }) => (u.user + u.system) 
 
 // Whether some leaf peer is (or becomes within `ms`) reached directly rather than through the root.
 function waitLeafDirect(ms: number): Promise<boolean> {
-  return firstValueFrom(node!.peer$().pipe(
-    filter((p) => p.role === "leaf" && p.link === "DIRECT"),
-    map(() => true),
-    timeout({ first: ms, with: () => of(false) }),
-  ));
+  return firstValueFrom(
+    node!.peer$().pipe(
+      filter((p) => p.role === "leaf" && p.link === "DIRECT"),
+      map(() => true),
+      timeout({ first: ms, with: () => of(false) }),
+    ),
+  );
 }
 
 // Writes `bytes` from the fixed buffer, half-closes, reads the sink's 8-byte count.
@@ -66,7 +71,9 @@ async function handle(c: Command): Promise<unknown> {
   switch (c.cmd) {
     case "makePlanet": {
       const secret = generateIdentity();
-      const planet = createRootSet({ roots: [{ identity: publicIdentity(secret), endpoints: [c.endpoint as string] }] });
+      const planet = createRootSet({
+        roots: [{ identity: publicIdentity(secret), endpoints: [c.endpoint as string] }],
+      });
       return { secret, roots: Buffer.from(planet.bytes).toString("base64") };
     }
     case "start":
@@ -82,10 +89,17 @@ async function handle(c: Command): Promise<unknown> {
         timeout: 20_000,
         ...(c.receiveThread === undefined ? {} : { receiveThread: c.receiveThread as boolean }),
       });
-      node.online$.subscribe((online) => onlineChanges.push({ online, at: performance.now() - startedAt }));
+      node.online$.subscribe((online) =>
+        onlineChanges.push({ online, at: performance.now() - startedAt })
+      );
       node.peer$().subscribe((p: PeerState) => {
         const list = peerHistory.get(p.peerId) ?? [];
-        list.push({ link: p.link, event: p.lastEvent, paths: p.paths.map((x) => `${x.address}/${x.port}`), at: performance.now() - startedAt });
+        list.push({
+          link: p.link,
+          event: p.lastEvent,
+          paths: p.paths.map((x) => `${x.address}/${x.port}`),
+          at: performance.now() - startedAt,
+        });
         peerHistory.set(p.peerId, list);
       });
       if (c.cmd === "benchStart") {
@@ -101,8 +115,15 @@ async function handle(c: Command): Promise<unknown> {
       return { onlineMs: onlineChanges.find((x) => x.online)?.at, runtime };
     case "join": {
       const t0 = performance.now();
-      const state = await node!.join(c.network as string, { family: c.family as "IPv4" | "IPv6", timeout: c.timeout as number });
-      return { state, readyMs: performance.now() - t0, libztAddresses: node!.addresses(c.network as string) };
+      const state = await node!.join(c.network as string, {
+        family: c.family as "IPv4" | "IPv6",
+        timeout: c.timeout as number,
+      });
+      return {
+        state,
+        readyMs: performance.now() - t0,
+        libztAddresses: node!.addresses(c.network as string),
+      };
     }
     case "peerHistory":
       return peerHistory.get(c.peer as string) ?? [];
@@ -110,13 +131,19 @@ async function handle(c: Command): Promise<unknown> {
       return Object.fromEntries(peerHistory);
     case "waitPeerLink": {
       const t0 = performance.now();
-      const state = await firstValueFrom(node!.peer$(c.peer as string).pipe(filter((p) => p.link === c.link)));
+      const state = await firstValueFrom(
+        node!.peer$(c.peer as string).pipe(filter((p) => p.link === c.link)),
+      );
       return { state, waitedMs: performance.now() - t0 };
     }
     case "poke": {
       // A connection attempt toward a closed port: packets flow to the peer (it answers with a reset).
       try {
-        const conn = await node!.connect({ hostname: c.address as string, port: c.port as number, timeout: c.timeout as number });
+        const conn = await node!.connect({
+          hostname: c.address as string,
+          port: c.port as number,
+          timeout: c.timeout as number,
+        });
         await conn.close();
       } catch { /* expected: refused or timed out */ }
       return {};
@@ -134,7 +161,9 @@ async function handle(c: Command): Promise<unknown> {
               bytes += chunk.byteLength;
             }
             const w = conn.writable.getWriter();
-            await w.write(new TextEncoder().encode(JSON.stringify({ digest: hash.digest("hex"), bytes })));
+            await w.write(
+              new TextEncoder().encode(JSON.stringify({ digest: hash.digest("hex"), bytes })),
+            );
             await w.close();
           })().catch((err) => console.error("sink:", err));
         }
@@ -144,14 +173,20 @@ async function handle(c: Command): Promise<unknown> {
     case "echoServer": {
       const listener = node!.listen({ port: c.port as number });
       (async () => {
-        for await (const conn of listener) conn.readable.pipeTo(conn.writable).catch((err) => console.error("echo:", err));
+        for await (const conn of listener) {
+          conn.readable.pipeTo(conn.writable).catch((err) => console.error("echo:", err));
+        }
       })();
       return { addr: listener.addr };
     }
     case "send": {
       // Stream `bytes` of pseudo-random data, half-close, read the sink's digest.
       const t0 = performance.now();
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       const connectMs = performance.now() - t0;
       const total = c.bytes as number;
       const chunk = new Uint8Array(256 * 1024);
@@ -162,7 +197,9 @@ async function handle(c: Command): Promise<unknown> {
       for (let sent = 0; sent < total;) {
         const n = Math.min(chunk.length, total - sent);
         const words = new Uint32Array(chunk.buffer, 0, n >> 2);
-        for (let i = 0; i < words.length; i++) words[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        for (let i = 0; i < words.length; i++) {
+          words[i] = seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        }
         const piece = chunk.subarray(0, n);
         hash.update(piece);
         await w.write(piece);
@@ -171,11 +208,21 @@ async function handle(c: Command): Promise<unknown> {
       await w.close();
       const reply = JSON.parse(await new Response(conn.readable).text());
       const seconds = (performance.now() - t1) / 1000;
-      return { connectMs, sentDigest: hash.digest("hex"), reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
+      return {
+        connectMs,
+        sentDigest: hash.digest("hex"),
+        reply,
+        mbps: total / 1e6 / seconds,
+        openSockets: node!.openSockets,
+      };
     }
     case "echo": {
       // Send `bytes` of random data to an echo server and compare what comes back.
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       const data = new Uint8Array(c.bytes as number).map(() => (Math.random() * 256) | 0);
       const [, back] = await Promise.all([
         (async () => {
@@ -192,7 +239,9 @@ async function handle(c: Command): Promise<unknown> {
       // Each connection: count everything received and answer with the count (see _bench_sink.ts).
       // consumer "sha256": a consumer that hashes every chunk (node:crypto).
       const listener = node!.listen({ port: c.port as number });
-      const consume = c.consumer === "sha256" ? (chunk: Uint8Array) => createHash("sha256").update(chunk).digest() : undefined;
+      const consume = c.consumer === "sha256"
+        ? (chunk: Uint8Array) => createHash("sha256").update(chunk).digest()
+        : undefined;
       (async () => {
         for await (const conn of listener) {
           sinkConnection(conn, BENCH_CHUNK, consume).then(
@@ -206,7 +255,11 @@ async function handle(c: Command): Promise<unknown> {
     case "benchSinkStats":
       return benchSinkStats.splice(0);
     case "benchSend": {
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       // pacing: false (off), true (on at the default rate), a number (rate in bytes/s), or absent (the default).
       if (c.pacing === false) conn.setSendPacing(false);
       else if (c.pacing === true) conn.setSendPacing(true);
@@ -224,7 +277,15 @@ async function handle(c: Command): Promise<unknown> {
       const streams = c.streams as number;
       const bytesEach = c.bytesEach as number;
       const conns = await Promise.all(
-        Array.from({ length: streams }, () => node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 60_000 })),
+        Array.from(
+          { length: streams },
+          () =>
+            node!.connect({
+              hostname: c.hostname as string,
+              port: c.port as number,
+              timeout: 60_000,
+            }),
+        ),
       );
       const direct = await waitLeafDirect((c.waitDirectMs as number) ?? 10_000);
       const cpu0 = process.cpuUsage();
@@ -233,13 +294,19 @@ async function handle(c: Command): Promise<unknown> {
       const seconds = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(process.cpuUsage(cpu0));
       const short = counts.filter((n) => n !== bytesEach).length;
-      if (short) throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
+      if (short) {
+        throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
+      }
       return { bytes: streams * bytesEach, seconds, cpu, direct };
     }
     case "cpu":
       return process.cpuUsage();
     case "eventDelays":
-      return { delays: eventDelays, events: eventDelayTypes, received: node?.eventCounters.received };
+      return {
+        delays: eventDelays,
+        events: eventDelayTypes,
+        received: node?.eventCounters.received,
+      };
     case "stop": {
       let completed = false;
       node!.events$.subscribe({ complete: () => (completed = true) });
@@ -252,7 +319,9 @@ async function handle(c: Command): Promise<unknown> {
 }
 
 const write = (obj: unknown) =>
-  process.stdout.write(JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n");
+  process.stdout.write(
+    JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n",
+  );
 const lines = createInterface({ input: process.stdin });
 lines.on("line", (line) => {
   if (!line.trim()) return;
@@ -262,7 +331,11 @@ lines.on("line", (line) => {
     (result) => write({ id: c.id, ok: true, result }),
     (err) => {
       const e = err as Error;
-      write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
+      write({
+        id: c.id,
+        ok: false,
+        error: { name: e.name, code: (err as ZeroTierError).code, message: e.message },
+      });
     },
   ).finally(() => {
     // After stop nothing may keep the process alive: stop reading stdin.
@@ -272,4 +345,6 @@ lines.on("line", (line) => {
     }
   });
 });
-if (process.env.RXZT_AGENT_DEBUG === "1") process.on("exit", (code) => console.error(`exit event, code ${code}`));
+if (process.env.RXZT_AGENT_DEBUG === "1") {
+  process.on("exit", (code) => console.error(`exit event, code ${code}`));
+}

@@ -18,7 +18,15 @@ export type AgentRuntime = "deno" | "node";
 export function agentCommand(which: AgentRuntime): string[] {
   if (which === "deno") {
     const deno = runtime === "deno" ? process.execPath : "deno";
-    return [deno, "run", "-A", "--quiet", "--config", join(repoRoot, "deno.json"), join(repoRoot, "tests/npm/_agent.ts")];
+    return [
+      deno,
+      "run",
+      "-A",
+      "--quiet",
+      "--config",
+      join(repoRoot, "deno.json"),
+      join(repoRoot, "tests/npm/_agent.ts"),
+    ];
   }
   if (runtime === "node") return [process.execPath, siblingScript("_agent")];
   const project = process.env.RXZT_NPM_PROJECT ?? join(repoRoot, ".cache/npm_test");
@@ -40,12 +48,22 @@ export class Agent {
   /** Resolves with the exit code (or the signal that ended it) once the process ended. */
   readonly exited: Promise<number | string | null>;
 
-  constructor(readonly name: string, ns: string, readonly which: AgentRuntime, env: Record<string, string> = {}) {
+  constructor(
+    readonly name: string,
+    ns: string,
+    readonly which: AgentRuntime,
+    env: Record<string, string> = {},
+  ) {
     const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
     for (const [k, v] of Object.entries(childEnv)) if (v === "") delete childEnv[k]; // "" unsets
-    const proc = spawn("ip", ["netns", "exec", ns, ...agentCommand(which)], { stdio: ["pipe", "pipe", "pipe"], env: childEnv });
+    const proc = spawn("ip", ["netns", "exec", ns, ...agentCommand(which)], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: childEnv,
+    });
     this.#proc = proc;
-    this.exited = new Promise((resolve) => proc.on("close", (code, signal) => resolve(code ?? signal)));
+    this.exited = new Promise((resolve) =>
+      proc.on("close", (code, signal) => resolve(code ?? signal))
+    );
     let buf = "";
     proc.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
       buf += chunk;
@@ -70,7 +88,11 @@ export class Agent {
   }
 
   /** Sends a command and waits (at most `limitMs`) for its reply; a failed command rejects with its error code. */
-  async call<T = Record<string, unknown>>(cmd: string, args: Record<string, unknown> = {}, limitMs = 60_000): Promise<T> {
+  async call<T = Record<string, unknown>>(
+    cmd: string,
+    args: Record<string, unknown> = {},
+    limitMs = 60_000,
+  ): Promise<T> {
     const id = this.#next++;
     const reply = new Promise<Reply>((resolve) => this.#waiting.set(id, resolve));
     this.#proc.stdin!.write(JSON.stringify({ id, cmd, ...args }) + "\n");
@@ -78,10 +100,17 @@ export class Agent {
     const msg = await Promise.race([
       reply,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${this.name}: ${cmd} got no answer in ${limitMs} ms`)), limitMs);
+        timer = setTimeout(
+          () => reject(new Error(`${this.name}: ${cmd} got no answer in ${limitMs} ms`)),
+          limitMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
-    if (!msg.ok) throw Object.assign(new Error(`${this.name}: ${cmd}: ${msg.error!.message}`), { code: msg.error!.code });
+    if (!msg.ok) {
+      throw Object.assign(new Error(`${this.name}: ${cmd}: ${msg.error!.message}`), {
+        code: msg.error!.code,
+      });
+    }
     return msg.result as T;
   }
 
@@ -94,7 +123,10 @@ export class Agent {
       return await Promise.race([
         this.exited,
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`${this.name} did not exit within ${limitMs} ms after stop`)), limitMs);
+          timer = setTimeout(
+            () => reject(new Error(`${this.name} did not exit within ${limitMs} ms after stop`)),
+            limitMs,
+          );
         }),
       ]).finally(() => clearTimeout(timer));
     } finally {

@@ -45,8 +45,9 @@ export interface TestNetworkOptions {
 function run(args: string[], allowFailure = false): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(args[0], args.slice(1), { encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err && !allowFailure) reject(new Error(`${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
-      else resolve(String(stdout));
+      if (err && !allowFailure) {
+        reject(new Error(`${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+      } else resolve(String(stdout));
     });
   });
 }
@@ -100,9 +101,29 @@ export async function createTestNetwork(
       // IPv4 only: otherwise ZeroTier also finds paths over IPv6 link-local addresses,
       // which the path blocking would not cover.
       await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]);
-      await run(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
+      await run([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.default.disable_ipv6=1",
+      ]);
       await run(["ip", "-n", ns, "link", "set", "lo", "up"]);
-      await run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", `${tag}h${i}`]);
+      await run([
+        "ip",
+        "-n",
+        ns,
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `${tag}h${i}`,
+      ]);
       await run(["ip", "-n", ns, "link", "set", `${tag}h${i}`, "netns", hub]);
       await run(["ip", "-n", hub, "link", "set", `${tag}h${i}`, "master", bridge]);
       await run(["ip", "-n", hub, "link", "set", `${tag}h${i}`, "up"]);

@@ -21,7 +21,8 @@ const deno = (globalThis as any).Deno;
 export const runtime: "deno" | "node" = deno ? "deno" : "node";
 
 /** The repository root (for Node, the compiled tests live elsewhere: RXZT_REPO says where). */
-export const repoRoot: string = process.env.RXZT_REPO ?? fileURLToPath(new URL("../..", import.meta.url));
+export const repoRoot: string = process.env.RXZT_REPO ??
+  fileURLToPath(new URL("../..", import.meta.url));
 
 let workDir: string | undefined;
 /** A private directory for this process's build artifacts, removed at exit. */
@@ -34,7 +35,10 @@ export function buildDir(): string {
 }
 
 /** Compiles C `code` (or the file `file`) into a shared library; a missing compiler is a failure, never a skip. */
-export function buildSharedLibrary(name: string, source: { file: string } | { code: string }): string {
+export function buildSharedLibrary(
+  name: string,
+  source: { file: string } | { code: string },
+): string {
   const dir = buildDir();
   let file: string;
   if ("file" in source) file = source.file;
@@ -45,14 +49,20 @@ export function buildSharedLibrary(name: string, source: { file: string } | { co
   const out = join(dir, `${name}.so`);
   const cc = process.env.CC || "cc";
   try {
-    execFileSync(cc, ["-shared", "-fPIC", "-O1", "-pthread", "-o", out, file], { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync(cc, ["-shared", "-fPIC", "-O1", "-pthread", "-o", out, file], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
   } catch (err) {
     const e = err as { code?: string; stderr?: Uint8Array };
     if (e.code === "ENOENT") {
-      throw new Error(`Tier-2 tests need a C compiler to build the libzt stand-in, but \`${cc}\` was not found. ` +
-        "Install one (e.g. `apt-get install build-essential`) or set CC.");
+      throw new Error(
+        `Tier-2 tests need a C compiler to build the libzt stand-in, but \`${cc}\` was not found. ` +
+          "Install one (e.g. `apt-get install build-essential`) or set CC.",
+      );
     }
-    throw new Error(`building ${name} failed: ${new TextDecoder().decode(e.stderr ?? new Uint8Array())}`);
+    throw new Error(
+      `building ${name} failed: ${new TextDecoder().decode(e.stderr ?? new Uint8Array())}`,
+    );
   }
   return out;
 }
@@ -60,7 +70,9 @@ export function buildSharedLibrary(name: string, source: { file: string } | { co
 let standin: string | undefined;
 /** Path of the libzt stand-in (tests/native/zts_standin.c), built once per process. */
 export function standinPath(): string {
-  return standin ??= buildSharedLibrary("libzt_standin", { file: join(repoRoot, "tests/native/zts_standin.c") });
+  return standin ??= buildSharedLibrary("libzt_standin", {
+    file: join(repoRoot, "tests/native/zts_standin.c"),
+  });
 }
 
 /** The stand-in's test-only control API. */
@@ -126,7 +138,9 @@ export function siblingScript(name: string): string {
 
 /** The command that runs a script in this runtime. */
 export function runtimeCommand(script: string): string[] {
-  return runtime === "deno" ? [process.execPath, "run", "-A", "--quiet", script] : [process.execPath, script];
+  return runtime === "deno"
+    ? [process.execPath, "run", "-A", "--quiet", script]
+    : [process.execPath, script];
 }
 
 /** Result of a scenario run in a child process. */
@@ -166,7 +180,13 @@ export function runScenario<T = Record<string, unknown>>(
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`${name} ${args.join(" ")} did not exit within ${limitMs} ms (killed).\nstdout: ${stdout}\nstderr: ${stderr}`));
+      reject(
+        new Error(
+          `${name} ${
+            args.join(" ")
+          } did not exit within ${limitMs} ms (killed).\nstdout: ${stdout}\nstderr: ${stderr}`,
+        ),
+      );
     }, limitMs);
     child.on("close", (code) => {
       clearTimeout(timer);

@@ -11,11 +11,20 @@ import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { adhocIPv4NetworkId, EVENT_CODES, type TcpConn, ZeroTierNode, type ZeroTierEvent } from "rxzt";
+import {
+  adhocIPv4NetworkId,
+  EVENT_CODES,
+  type TcpConn,
+  type ZeroTierEvent,
+  ZeroTierNode,
+} from "rxzt";
 import { runtime, standinControl } from "./_runtime.ts";
 
 const [libraryPath] = process.argv.slice(runtime === "deno" ? 2 : 2);
-const out: Record<string, unknown> = { runtime, threadpool: process.env.UV_THREADPOOL_SIZE || null };
+const out: Record<string, unknown> = {
+  runtime,
+  threadpool: process.env.UV_THREADPOOL_SIZE || null,
+};
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -41,18 +50,21 @@ try {
 
   // Events come from the stand-in's own thread and are handled on the JS thread.
   await node.waitUntilOnline({ timeout: 3000 });
-  out.eventThreadDiffers = ctl.eventThreadId() !== 0n && ctl.eventThreadId() !== ctl.currentThreadId();
+  out.eventThreadDiffers = ctl.eventThreadId() !== 0n &&
+    ctl.eventThreadId() !== ctl.currentThreadId();
 
   // Peer payloads are scrubbed by the stand-in as soon as the callback returns:
   // decoding right means libzt's thread waited for the JS handler.
-  const peers = await new Promise<Map<string, { link: string; paths: unknown[]; latency: number }>>((resolve) => {
-    const sub = node.peers$.subscribe((all) => {
-      if (all.get("00000000aa")?.link === "DIRECT" && all.get("00000000aa")!.paths.length === 2) {
-        queueMicrotask(() => sub.unsubscribe());
-        resolve(all as never);
-      }
-    });
-  });
+  const peers = await new Promise<Map<string, { link: string; paths: unknown[]; latency: number }>>(
+    (resolve) => {
+      const sub = node.peers$.subscribe((all) => {
+        if (all.get("00000000aa")?.link === "DIRECT" && all.get("00000000aa")!.paths.length === 2) {
+          queueMicrotask(() => sub.unsubscribe());
+          resolve(all as never);
+        }
+      });
+    },
+  );
   const aa = peers.get("00000000aa")!;
   out.peer = { link: aa.link, paths: aa.paths, latency: aa.latency };
 
@@ -61,12 +73,16 @@ try {
   const delivered0 = ctl.delivered();
   ctl.emitBurst(EVENT_CODES.ROUTE_ADDED, 0n, 500);
   const deadline = performance.now() + 5000;
-  while (ctl.delivered() - delivered0 < 500n && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  while (ctl.delivered() - delivered0 < 500n && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   await new Promise((r) => setTimeout(r, 20));
   const burst = events.slice(before).filter((e) => e.type === "ROUTE_ADDED");
   out.burst = {
     received: burst.length,
-    intactPayloads: burst.filter((e) => e.type === "ROUTE_ADDED" && e.route?.target?.address === "10.147.17.0").length,
+    intactPayloads: burst.filter((e) =>
+      e.type === "ROUTE_ADDED" && e.route?.target?.address === "10.147.17.0"
+    ).length,
     dropped: Number(ctl.dropped()),
   };
   out.handlerRanOnEventThread = handlerOnEventThread.some(Boolean);
@@ -83,7 +99,11 @@ try {
   const idle: TcpConn[] = [];
   const idleReads: Promise<unknown>[] = [];
   for (let i = 0; i < 24; i++) {
-    const c = await node.connect({ hostname: "127.0.0.1", port: listener.addr.port, timeout: 3000 });
+    const c = await node.connect({
+      hostname: "127.0.0.1",
+      port: listener.addr.port,
+      timeout: 3000,
+    });
     idle.push(c);
     const reader = c.readable.getReader();
     idleReads.push(reader.read().catch(() => {}));
@@ -109,7 +129,11 @@ try {
 
   // Echo with integrity while the idle ones still wait.
   const payload = randomFillSync(new Uint8Array(4 * 1024 * 1024));
-  const conn = await node.connect({ hostname: "127.0.0.1", port: listener.addr.port, timeout: 3000 });
+  const conn = await node.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    timeout: 3000,
+  });
   const t0 = performance.now();
   const [, echoed] = await Promise.all([
     (async () => {
@@ -119,18 +143,29 @@ try {
     })(),
     readAll(conn),
   ]);
-  out.echo = { bytes: echoed.length, intact: sha(echoed) === sha(payload), ms: performance.now() - t0 };
+  out.echo = {
+    bytes: echoed.length,
+    intact: sha(echoed) === sha(payload),
+    ms: performance.now() - t0,
+  };
   out.pollsAtEcho = node.openSockets;
 
   // Send pacing on Node's timers: at 1 MB/s a 16 MB write to a peer that takes everything
   // is still going after 300 ms, and abort() ends its pause at once.
-  const paced = await node.connect({ hostname: "127.0.0.1", port: listener.addr.port, timeout: 3000 });
+  const paced = await node.connect({
+    hostname: "127.0.0.1",
+    port: listener.addr.port,
+    timeout: 3000,
+  });
   paced.setSendPacing(true, { bytesPerSecond: 1_000_000 });
   const draining = paced.readable.pipeTo(new WritableStream()).catch(() => {});
   const writer = paced.writable.getWriter();
   const write = writer.write(new Uint8Array(16 * 1024 * 1024));
   const writeOutcome = write.then(() => "fulfilled", () => "rejected");
-  const after300ms = await Promise.race([writeOutcome, new Promise((r) => setTimeout(() => r("pending"), 300))]);
+  const after300ms = await Promise.race([
+    writeOutcome,
+    new Promise((r) => setTimeout(() => r("pending"), 300)),
+  ]);
   const tAbort = performance.now();
   await writer.abort(new Error("enough"));
   out.pacing = { after300ms, abortMs: performance.now() - tAbort, write: await writeOutcome };

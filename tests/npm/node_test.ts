@@ -109,7 +109,10 @@ describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () =
     assert.equal(r.pacing.write, "rejected", "the aborted write rejected");
     // 24 sockets waiting in polls must not starve Node's threadpool or the event loop.
     assert.ok(r.responsiveness.fsWorstMs < 250, `fs read took ${r.responsiveness.fsWorstMs} ms`);
-    assert.ok(r.responsiveness.timerWorstMs < 250, `a 1 ms timer took ${r.responsiveness.timerWorstMs} ms`);
+    assert.ok(
+      r.responsiveness.timerWorstMs < 250,
+      `a 1 ms timer took ${r.responsiveness.timerWorstMs} ms`,
+    );
     assert.equal(r.threadpool, null, "rxzt leaves UV_THREADPOOL_SIZE to the app");
     assert.equal(r.lifecycle, "stopped");
     assert.equal(r.completed, 2, "observables complete at stop");
@@ -120,7 +123,12 @@ describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () =
 
   const setups = [
     { what: "UV_THREADPOOL_SIZE=2", env: { UV_THREADPOOL_SIZE: "2" }, pool: "2" },
-    { what: "the rxzt/threadpool preload", env: { UV_THREADPOOL_SIZE: "" }, nodeFlags: ["--import", "rxzt/threadpool"], pool: "20" },
+    {
+      what: "the rxzt/threadpool preload",
+      env: { UV_THREADPOOL_SIZE: "" },
+      nodeFlags: ["--import", "rxzt/threadpool"],
+      pool: "20",
+    },
   ];
   for (const setup of setups) {
     const skip = runtime === "deno" && setup.nodeFlags ? "a Node preload" : false;
@@ -138,7 +146,10 @@ describe(`tier 2 under ${runtime}: a node on the stand-in (child process)`, () =
       assert.equal(r.echo.intact, true);
       assert.equal(r.burst.intactPayloads, 500);
       assert.ok(r.responsiveness.fsWorstMs < 250, `fs read took ${r.responsiveness.fsWorstMs} ms`);
-      assert.ok(r.responsiveness.timerWorstMs < 250, `a 1 ms timer took ${r.responsiveness.timerWorstMs} ms`);
+      assert.ok(
+        r.responsiveness.timerWorstMs < 250,
+        `a 1 ms timer took ${r.responsiveness.timerWorstMs} ms`,
+      );
       assert.equal(r.lifecycle, "stopped");
     });
   }

@@ -25,7 +25,11 @@ if (skip && runtime === "node") console.log(`tier 3 under node (real libzt) skip
 const ZT_PORT = 9993;
 
 interface JoinReply {
-  state: { status: string; readyIPv4: boolean; assignedAddresses: { address: string; prefixLength: number }[] };
+  state: {
+    status: string;
+    readyIPv4: boolean;
+    assignedAddresses: { address: string; prefixLength: number }[];
+  };
   readyMs: number;
 }
 
@@ -38,9 +42,15 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
   /** 50 MB from `from` to a sink on `to` (node id `toId`): the sender's digest and MB/s, the sink's reply. */
   async function transfer50MB(from: Agent, to: Agent, toId: string, port: number) {
     await to.call("sinkServer", { port });
-    return await from.call<{ sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }>(
+    return await from.call<
+      { sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }
+    >(
       "send",
-      { hostname: adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), toId), port, bytes: 50_000_000 },
+      {
+        hostname: adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), toId),
+        port,
+        bytes: 50_000_000,
+      },
       180_000,
     );
   }
@@ -59,7 +69,11 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
     a = new Agent("leafA", hostA.ns, "node", env);
     b = new Agent("leafB", hostB.ns, "deno", env);
     const started = await Promise.all([
-      root.call<{ nodeId: string; runtime: string }>("start", { identity: secret, roots, port: ZT_PORT }),
+      root.call<{ nodeId: string; runtime: string }>("start", {
+        identity: secret,
+        roots,
+        port: ZT_PORT,
+      }),
       a.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
       b.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
     ]);
@@ -75,7 +89,9 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
   });
 
   test("every node comes online (Node root, Node leaf, Deno leaf)", async () => {
-    const online = await Promise.all([root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })));
+    const online = await Promise.all(
+      [root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })),
+    );
     online.forEach((o, i) => {
       assert.ok(o.onlineMs > 0);
       timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
@@ -84,12 +100,17 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
 
   test("both leaves join an IPv4 ad-hoc network and get the computed address", async () => {
     const network = adhocIPv4NetworkId(10, ids.root);
-    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })));
+    const joined = await Promise.all(
+      [a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })),
+    );
     joined.forEach((j, i) => {
       assert.equal(j.state.status, "OK");
       assert.equal(j.state.readyIPv4, true);
       const v4 = adhocIPv4Address(network, i === 0 ? ids.a : ids.b);
-      assert.ok(j.state.assignedAddresses.some((p) => p.address === v4 && p.prefixLength === 8), JSON.stringify(j.state.assignedAddresses));
+      assert.ok(
+        j.state.assignedAddresses.some((p) => p.address === v4 && p.prefixLength === 8),
+        JSON.stringify(j.state.assignedAddresses),
+      );
       timings[`ready_ipv4_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
     });
   });
@@ -104,9 +125,18 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
       await new Promise((r) => setTimeout(r, 500));
     }
     const before = await seen();
-    assert.ok(before.some((p) => p.link === "RELAY"), `B seen through the root: ${JSON.stringify(before)}`);
-    assert.ok(!before.some((p) => p.link === "DIRECT"), `no direct path while blocked: ${JSON.stringify(before)}`);
-    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", { peer: ids.b, link: "DIRECT" }, 90_000);
+    assert.ok(
+      before.some((p) => p.link === "RELAY"),
+      `B seen through the root: ${JSON.stringify(before)}`,
+    );
+    assert.ok(
+      !before.some((p) => p.link === "DIRECT"),
+      `no direct path while blocked: ${JSON.stringify(before)}`,
+    );
+    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", {
+      peer: ids.b,
+      link: "DIRECT",
+    }, 90_000);
     await net.block(hostA, hostB, false);
     await net.block(hostB, hostA, false);
     const lifted = performance.now();
@@ -123,7 +153,10 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
     const history = await a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
     const firstRelay = history.findIndex((s) => s.link === "RELAY");
     const firstDirect = history.findIndex((s) => s.link === "DIRECT");
-    assert.ok(firstRelay >= 0 && firstRelay < firstDirect, `relay before direct: ${JSON.stringify(history)}`);
+    assert.ok(
+      firstRelay >= 0 && firstRelay < firstDirect,
+      `relay before direct: ${JSON.stringify(history)}`,
+    );
   });
 
   test("TCP Node → Deno: 50 MB arrive intact (SHA-256)", async () => {

@@ -10,7 +10,7 @@
 import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
-import { type SinkStats, sinkConnection } from "../npm/_bench_sink.ts";
+import { sinkConnection, type SinkStats } from "../npm/_bench_sink.ts";
 import { nodeInternals } from "../../src/observables/node.ts";
 import {
   createRootSet,
@@ -25,7 +25,10 @@ import {
 let node: ZeroTierNode | undefined;
 let startedAt = 0;
 const onlineChanges: { online: boolean; at: number }[] = [];
-const peerHistory = new Map<string, { link: string; event: string; paths: string[]; at: number }[]>();
+const peerHistory = new Map<
+  string,
+  { link: string; event: string; paths: string[]; at: number }[]
+>();
 const networkHistory = new Map<string, string[]>();
 // Benchmark: delay from rxzt's event callback to an events$ subscriber, in ms.
 const eventDelays: number[] = [];
@@ -42,7 +45,9 @@ async function handle(c: Command): Promise<unknown> {
     case "makePlanet": {
       // The root makes its identity and a root set naming itself at `endpoint`.
       const secret = generateIdentity();
-      const planet = createRootSet({ roots: [{ identity: publicIdentity(secret), endpoints: [c.endpoint as string] }] });
+      const planet = createRootSet({
+        roots: [{ identity: publicIdentity(secret), endpoints: [c.endpoint as string] }],
+      });
       return { secret, roots: btoa(String.fromCharCode(...planet.bytes)) };
     }
     case "start": {
@@ -57,10 +62,17 @@ async function handle(c: Command): Promise<unknown> {
         timeout: 20_000,
         ...(c.receiveThread === undefined ? {} : { receiveThread: c.receiveThread as boolean }),
       });
-      node.online$.subscribe((online) => onlineChanges.push({ online, at: performance.now() - startedAt }));
+      node.online$.subscribe((online) =>
+        onlineChanges.push({ online, at: performance.now() - startedAt })
+      );
       node.peer$().subscribe((p: PeerState) => {
         const list = peerHistory.get(p.peerId) ?? [];
-        list.push({ link: p.link, event: p.lastEvent, paths: p.paths.map((x) => `${x.address}/${x.port}`), at: performance.now() - startedAt });
+        list.push({
+          link: p.link,
+          event: p.lastEvent,
+          paths: p.paths.map((x) => `${x.address}/${x.port}`),
+          at: performance.now() - startedAt,
+        });
         peerHistory.set(p.peerId, list);
       });
       node.networks$.subscribe((all) => {
@@ -81,7 +93,11 @@ async function handle(c: Command): Promise<unknown> {
         family: c.family as "IPv4" | "IPv6",
         timeout: c.timeout as number,
       });
-      return { state, readyMs: performance.now() - t0, libztAddresses: node!.addresses(c.network as string) };
+      return {
+        state,
+        readyMs: performance.now() - t0,
+        libztAddresses: node!.addresses(c.network as string),
+      };
     }
     case "info": {
       let stats: unknown;
@@ -94,7 +110,10 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "sinkServer": {
       // Each connection: hash everything received, answer with the hex digest, close.
-      const listener = node!.listen({ port: c.port as number, hostname: c.hostname as string | undefined });
+      const listener = node!.listen({
+        port: c.port as number,
+        hostname: c.hostname as string | undefined,
+      });
       (async () => {
         for await (const conn of listener) {
           (async () => {
@@ -105,7 +124,9 @@ async function handle(c: Command): Promise<unknown> {
               bytes += chunk.byteLength;
             }
             const w = conn.writable.getWriter();
-            await w.write(new TextEncoder().encode(JSON.stringify({ digest: hash.digest("hex"), bytes })));
+            await w.write(
+              new TextEncoder().encode(JSON.stringify({ digest: hash.digest("hex"), bytes })),
+            );
             await w.close();
           })().catch((err) => console.error("sink:", err));
         }
@@ -115,14 +136,29 @@ async function handle(c: Command): Promise<unknown> {
     case "send": {
       // Stream `bytes` of pseudo-random data, half-close, read the sink's digest.
       const t0 = performance.now();
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       const connectMs = performance.now() - t0;
       const total = c.bytes as number;
       const t1 = performance.now();
-      const sentDigest = await sendSeeded(conn, total, c.seed as number ?? 0, c.chunk as number ?? 256 * 1024);
+      const sentDigest = await sendSeeded(
+        conn,
+        total,
+        c.seed as number ?? 0,
+        c.chunk as number ?? 256 * 1024,
+      );
       const reply = JSON.parse(await new Response(conn.readable).text());
       const seconds = (performance.now() - t1) / 1000;
-      return { connectMs, sentDigest, reply, mbps: total / 1e6 / seconds, openSockets: node!.openSockets };
+      return {
+        connectMs,
+        sentDigest,
+        reply,
+        mbps: total / 1e6 / seconds,
+        openSockets: node!.openSockets,
+      };
     }
     case "udpEchoServer": {
       // Sends every datagram back to where it came from, unchanged.
@@ -141,16 +177,23 @@ async function handle(c: Command): Promise<unknown> {
       const udp = node!.listenDatagram({ port: 0 });
       const reader = udp.readable.getReader();
       const w = udp.writable.getWriter();
-      const results: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number }[] = [];
+      const results: {
+        size: number;
+        echoed: boolean;
+        intact: boolean;
+        tries: number;
+        rttMs?: number;
+      }[] = [];
       let pendingRead: Promise<ReadableStreamReadResult<{ data: Uint8Array }>> | undefined;
       for (const size of c.sizes as number[]) {
         const body = randomFillSync(new Uint8Array(size));
-        const r: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number } = {
-          size,
-          echoed: false,
-          intact: false,
-          tries: 0,
-        };
+        const r: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number } =
+          {
+            size,
+            echoed: false,
+            intact: false,
+            tries: 0,
+          };
         while (!r.echoed && r.tries < (c.tries as number ?? 5)) {
           r.tries++;
           const t0 = performance.now();
@@ -163,7 +206,10 @@ async function handle(c: Command): Promise<unknown> {
             pendingRead = undefined;
             if (got.done) throw new Error("udp readable ended");
             // A late echo of an earlier size, or of an earlier try, is skipped.
-            if (got.value.data.byteLength !== size && !sameBytes(got.value.data.subarray(0, 16), body.subarray(0, 16))) continue;
+            if (
+              got.value.data.byteLength !== size &&
+              !sameBytes(got.value.data.subarray(0, 16), body.subarray(0, 16))
+            ) continue;
             r.echoed = true;
             r.intact = sameBytes(got.value.data, body);
             r.rttMs = performance.now() - t0;
@@ -179,12 +225,22 @@ async function handle(c: Command): Promise<unknown> {
       // Connects where nothing listens: reports the error rxzt gives.
       const t0 = performance.now();
       try {
-        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: c.timeout as number });
+        const conn = await node!.connect({
+          hostname: c.hostname as string,
+          port: c.port as number,
+          timeout: c.timeout as number,
+        });
         conn.close();
         return { connected: true };
       } catch (err) {
         const e = err as ZeroTierError;
-        return { name: e.name, code: e.code, message: e.message, ms: performance.now() - t0, openSockets: node!.openSockets };
+        return {
+          name: e.name,
+          code: e.code,
+          message: e.message,
+          ms: performance.now() - t0,
+          openSockets: node!.openSockets,
+        };
       }
     }
     case "sendMany": {
@@ -193,9 +249,16 @@ async function handle(c: Command): Promise<unknown> {
       const streams = c.streams as number;
       const t0 = performance.now();
       const results = await Promise.all(Array.from({ length: streams }, async (_, i) => {
-        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 60_000 });
+        const conn = await node!.connect({
+          hostname: c.hostname as string,
+          port: c.port as number,
+          timeout: 60_000,
+        });
         const sent = await sendSeeded(conn, c.bytes as number, i + 1, 16 * 1024);
-        const reply = JSON.parse(await new Response(conn.readable).text()) as { digest: string; bytes: number };
+        const reply = JSON.parse(await new Response(conn.readable).text()) as {
+          digest: string;
+          bytes: number;
+        };
         return reply.digest === sent && reply.bytes === c.bytes;
       }));
       return {
@@ -240,7 +303,11 @@ async function handle(c: Command): Promise<unknown> {
     case "lingerClose": {
       // Connects, sets SO_LINGER, writes `bytes` (or until a write waited `giveUpAfterMs`: the
       // peer is not reading), then close() at once, with the data still in libzt's send buffer.
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       conn.setLinger(c.linger as number);
       const w = conn.writable.getWriter();
       let written = 0;
@@ -259,7 +326,11 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "sendForever": {
       // Connects and writes until the connection fails (for a process that gets killed).
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       const w = conn.writable.getWriter();
       const first = w.write(benchBuffer);
       (async () => {
@@ -270,8 +341,14 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "pacedStart": {
       // A long transfer at a steady rate (seeded data, hashed as sent) until `pacedFinish`.
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
-      if (c.keepAlive) conn.setKeepAlive(true, c.keepAlive as { idle: number; interval: number; count: number });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
+      if (c.keepAlive) {
+        conn.setKeepAlive(true, c.keepAlive as { idle: number; interval: number; count: number });
+      }
       const rate = c.rate as number;
       const chunkSize = 16 * 1024;
       const hash = createHash("sha256");
@@ -295,7 +372,9 @@ async function handle(c: Command): Promise<unknown> {
         }
         await w.close();
       })();
-      p.done.catch((err) => (p.error = { name: (err as Error).name, code: (err as ZeroTierError).code }));
+      p.done.catch((
+        err,
+      ) => (p.error = { name: (err as Error).name, code: (err as ZeroTierError).code }));
       return { connected: true };
     }
     case "pacedStatus":
@@ -304,8 +383,15 @@ async function handle(c: Command): Promise<unknown> {
       const p = paced!;
       p.finishing = true;
       await p.done;
-      const reply = JSON.parse(await new Response(p.conn.readable).text()) as { digest: string; bytes: number };
-      return { sent: p.sent, intact: reply.digest === p.hash.digest("hex") && reply.bytes === p.sent, reply };
+      const reply = JSON.parse(await new Response(p.conn.readable).text()) as {
+        digest: string;
+        bytes: number;
+      };
+      return {
+        sent: p.sent,
+        intact: reply.digest === p.hash.digest("hex") && reply.bytes === p.sent,
+        reply,
+      };
     }
     case "echoServer": {
       const listener = node!.listen({ port: c.port as number });
@@ -316,7 +402,11 @@ async function handle(c: Command): Promise<unknown> {
     }
     case "echoOpen": {
       // A connection kept open for `echoRoundTrip`.
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       echo = { conn, reader: conn.readable.getReader(), writer: conn.writable.getWriter() };
       return { connected: true };
     }
@@ -358,14 +448,20 @@ async function handle(c: Command): Promise<unknown> {
       return onlineChanges;
     case "waitOnlineValue": {
       const t0 = performance.now();
-      await firstValueFrom(node!.online$.pipe(filter((o) => o === c.value), timeout(c.timeout as number)));
+      await firstValueFrom(
+        node!.online$.pipe(filter((o) => o === c.value), timeout(c.timeout as number)),
+      );
       return { waitedMs: performance.now() - t0 };
     }
     case "loadStart": {
       // `streams` connections, each writing continuously and reading what comes back (to an
       // echo server); their outcomes are recorded for `stopUnderLoad`.
       for (let i = 0; i < (c.streams as number); i++) {
-        const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+        const conn = await node!.connect({
+          hostname: c.hostname as string,
+          port: c.port as number,
+          timeout: 30_000,
+        });
         const outcome: LoadOutcome = {};
         loadOutcomes.push(outcome);
         const record = (side: "read" | "write") => (err: unknown) => {
@@ -398,13 +494,22 @@ async function handle(c: Command): Promise<unknown> {
       };
       for (const [name, o] of Object.entries(observables)) {
         completed[name] = false;
-        (o as import("rxjs").Observable<unknown>).subscribe({ complete: () => (completed[name] = true), error: () => {} });
+        (o as import("rxjs").Observable<unknown>).subscribe({
+          complete: () => (completed[name] = true),
+          error: () => {},
+        });
       }
       const t0 = performance.now();
       await node!.stop();
       const stopMs = performance.now() - t0;
       await sleep(100);
-      return { stopMs, completed, outcomes: loadOutcomes, openSockets: node!.openSockets, lifecycle: node!.lifecycle };
+      return {
+        stopMs,
+        completed,
+        outcomes: loadOutcomes,
+        openSockets: node!.openSockets,
+        lifecycle: node!.lifecycle,
+      };
     }
     case "benchStart": {
       // `start`, then record how long each event takes from rxzt's callback to a subscriber.
@@ -445,10 +550,14 @@ async function handle(c: Command): Promise<unknown> {
           const consume = consumerFor();
           sinkConnection(conn, BENCH_CHUNK, consume).then((stats) => {
             const io1 = nodeInternals(node!).receiveCounters;
-            const checked = c.consumer === "pattern" ? { ...stats, patternErrors: patternErrors.count } : stats;
+            const checked = c.consumer === "pattern"
+              ? { ...stats, patternErrors: patternErrors.count }
+              : stats;
             return !io0 || !io1 ? checked : {
               ...checked,
-              io: Object.fromEntries(Object.entries(io1).map(([k, v]) => [k, v - io0[k as keyof typeof io0]])),
+              io: Object.fromEntries(
+                Object.entries(io1).map(([k, v]) => [k, v - io0[k as keyof typeof io0]]),
+              ),
             };
           }).then(
             (stats) => benchSinkStats.push(stats),
@@ -461,7 +570,11 @@ async function handle(c: Command): Promise<unknown> {
     case "benchSend": {
       // One stream: a fixed 256 KiB buffer written until `bytes` are sent, half-close, read
       // the sink's count. Timed (wall and this process's CPU) from connected to reply read.
-      const conn = await node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 30_000 });
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
       // pacing: false (off), true (on at the default rate), a number (rate in bytes/s), or absent (the default).
       if (c.pacing === false) conn.setSendPacing(false);
       else if (c.pacing === true) conn.setSendPacing(true);
@@ -480,27 +593,46 @@ async function handle(c: Command): Promise<unknown> {
       const streams = c.streams as number;
       const bytesEach = c.bytesEach as number;
       const conns = await Promise.all(
-        Array.from({ length: streams }, () => node!.connect({ hostname: c.hostname as string, port: c.port as number, timeout: 60_000 })),
+        Array.from(
+          { length: streams },
+          () =>
+            node!.connect({
+              hostname: c.hostname as string,
+              port: c.port as number,
+              timeout: 60_000,
+            }),
+        ),
       );
       const direct = await waitLeafDirect(c.waitDirectMs as number ?? 10_000);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       // Every stream runs to its end; failures are reported together, with when they came.
-      const settled = await Promise.allSettled(conns.map((conn) =>
-        benchTransfer(conn, bytesEach).catch((err) => {
-          throw new Error(`${(err as Error).message} after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-        })
-      ));
+      const settled = await Promise.allSettled(
+        conns.map((conn) =>
+          benchTransfer(conn, bytesEach).catch((err) => {
+            throw new Error(
+              `${(err as Error).message} after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+            );
+          })
+        ),
+      );
       const seconds = (performance.now() - t0) / 1000;
       const cpu = cpuSeconds(process.cpuUsage(cpu0));
       const failed = settled.filter((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed.length) {
-        const reasons = [...new Set(failed.map((r) => (r.reason as Error).message))].slice(0, 5).join("; ");
-        throw new Error(`${failed.length} of ${streams} streams failed (run took ${seconds.toFixed(1)} s): ${reasons}`);
+        const reasons = [...new Set(failed.map((r) => (r.reason as Error).message))].slice(0, 5)
+          .join("; ");
+        throw new Error(
+          `${failed.length} of ${streams} streams failed (run took ${
+            seconds.toFixed(1)
+          } s): ${reasons}`,
+        );
       }
       const counts = settled.map((r) => (r as PromiseFulfilledResult<number>).value);
       const short = counts.filter((n) => n !== bytesEach).length;
-      if (short) throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
+      if (short) {
+        throw new Error(`${short} of ${streams} streams: sink count differs from ${bytesEach}`);
+      }
       return { bytes: streams * bytesEach, seconds, cpu, direct };
     }
     case "cpu":
@@ -525,7 +657,11 @@ async function handle(c: Command): Promise<unknown> {
     case "benchSinkStats":
       return benchSinkStats.splice(0);
     case "eventDelays":
-      return { delays: eventDelays, events: eventDelayTypes, received: node?.eventCounters.received };
+      return {
+        delays: eventDelays,
+        events: eventDelayTypes,
+        received: node?.eventCounters.received,
+      };
     case "networkHistory":
       return networkHistory.get(c.network as string) ?? [];
     case "allPeers":
@@ -534,7 +670,9 @@ async function handle(c: Command): Promise<unknown> {
       return peerHistory.get(c.peer as string) ?? [];
     case "waitPeerLink": {
       const t0 = performance.now();
-      const state = await firstValueFrom(node!.peer$(c.peer as string).pipe(filter((p) => p.link === c.link)));
+      const state = await firstValueFrom(
+        node!.peer$(c.peer as string).pipe(filter((p) => p.link === c.link)),
+      );
       return { state, waitedMs: performance.now() - t0 };
     }
     case "probe":
@@ -575,10 +713,14 @@ let echo: {
   reader: ReadableStreamDefaultReader<Uint8Array>;
   writer: WritableStreamDefaultWriter<Uint8Array>;
 } | undefined;
-type LoadOutcome = { read?: { name: string; code: string }; write?: { name: string; code: string } };
+type LoadOutcome = {
+  read?: { name: string; code: string };
+  write?: { name: string; code: string };
+};
 const loadOutcomes: LoadOutcome[] = [];
 
-const sleep = (ms: number) => new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, ms)));
+const sleep = (ms: number) =>
+  new Promise<undefined>((r) => setTimeout(() => r(undefined), Math.max(0, ms)));
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== b.byteLength) return false;
@@ -592,13 +734,20 @@ function seededFiller(seed: number): (buf: Uint8Array) => void {
   let x = 0x12345678 ^ seed;
   return (buf) => {
     const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.byteLength >> 2);
-    for (let i = 0; i < words.length; i++) words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    for (let i = 0; i < words.length; i++) {
+      words[i] = x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    }
   };
 }
 
 // Writes `total` pseudo-random bytes (from `seed`) in `chunkSize` pieces, half-closes, and
 // returns their SHA-256.
-async function sendSeeded(conn: TcpConn, total: number, seed: number, chunkSize: number): Promise<string> {
+async function sendSeeded(
+  conn: TcpConn,
+  total: number,
+  seed: number,
+  chunkSize: number,
+): Promise<string> {
   const chunk = new Uint8Array(chunkSize);
   const hash = createHash("sha256");
   const next = seededFiller(seed);
@@ -626,11 +775,13 @@ function cpuSeconds(u: { user: number; system: number }): number {
 
 // Whether some leaf peer is (or becomes within `ms`) reached directly rather than through the root.
 function waitLeafDirect(ms: number): Promise<boolean> {
-  return firstValueFrom(node!.peer$().pipe(
-    filter((p) => p.role === "leaf" && p.link === "DIRECT"),
-    map(() => true),
-    timeout({ first: ms, with: () => of(false) }),
-  ));
+  return firstValueFrom(
+    node!.peer$().pipe(
+      filter((p) => p.role === "leaf" && p.link === "DIRECT"),
+      map(() => true),
+      timeout({ first: ms, with: () => of(false) }),
+    ),
+  );
 }
 
 // Writes `bytes` from the fixed buffer, half-closes, reads the sink's 8-byte count.
@@ -674,7 +825,11 @@ const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
 let buffer = "";
 const reader = lines.getReader();
 const write = (obj: unknown) =>
-  Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n"));
+  Deno.stdout.writeSync(
+    new TextEncoder().encode(
+      JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n",
+    ),
+  );
 let stopped = false;
 while (!stopped) {
   const { value, done } = await reader.read();
@@ -691,7 +846,11 @@ while (!stopped) {
       (result) => write({ id: c.id, ok: true, result }),
       (err) => {
         const e = err as Error;
-        write({ id: c.id, ok: false, error: { name: e.name, code: (err as ZeroTierError).code, message: e.message } });
+        write({
+          id: c.id,
+          ok: false,
+          error: { name: e.name, code: (err as ZeroTierError).code, message: e.message },
+        });
       },
     );
     if (c.cmd === "stop" || c.cmd === "stopUnderLoad") {

@@ -76,7 +76,13 @@ export class CProcess {
   stderr = "";
   readonly exited: Promise<Deno.CommandStatus>;
 
-  constructor(readonly name: string, host: Host, bin: string, args: string[], env: Record<string, string> = {}) {
+  constructor(
+    readonly name: string,
+    host: Host,
+    bin: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ) {
     const proc = new Deno.Command("ip", {
       args: ["netns", "exec", host.ns, bin, ...args],
       env,
@@ -118,4 +124,3 @@ export class CProcess {
     } catch { /* already gone */ }
   }
 }
-

@@ -49,17 +49,30 @@ describe("tier 3: rxzt and libzt's C API, both directions at once", { skip }, ()
     const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
       endpoint: `${rootHost.address}/${ZT_PORT}`,
     });
-    const { nodeId: rootId } = await root.call<{ nodeId: string }>("start", { identity: secret, roots, port: ZT_PORT });
+    const { nodeId: rootId } = await root.call<{ nodeId: string }>("start", {
+      identity: secret,
+      roots,
+      port: ZT_PORT,
+    });
     const planet = `${tmp}/planet.bin`;
     await Deno.writeFile(planet, Uint8Array.from(atob(roots), (ch) => ch.charCodeAt(0)));
     const network = adhocIPv4NetworkId(10, rootId);
 
     a = new Agent("leafA", hostA);
     agents.push(a);
-    const { nodeId: idA } = await a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT });
+    const { nodeId: idA } = await a.call<{ nodeId: string }>("benchStart", {
+      roots,
+      port: ZT_PORT,
+    });
     // The C peers: a server that counts what rxzt sends, and a client that sends to rxzt;
     // each is a libzt node of its own in leaf B's namespace.
-    server = new CProcess("C server", hostB, bin, [planet, network, "server", String(C_SERVER_PORT), "1"], {
+    server = new CProcess("C server", hostB, bin, [
+      planet,
+      network,
+      "server",
+      String(C_SERVER_PORT),
+      "1",
+    ], {
       ZT_BENCH_PORT: String(ZT_PORT + 1),
     });
     client = new CProcess("C client", hostB, bin, [
@@ -90,7 +103,11 @@ describe("tier 3: rxzt and libzt's C API, both directions at once", { skip }, ()
   test(`${BYTES / 1e6} MB each way at once: the C server counts every byte rxzt sent, and rxzt's checking consumer finds every byte the C client sent, in order`, async () => {
     const t0 = performance.now();
     const [sent, fromC] = await Promise.all([
-      a.call<Transfer>("benchSend", { hostname: serverAddress, port: C_SERVER_PORT, bytes: BYTES }, 600_000),
+      a.call<Transfer>(
+        "benchSend",
+        { hostname: serverAddress, port: C_SERVER_PORT, bytes: BYTES },
+        600_000,
+      ),
       (async () => {
         await client.send("go");
         return await client.next<Transfer>(600_000);
@@ -100,7 +117,9 @@ describe("tier 3: rxzt and libzt's C API, both directions at once", { skip }, ()
     const counted = await server.next<Transfer>(30_000);
     const [sink] = await a.call<Transfer[]>("benchSinkStats");
     console.log(
-      `rxzt -> C ${(BYTES / 1e6 / sent.seconds).toFixed(1)} MB/s, C -> rxzt ${(BYTES / 1e6 / fromC.seconds).toFixed(1)} MB/s ` +
+      `rxzt -> C ${(BYTES / 1e6 / sent.seconds).toFixed(1)} MB/s, C -> rxzt ${
+        (BYTES / 1e6 / fromC.seconds).toFixed(1)
+      } MB/s ` +
         `(at once, ${wallS.toFixed(1)} s in all); rxzt's receiver: ${sink.stalls} stalls`,
     );
     assert.equal(sent.bytes, BYTES, "rxzt's sender: the C server's count, as it answered");
@@ -109,6 +128,9 @@ describe("tier 3: rxzt and libzt's C API, both directions at once", { skip }, ()
     assert.equal(sink.bytes, BYTES, "rxzt's sink");
     assert.equal(sink.patternErrors, 0, "every byte from the C peer is the byte it sent, in order");
     // The two directions overlapped: together they took less than one after the other would.
-    assert.ok(wallS < sent.seconds + fromC.seconds, `${wallS} s for ${sent.seconds} s + ${fromC.seconds} s`);
+    assert.ok(
+      wallS < sent.seconds + fromC.seconds,
+      `${wallS} s for ${sent.seconds} s + ${fromC.seconds} s`,
+    );
   });
 });

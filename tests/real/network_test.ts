@@ -24,7 +24,12 @@ if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
 const ZT_PORT = 9993;
 
 interface JoinReply {
-  state: { status: string; readyIPv4: boolean; readyIPv6: boolean; assignedAddresses: { address: string; prefixLength: number }[] };
+  state: {
+    status: string;
+    readyIPv4: boolean;
+    readyIPv6: boolean;
+    assignedAddresses: { address: string; prefixLength: number }[];
+  };
   readyMs: number;
   libztAddresses: { address: string }[];
 }
@@ -44,9 +49,12 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     await net.block(hostB, hostA, true);
     root = new Agent("root", rootHost);
     // libzt is loaded only in the agents: this process may hold the CI stand-in.
-    const { secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    });
+    const { secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>(
+      "makePlanet",
+      {
+        endpoint: `${rootHost.address}/${ZT_PORT}`,
+      },
+    );
     a = new Agent("leafA", hostA);
     b = new Agent("leafB", hostB);
     c = new Agent("leafC", hostC);
@@ -56,7 +64,12 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
       b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
       c.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
     ]);
-    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId, c: started[3].nodeId };
+    ids = {
+      root: started[0].nodeId,
+      a: started[1].nodeId,
+      b: started[2].nodeId,
+      c: started[3].nodeId,
+    };
     assert.equal(ids.root, identityNodeId(rootSecret));
   });
 
@@ -67,7 +80,9 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   });
 
   test("every node comes online", async () => {
-    const online = await Promise.all([root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })));
+    const online = await Promise.all(
+      [root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })),
+    );
     online.forEach((o, i) => {
       assert.ok(o.onlineMs > 0);
       timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
@@ -76,14 +91,22 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   test("leaves join an IPv6 ad-hoc network and get their 6PLANE addresses", async () => {
     const network = adhocNetworkId(5000, 5010);
-    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv6", timeout: 45_000 })));
+    const joined = await Promise.all(
+      [a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv6", timeout: 45_000 })),
+    );
     joined.forEach((j, i) => {
       const nodeId = i === 0 ? ids.a : ids.b;
       const expected = sixPlaneAddress(network, nodeId);
       assert.equal(j.state.status, "OK");
       assert.equal(j.state.readyIPv6, true);
-      assert.ok(j.state.assignedAddresses.some((p: { address: string }) => p.address === expected), JSON.stringify(j.state.assignedAddresses));
-      assert.ok(j.libztAddresses.some((p: { address: string }) => p.address === expected), JSON.stringify(j.libztAddresses));
+      assert.ok(
+        j.state.assignedAddresses.some((p: { address: string }) => p.address === expected),
+        JSON.stringify(j.state.assignedAddresses),
+      );
+      assert.ok(
+        j.libztAddresses.some((p: { address: string }) => p.address === expected),
+        JSON.stringify(j.libztAddresses),
+      );
       timings[`ready_ipv6_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
     });
   });
@@ -93,12 +116,19 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     // physical paths inside a joined network's addresses, and the leaves would never go direct.
     // The root is the hub (multicast anchor), so ARP between the leaves works.
     const network = adhocIPv4NetworkId(10, ids.root);
-    const joined = await Promise.all([a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })));
+    const joined = await Promise.all(
+      [a, b].map((x) => x.call<JoinReply>("join", { network, family: "IPv4", timeout: 45_000 })),
+    );
     joined.forEach((j, i) => {
       const nodeId = i === 0 ? ids.a : ids.b;
       assert.equal(j.state.readyIPv4, true);
       const v4 = adhocIPv4Address(network, nodeId);
-      assert.ok(j.state.assignedAddresses.some((p: { address: string; prefixLength: number }) => p.address === v4 && p.prefixLength === 8), JSON.stringify(j.state.assignedAddresses));
+      assert.ok(
+        j.state.assignedAddresses.some((p: { address: string; prefixLength: number }) =>
+          p.address === v4 && p.prefixLength === 8
+        ),
+        JSON.stringify(j.state.assignedAddresses),
+      );
       timings[`ready_ipv4_${i === 0 ? "a" : "b"}`] = Math.round(j.readyMs);
     });
   });
@@ -124,10 +154,19 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     const before = await seen();
-    assert.ok(before.some((p) => p.link === "RELAY"), `B seen through the root: ${JSON.stringify(before)}`);
-    assert.ok(!before.some((p) => p.link === "DIRECT"), `no direct path while blocked: ${JSON.stringify(before)}`);
+    assert.ok(
+      before.some((p) => p.link === "RELAY"),
+      `B seen through the root: ${JSON.stringify(before)}`,
+    );
+    assert.ok(
+      !before.some((p) => p.link === "DIRECT"),
+      `no direct path while blocked: ${JSON.stringify(before)}`,
+    );
     // Lift the block: the root's introduction now leads to a direct path.
-    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", { peer: ids.b, link: "DIRECT" }, 90_000);
+    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", {
+      peer: ids.b,
+      link: "DIRECT",
+    }, 90_000);
     await net.block(hostA, hostB, false);
     await net.block(hostB, hostA, false);
     const lifted = performance.now();
@@ -138,22 +177,39 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     const result = await direct.catch(async (err) => {
-      throw new Error(`${err.message}; peers seen by A: ${JSON.stringify(await a.call("allPeers"))}, B is ${ids.b}`);
+      throw new Error(
+        `${err.message}; peers seen by A: ${
+          JSON.stringify(await a.call("allPeers"))
+        }, B is ${ids.b}`,
+      );
     });
     timings.direct_after_unblock = Math.round(performance.now() - lifted);
     assert.equal(result.state.link, "DIRECT");
     assert.ok(result.state.paths.length >= 1, "a direct peer has at least one path");
-    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", { peer: ids.b });
+    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", {
+      peer: ids.b,
+    });
     const firstRelay = history.findIndex((s) => s.link === "RELAY");
     const firstDirect = history.findIndex((s) => s.link === "DIRECT");
-    assert.ok(firstRelay >= 0 && firstRelay < firstDirect, `relay before direct: ${JSON.stringify(history)}`);
+    assert.ok(
+      firstRelay >= 0 && firstRelay < firstDirect,
+      `relay before direct: ${JSON.stringify(history)}`,
+    );
     console.log("A saw B:", history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
   });
 
   test("TCP over the IPv4 ad-hoc network: 100 MB arrive intact (SHA-256)", async () => {
     const network = adhocIPv4NetworkId(10, ids.root);
     await b.call("sinkServer", { port: 7001 });
-    const r = await a.call<{ connectMs: number; sentDigest: string; reply: { digest: string; bytes: number }; mbps: number; openSockets: number }>(
+    const r = await a.call<
+      {
+        connectMs: number;
+        sentDigest: string;
+        reply: { digest: string; bytes: number };
+        mbps: number;
+        openSockets: number;
+      }
+    >(
       "send",
       { hostname: adhocIPv4Address(network, ids.b), port: 7001, bytes: 100_000_000 },
       180_000,
@@ -166,9 +222,20 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   test("TCP over the IPv6 ad-hoc network: 10 MB arrive intact (SHA-256)", async () => {
     await b.call("sinkServer", { port: 5002 });
-    const r = await a.call<{ connectMs: number; sentDigest: string; reply: { digest: string; bytes: number }; mbps: number }>(
+    const r = await a.call<
+      {
+        connectMs: number;
+        sentDigest: string;
+        reply: { digest: string; bytes: number };
+        mbps: number;
+      }
+    >(
       "send",
-      { hostname: sixPlaneAddress(adhocNetworkId(5000, 5010), ids.b), port: 5002, bytes: 10_000_000 },
+      {
+        hostname: sixPlaneAddress(adhocNetworkId(5000, 5010), ids.b),
+        port: 5002,
+        bytes: 10_000_000,
+      },
       120_000,
     );
     assert.equal(r.reply.digest, r.sentDigest);
@@ -184,8 +251,19 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     const r = await a.call<{
       results: { size: number; echoed: boolean; intact: boolean; tries: number; rttMs?: number }[];
       openSockets: number;
-    }>("udpPing", { hostname: adhocIPv4Address(network, ids.b), port: 7003, sizes, tries: 5, waitMs: 1000 }, 60_000);
-    console.log("UDP round trips:", r.results.map((x) => `${x.size} B: ${x.echoed ? `${x.rttMs!.toFixed(1)} ms, try ${x.tries}` : "lost"}`).join("; "));
+    }>("udpPing", {
+      hostname: adhocIPv4Address(network, ids.b),
+      port: 7003,
+      sizes,
+      tries: 5,
+      waitMs: 1000,
+    }, 60_000);
+    console.log(
+      "UDP round trips:",
+      r.results.map((x) =>
+        `${x.size} B: ${x.echoed ? `${x.rttMs!.toFixed(1)} ms, try ${x.tries}` : "lost"}`
+      ).join("; "),
+    );
     for (const x of r.results) {
       assert.ok(x.echoed, `${x.size}-byte datagram: no echo in ${x.tries} tries`);
       assert.ok(x.intact, `${x.size}-byte datagram: the echo differs (boundaries or bytes)`);
@@ -194,11 +272,14 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   test("connecting to a port where nothing listens fails with ECONNREFUSED, promptly", async () => {
     const network = adhocIPv4NetworkId(10, ids.root);
-    const r = await a.call<{ connected?: boolean; name: string; code: string; ms: number }>("connectError", {
-      hostname: adhocIPv4Address(network, ids.b),
-      port: 7999,
-      timeout: 10_000,
-    });
+    const r = await a.call<{ connected?: boolean; name: string; code: string; ms: number }>(
+      "connectError",
+      {
+        hostname: adhocIPv4Address(network, ids.b),
+        port: 7999,
+        timeout: 10_000,
+      },
+    );
     assert.equal(r.connected, undefined, "a connection where nothing listens");
     assert.equal(r.code, "ECONNREFUSED", JSON.stringify(r));
     assert.ok(r.ms < 5_000, `refused after ${r.ms} ms`);
@@ -208,7 +289,9 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   test("200 concurrent connections between the leaves, each intact (SHA-256)", async () => {
     const network = adhocIPv4NetworkId(10, ids.root);
     await b.call("sinkServer", { port: 7004 });
-    const r = await a.call<{ streams: number; intact: number; seconds: number; openSockets: number }>(
+    const r = await a.call<
+      { streams: number; intact: number; seconds: number; openSockets: number }
+    >(
       "sendMany",
       { hostname: adhocIPv4Address(network, ids.b), port: 7004, streams: 200, bytes: 256 * 1024 },
       180_000,
@@ -222,11 +305,19 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     // (EWOULDBLOCK, and the socket stays open); rxzt waits out the linger itself.
     const network = adhocIPv4NetworkId(10, ids.root);
     const hostname = adhocIPv4Address(network, ids.b);
-    type Outcome = { port: number; bytes: number; end?: string; error?: { code: string }; endedAt?: number };
+    type Outcome = {
+      port: number;
+      bytes: number;
+      end?: string;
+      error?: { code: string };
+      endedAt?: number;
+    };
     const outcomeOf = async (port: number, limitMs: number): Promise<Outcome | undefined> => {
       let o: Outcome | undefined;
       for (const deadline = Date.now() + limitMs; Date.now() < deadline;) {
-        o = (await b.call<{ outcomes: Outcome[] }>("holdResults")).outcomes.find((x) => x.port === port);
+        o = (await b.call<{ outcomes: Outcome[] }>("holdResults")).outcomes.find((x) =>
+          x.port === port
+        );
         if (o?.end) break;
         await new Promise((r) => setTimeout(r, 250));
       }
@@ -234,7 +325,12 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     };
     // A reading peer: all 8 MB arrive, then end of stream (the close went through once sent).
     await b.call("holdServer", { port: 7006 });
-    const sent = await a.call<{ written: number }>("lingerClose", { hostname, port: 7006, linger: 10, bytes: 8 * 1024 * 1024 }, 60_000);
+    const sent = await a.call<{ written: number }>("lingerClose", {
+      hostname,
+      port: 7006,
+      linger: 10,
+      bytes: 8 * 1024 * 1024,
+    }, 60_000);
     assert.equal(sent.written, 8 * 1024 * 1024);
     const delivered = await outcomeOf(7006, 15_000);
     assert.deepEqual(
@@ -244,13 +340,23 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     );
     // A peer that reads only after 6 s: with linger 2 s the connection is reset, not held open.
     await b.call("holdServer", { port: 7007, readAfterMs: 6000 });
-    const stuck = await a.call<{ written: number; closedAt: number }>("lingerClose", { hostname, port: 7007, linger: 2, bytes: 64 * 1024 * 1024, giveUpAfterMs: 1000 }, 60_000);
+    const stuck = await a.call<{ written: number; closedAt: number }>("lingerClose", {
+      hostname,
+      port: 7007,
+      linger: 2,
+      bytes: 64 * 1024 * 1024,
+      giveUpAfterMs: 1000,
+    }, 60_000);
     assert.ok(stuck.written < 64 * 1024 * 1024, "the writes waited for the peer");
     const reset = await outcomeOf(7007, 20_000);
     assert.equal(reset?.end, "error", `the peer's stream did not fail: ${JSON.stringify(reset)}`);
     // lwIP reports the reset as ECONNRESET, or as ENOTCONN once the queued data was read.
     assert.ok(["ECONNRESET", "ENOTCONN"].includes(reset!.error!.code), JSON.stringify(reset));
-    console.log(`linger: 8 MB delivered then EOF; unread data reset (${reset!.bytes} bytes read first, then ${reset!.error!.code})`);
+    console.log(
+      `linger: 8 MB delivered then EOF; unread data reset (${reset!.bytes} bytes read first, then ${
+        reset!.error!.code
+      })`,
+    );
   });
 
   test("a killed peer: the listener's stream fails with a typed error within the keep-alive bound", async () => {
@@ -263,7 +369,14 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     c.kill();
     const killedAt = Date.now();
     await c.exited;
-    type Outcome = { port: number; bytes: number; end?: string; error?: { name: string; code: string }; endedAt?: number; lastDataAt: number };
+    type Outcome = {
+      port: number;
+      bytes: number;
+      end?: string;
+      error?: { name: string; code: string };
+      endedAt?: number;
+      lastDataAt: number;
+    };
     let outcome: Outcome | undefined;
     const boundMs = 15_000;
     for (const deadline = Date.now() + boundMs + 5_000; Date.now() < deadline;) {
@@ -274,11 +387,16 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     }
     assert.ok(outcome && outcome.bytes > 0, "the killed sender's data arrived first");
     assert.equal(outcome!.end, "error", `the stream did not fail: ${JSON.stringify(outcome)}`);
-    assert.ok(["ECONNABORTED", "ECONNRESET", "ETIMEDOUT"].includes(outcome!.error!.code), JSON.stringify(outcome!.error));
+    assert.ok(
+      ["ECONNABORTED", "ECONNRESET", "ETIMEDOUT"].includes(outcome!.error!.code),
+      JSON.stringify(outcome!.error),
+    );
     const afterKill = outcome!.endedAt! - killedAt;
     assert.ok(afterKill < boundMs, `failed ${afterKill} ms after the kill`);
     timings.killed_peer_error_ms = afterKill;
-    console.log(`killed peer: ${outcome!.error!.name} ${outcome!.error!.code} ${afterKill} ms after the kill`);
+    console.log(
+      `killed peer: ${outcome!.error!.name} ${outcome!.error!.code} ${afterKill} ms after the kill`,
+    );
   });
 
   test("port and lwIP statistics are queried from libzt", async () => {
