@@ -661,7 +661,9 @@ export class ZeroTierNode {
    * requested address family; rejects with a {@link NetworkError} when the
    * network turns out not found, access denied, client too old or down.
    * Joining a network already joined (in turn or concurrently) waits for the
-   * same readiness and resolves with the same state.
+   * same readiness and resolves with the same state. Joining a network that
+   * ended not found, access denied, client too old or port error asks its
+   * controller anew (rxzt leaves it first: libzt would not ask again).
    *
    * @example
    * ```ts
@@ -676,6 +678,13 @@ export class ZeroTierNode {
     const signal = toSignal(o.signal);
     this.#assertRunning("join");
     const hex = hexId(id, 16);
+    const ended = this.#networks.value.get(hex)?.status;
+    if (ended !== undefined && ended !== "DOWN" && TERMINAL_PHASES.has(ended)) {
+      // libzt keeps a network that ended NOT_FOUND, ACCESS_DENIED, ... joined, and joining it
+      // again asks nothing new (the join would wait out its timeout): leave it first.
+      await this.leave(hex, { timeout: LEAVE_BEFORE_REJOIN_MS, signal }).catch(() => {});
+      signal?.throwIfAborted();
+    }
     const before = this.#networks.value;
     const known = before.get(hex);
     if (!known || TERMINAL_PHASES.has(known.status)) {
@@ -912,6 +921,9 @@ function networkFailure(networkId: string, status: NetworkState["status"]): Netw
   };
   return new NetworkError(`NETWORK_${status}`, networkId, detail[status] ?? status);
 }
+
+/** How long a join waits for libzt to drop a network that ended (NOT_FOUND, ...) before asking anew. */
+const LEAVE_BEFORE_REJOIN_MS = 5000;
 
 const START_KEYS = [
   "libraryPath",

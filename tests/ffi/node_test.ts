@@ -348,6 +348,18 @@ describe("a node on the libzt stand-in (one per process, started once)", () => {
       now.subscription.unsubscribe();
     });
 
+    test("joining again after NOT_FOUND asks anew: NETWORK_NOT_FOUND again, not a wait for the timeout", async () => {
+      // libzt keeps a network that ended NOT_FOUND joined, and a second zts_net_join of it
+      // changes nothing (the stand-in does the same): join() must leave it first.
+      const id = "00000000dd000001";
+      const t0 = performance.now();
+      await assert.rejects(
+        node.join(id, { timeout: 4000 }),
+        (e) => e instanceof NetworkError && e.code === "NETWORK_NOT_FOUND",
+      );
+      assert.ok(performance.now() - t0 < 3000, `took ${Math.round(performance.now() - t0)} ms`);
+    });
+
     test("ACCESS_DENIED (controller 0xde): NetworkError NETWORK_ACCESS_DENIED", async () => {
       const id = 0x00000000de000001n;
       await assert.rejects(

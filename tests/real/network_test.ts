@@ -133,7 +133,7 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     });
   });
 
-  test("network$ reports NOT_FOUND for a network whose controller is the root", async () => {
+  test("network$ reports NOT_FOUND for a network whose controller is the root, and again when joined again", async () => {
     const network = ((BigInt(`0x${ids.root}`) << 24n) | 1n).toString(16).padStart(16, "0");
     await assert.rejects(
       a.call("join", { network, timeout: 45_000 }),
@@ -141,6 +141,17 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
     );
     const history = await a.call<string[]>("networkHistory", { network });
     assert.equal(history.at(-1), "NOT_FOUND");
+    // Joining it again asks anew (join() leaves it first): NOT_FOUND again, not the timeout.
+    const t0 = performance.now();
+    await assert.rejects(
+      a.call("join", { network, timeout: 45_000 }),
+      (err: Error & { code?: string }) => err.code === "NETWORK_NOT_FOUND",
+    );
+    timings.rejoin_not_found = Math.round(performance.now() - t0);
+    assert.ok(
+      timings.rejoin_not_found < 30_000,
+      `the second NOT_FOUND took ${timings.rejoin_not_found} ms`,
+    );
   });
 
   test("peer$ on one leaf reports the other going from relay to direct", async () => {
