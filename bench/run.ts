@@ -694,9 +694,10 @@ console.log(
     `event delay p99 < 1 ms: ${r.events.p99 < 1 ? "met" : "MISSED"}`,
 );
 // Receiver stalls per GB, C -> rxzt over C -> C (a C side without a stall counts as one).
+// NaN for a side that did not run (BENCH_SIDES), so that its ratios print as NaN, not 0.
 const stallsPerGb = (runs: Run[], floor = 0) =>
-  Math.max(floor, runs.reduce((sum, x) => sum + (x.stalls ?? 0), 0)) /
-  ((runs.length * BYTES) / 1e9);
+  runs.length === 0 ? NaN : Math.max(floor, runs.reduce((sum, x) => sum + (x.stalls ?? 0), 0)) /
+    ((runs.length * BYTES) / 1e9);
 const stallRatio = stallsPerGb(r.cToRxzt) / stallsPerGb(r.c, 1);
 const shaRatio = sha.mbps / fromCSide.mbps;
 console.log(
