@@ -314,6 +314,10 @@ function isPlainExtensible(v: unknown): boolean {
  * hostile) Proxy. `bounded`: calls that may wait get a short timeout
  * whenever their options leave it out, so no valid input waits long.
  */
+/** A timeout that is valid and long: a call given it may wait that long, as it should. */
+const waitsLong = (t: unknown): boolean =>
+  typeof t === "number" && Number.isInteger(t) && t >= 1000 && t <= 2 ** 31 - 1;
+
 function options(keys: Record<string, Kind>, bounded = false): unknown {
   if (chance(0.1)) {
     const j = junk();
@@ -325,7 +329,8 @@ function options(keys: Record<string, Kind>, bounded = false): unknown {
   }
   const o: Record<string, unknown> = {};
   for (const [key, kind] of Object.entries(keys)) if (chance(0.7)) o[key] = value(kind);
-  if (bounded && o.timeout === undefined) o.timeout = good("timeout");
+  // A junk value can be a valid long duration (65536 ms, say), which would rightly wait that long.
+  if (bounded && (o.timeout === undefined || waitsLong(o.timeout))) o.timeout = good("timeout");
   const twist = random();
   if (twist < 0.05) o[pick(["extra", "timout", "__proto__x", "constructor", "💥"])] = junk();
   else if (twist < 0.08) return throwingGetter(o, pick(Object.keys(keys)));
