@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { Agent } from "../tests/npm/_agents.ts";
 import { prepareNodeProject, SCRATCH } from "../scripts/test_npm.ts";
 import type { SinkStats } from "../tests/npm/_bench_sink.ts";
+import { receiveInto, type Sent } from "./_receive.ts";
 
 /** One measured transfer, as bench/run.ts records it, with what the Node sink saw. */
 export interface NodeRun extends Omit<SinkStats, "bytes"> {
@@ -59,8 +60,6 @@ export function nodeBenchSkip(): string | undefined {
 export function nodeBenchThreadpool(): string {
   return Deno.env.get("BENCH_NODE_THREADPOOL") || "20";
 }
-
-const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
 
 /** Two running Node agents, ready for measured transfers. */
 export interface NodeSide {
@@ -124,20 +123,8 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
       await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
     }
     let stopped: Promise<void> | undefined;
-    type Sent = { bytes: number; seconds: number; cpu: number; direct: boolean };
-    const receive = async (send: () => Promise<Sent>): Promise<NodeRun> => {
-      const sink0 = cpuOf(await b.call("cpu"));
-      const sent = await send();
-      const sink1 = cpuOf(await b.call("cpu"));
-      const [sink] = await b.call<SinkStats[]>("benchSinkStats");
-      return {
-        ...sink,
-        mbps: sent.bytes / 1e6 / sent.seconds,
-        cpuClient: sent.cpu,
-        cpuServer: sink1 - sink0,
-        direct: sent.direct,
-      };
-    };
+    const receive = (send: () => Promise<Sent>): Promise<NodeRun> =>
+      receiveInto<SinkStats>(b, send, o.bytes);
     return {
       sink: `${hostname} ${o.port}`,
       receive,

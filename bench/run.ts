@@ -56,6 +56,7 @@ import { envNumber, libztOrExit } from "./_env.ts";
 import { createTestNetwork, type Host, type TestNetwork } from "../tests/real/netns.ts";
 import { Agent, withTimeout } from "../tests/real/_agent_client.ts";
 import { buildCPeer, CProcess } from "../tests/real/c_peer.ts";
+import { cpuOf, receiveInto } from "./_receive.ts";
 import {
   nodeBenchSkip,
   nodeBenchThreadpool,
@@ -162,8 +163,6 @@ interface Results {
     slowest: string[];
   };
 }
-
-const cpuOf = (u: { user: number; system: number }) => (u.user + u.system) / 1e6;
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
@@ -399,22 +398,8 @@ async function runBench(): Promise<Results> {
       };
     };
     /** One transfer into an rxzt sink (both kinds of sender check the sink's count). */
-    const intoRxzt = async (send: () => Promise<Transfer>, sinkAgent = b): Promise<Run> => {
-      const sink0 = cpuOf(await sinkAgent.call("cpu"));
-      const sent = await send();
-      const sink1 = cpuOf(await sinkAgent.call("cpu"));
-      const [sink] = await sinkAgent.call<Transfer[]>("benchSinkStats");
-      if (sink?.bytes !== BYTES) {
-        throw new Error(`transfer to rxzt incomplete: ${JSON.stringify({ sent, sink })}`);
-      }
-      return {
-        ...sink,
-        mbps: sent.bytes / 1e6 / sent.seconds,
-        cpuClient: sent.cpu,
-        cpuServer: sink1 - sink0,
-        direct: sent.direct,
-      };
-    };
+    const intoRxzt = (send: () => Promise<Transfer>, sinkAgent = b): Promise<Run> =>
+      receiveInto<Transfer>(sinkAgent, send, BYTES);
     /** A C client's next transfer, to its own destination or to `to` ("<ip> <port>"). */
     const fromC = (proc: CProcess, to?: string) => async () => {
       await proc.send(to ? `go ${to}` : "go");

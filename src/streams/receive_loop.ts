@@ -38,7 +38,7 @@
  */
 import { ERRNO, POLLFD_SIZE, SOCK } from "../ffi/sockets.ts";
 import { COMMAND, CONTROL, PHASE, takeCommands, WAKE } from "./receive_control.ts";
-import { allocateRing, RING, RING_SERVICE_GONE, type RingView } from "./receive_ring.ts";
+import { allocateRing, RING, RING_SERVICE_GONE, ringFill, type RingView } from "./receive_ring.ts";
 
 /** The libzt calls the loop makes, all blocking ones run on the calling (I/O) thread. */
 export interface ReceiveCalls {
@@ -225,13 +225,11 @@ export function runReceiveLoop(
       const { header, capacity } = r.ring;
       if (Atomics.load(header, RING.END) !== 0 || serviceGone) continue;
       if (r.unwoken > 0 && r.streaming) due = Math.min(due, r.lastWake + tuning.wakeWithinMs);
-      const fill = () =>
-        (Atomics.load(header, RING.WRITTEN) - Atomics.load(header, RING.READ)) >>> 0;
-      if (fill() === capacity) {
+      if (ringFill(r.ring) === capacity) {
         // Full: stop reading it until the reader frees half (it wakes us then). Look
         // again after raising the flag, in case the reader took bytes without seeing it.
         Atomics.store(header, RING.FULL, 1);
-        if (fill() === capacity) continue;
+        if (ringFill(r.ring) === capacity) continue;
         Atomics.compareExchange(header, RING.FULL, 1, 0);
       }
       active.push(r);
