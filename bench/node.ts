@@ -121,6 +121,8 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
     const hostname = o.address(idB);
     if (o.warmup > 0) {
       await a.call("benchSend", { hostname, port: o.port, bytes: o.warmup }, 600_000);
+      // Not a measured run: its sink stats must not stand for the first one.
+      await b.call("benchSinkStats");
     }
     let stopped: Promise<void> | undefined;
     const receive = (send: () => Promise<Sent>): Promise<NodeRun> =>
