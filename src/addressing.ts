@@ -6,7 +6,7 @@
  */
 import { InvalidArgumentError } from "./errors.ts";
 import { hexId } from "./ffi/events.ts";
-import { formatIp } from "./ip.ts";
+import { formatIp, parseIp } from "./ip.ts";
 import {
   type NetworkIdInput,
   type NodeIdInput,
@@ -122,4 +122,45 @@ export function rfc4193Address(networkId: NetworkIdInput, nodeId: NodeIdInput): 
   b[10] = 0x93;
   for (let i = 0; i < 5; i++) b[11 + i] = Number((node >> BigInt(32 - 8 * i)) & 0xffn);
   return formatIp(b);
+}
+
+/**
+ * Whether `address` belongs to node `nodeId` on network `networkId` by
+ * ZeroTier's address arithmetic: inside the node's 6PLANE /80, its RFC 4193
+ * address, or (on an ad-hoc IPv4 network) its ad-hoc IPv4 address. Addresses
+ * a controller assigns encode no identity, so they never match. IPv4-mapped
+ * IPv6 (`::ffff:a.b.c.d`) is read as IPv4.
+ *
+ * @example
+ * ```ts
+ * import { adhocIPv4Address, isNodeAddress } from "@rxzt/rxzt";
+ * const net = "ff0a000000000001";
+ * isNodeAddress(adhocIPv4Address(net, "89e92ceee5"), net, "89e92ceee5"); // true
+ * isNodeAddress("192.0.2.1", net, "89e92ceee5"); // false
+ * ```
+ */
+export function isNodeAddress(
+  address: string,
+  networkId: NetworkIdInput,
+  nodeId: NodeIdInput,
+): boolean {
+  const net = toNetworkId(networkId);
+  const node = toNodeId(nodeId);
+  let bytes = parseIp(address);
+  if (!bytes) return false;
+  if (
+    bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff &&
+    bytes[11] === 0xff
+  ) {
+    bytes = bytes.subarray(12);
+  }
+  if (bytes.length === 4) {
+    const adhocIPv4 = net >> 56n === 0xffn && (net & 0xffn) === 1n;
+    return adhocIPv4 && formatIp(bytes) === adhocIPv4Address(net, node);
+  }
+  const own = (first: Uint8Array, length: number) =>
+    first.subarray(0, length).every((b, i) => b === bytes![i]);
+  // 6PLANE gives the node a whole /80 (10 bytes); RFC 4193 one address.
+  return own(parseIp(sixPlaneAddress(net, node))!, 10) ||
+    own(parseIp(rfc4193Address(net, node))!, 16);
 }

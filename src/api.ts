@@ -14,6 +14,7 @@ export {
   LibztCallError,
   NetworkError,
   NodeStateError,
+  PeerUnreachableError,
   TimeoutError,
   UnavailableError,
   ZeroTierError,
@@ -53,6 +54,7 @@ export {
   adhocIPv4Address,
   adhocIPv4NetworkId,
   adhocNetworkId,
+  isNodeAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "./addressing.ts";
@@ -76,9 +78,11 @@ export {
 export type { IdentityOptions } from "./observables/identity.ts";
 export { createRootSet } from "./observables/roots.ts";
 export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
+export type { KeepAlive } from "./streams/tcp.ts";
 export { DEFAULT_PACING_RATE } from "./streams/pacing.ts";
 export { DEFAULT_READ_BUFFER_SIZE } from "./streams/receive_ring.ts";
 export { DEFAULT_RECEIVE_TUNING } from "./streams/receive_thread.ts";
+export { DEFAULT_PEER_UNREACHABLE_TIMEOUT } from "./observables/liveness.ts";
 export type { ReceiveTuning } from "./streams/receive_loop.ts";
 export { MAX_CONNECTS_IN_FLIGHT } from "./streams/connect_slots.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";

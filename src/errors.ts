@@ -282,6 +282,36 @@ export class NetworkError extends ZeroTierError {
 }
 
 /**
+ * A connection was failed because ZeroTier had no way to its peer for longer
+ * than the node's `peerUnreachableTimeout` (code `PEER_UNREACHABLE`): the peer
+ * had no direct path and this node reached no root. Reads and writes of the
+ * connection reject with it.
+ *
+ * @example
+ * ```ts
+ * import { PeerUnreachableError } from "@rxzt/rxzt";
+ * const err = new PeerUnreachableError("89e92ceee5", 30_000);
+ * console.log(err.code, err.peerId, err.unreachableMs);
+ * ```
+ */
+export class PeerUnreachableError extends ZeroTierError {
+  /** The peer's node id (10 hex digits). */
+  readonly peerId: string;
+  /** How long the peer had been unreachable, in milliseconds. */
+  readonly unreachableMs: number;
+  constructor(peerId: string, unreachableMs: number) {
+    super(
+      "PEER_UNREACHABLE",
+      `Peer ${peerId} has been unreachable for ${Math.round(unreachableMs)} ms (no direct path ` +
+        "and no root reachable), so its connection was failed; dial again once peer$ reports it " +
+        "DIRECT or RELAY, or raise peerUnreachableTimeout.",
+    );
+    this.peerId = peerId;
+    this.unreachableMs = unreachableMs;
+  }
+}
+
+/**
  * An operation did not complete within its `timeout` (code `ETIMEDOUT`).
  *
  * @example

@@ -21,6 +21,7 @@ import {
   LibztCallError,
   NetworkError,
   NodeStateError,
+  PeerUnreachableError,
   UnavailableError,
 } from "../errors.ts";
 import type { NativeLibrary, RawEvent } from "../ffi/backend.ts";
@@ -59,6 +60,7 @@ import {
   initialNetworkState,
   type NetworkState,
   type PeerState,
+  reachPeer,
   reduceNetwork,
   reducePeer,
   TERMINAL_PHASES,
@@ -71,7 +73,14 @@ import { ReadinessPoller } from "../streams/poller.ts";
 import type { ReceiveCounters } from "../streams/receive_control.ts";
 import type { ReceiveTuning } from "../streams/receive_loop.ts";
 import { DEFAULT_RECEIVE_TUNING, ReceiveThread } from "../streams/receive_thread.ts";
-import type { TcpConn, TcpListener } from "../streams/tcp.ts";
+import {
+  DEFAULT_KEEPALIVE,
+  type KeepAlive,
+  type TcpConn,
+  type TcpListener,
+} from "../streams/tcp.ts";
+import { DEFAULT_PEER_UNREACHABLE_TIMEOUT, UnreachablePeers } from "./liveness.ts";
+import { isNodeAddress } from "../addressing.ts";
 import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 
 /** Options of {@link ZeroTierNode.start}. Every field is optional. */
@@ -119,6 +128,26 @@ export interface StartOptions {
    * README's Benchmark). Default: true.
    */
   receiveThread?: boolean | { wakeAfterBytes?: number; wakeWithinMs?: number };
+  /**
+   * TCP keep-alive every connection starts with (seconds and probes; change
+   * it per connection with `conn.setKeepAlive()`), or `false` for none. A
+   * killed peer is noticed idle + interval × count seconds after it was last
+   * heard from. Keep that bound above ~100 s, or connections may fail while
+   * ZeroTier reroutes a cut path through a root (see {@link DEFAULT_KEEPALIVE}).
+   *
+   * @default {DEFAULT_KEEPALIVE} `{ idle: 60, interval: 10, count: 9 }` (150 s)
+   */
+  keepAlive?: KeepAlive | false;
+  /**
+   * Milliseconds a peer may stay `UNREACHABLE` in `peer$` (no direct path and
+   * no root reachable) before its TCP connections fail with
+   * `PeerUnreachableError`; `false` never fails them for that (keep-alive
+   * still does). Connections are matched to peers by address, which works
+   * for addresses that encode the node id: 6PLANE, RFC 4193 and ad-hoc IPv4.
+   *
+   * @default {DEFAULT_PEER_UNREACHABLE_TIMEOUT} 30000
+   */
+  peerUnreachableTimeout?: number | false;
 }
 
 /** Options of {@link ZeroTierNode.join}. */
@@ -257,6 +286,8 @@ export class ZeroTierNode {
   #decodeErrors = 0;
   #socketHost?: SocketHost;
   #receiveTuning?: ReceiveTuning;
+  #keepAlive: KeepAlive | false = DEFAULT_KEEPALIVE;
+  #unreachable?: UnreachablePeers;
   readonly #stopped = new AbortController();
   readonly #sockets = new Set<Closable>();
 
@@ -353,6 +384,14 @@ export class ZeroTierNode {
       node.#receiveTuning = opts.receiveThread === true || opts.receiveThread === undefined
         ? DEFAULT_RECEIVE_TUNING
         : opts.receiveThread as ReceiveTuning;
+    }
+    if (opts.keepAlive !== undefined) node.#keepAlive = opts.keepAlive;
+    const unreachableMs = opts.peerUnreachableTimeout ?? DEFAULT_PEER_UNREACHABLE_TIMEOUT;
+    if (unreachableMs !== false) {
+      node.#unreachable = new UnreachablePeers(
+        unreachableMs,
+        (peerId, ms) => node.#failConnectionsOf(peerId, ms),
+      );
     }
     processNode = node;
     try {
@@ -460,10 +499,12 @@ export class ZeroTierNode {
   #apply(event: ZeroTierEvent): void {
     switch (event.type) {
       case "NODE_ONLINE":
-        return this.#online.next(true);
+        this.#online.next(true);
+        return this.#reachPeers(true, event.receivedAt);
       case "NODE_OFFLINE":
       case "NODE_DOWN":
-        return this.#online.next(false);
+        this.#online.next(false);
+        return this.#reachPeers(false, event.receivedAt);
     }
     if (event.type.startsWith("NETWORK_") || event.type.startsWith("ADDR_")) {
       const e = event as NetworkEvent | AddrEvent;
@@ -474,10 +515,43 @@ export class ZeroTierNode {
     } else if (event.type.startsWith("PEER_")) {
       const e = event as PeerEvent;
       const peers = new Map(this.#peers.value);
-      const state = reducePeer(peers.get(e.peer.peerId), e);
+      const state = reducePeer(peers.get(e.peer.peerId), e, this.#online.value);
       peers.set(state.peerId, state);
       this.#peers.next(peers);
       this.#peerUpdates.next(state);
+      this.#unreachable?.update(state);
+    }
+  }
+
+  // Offline, relayed peers are unreachable (no root to relay through); online, relayed again.
+  #reachPeers(online: boolean, at: number): void {
+    const changed: PeerState[] = [];
+    for (const peer of this.#peers.value.values()) {
+      const next = reachPeer(peer, online, at);
+      if (next) changed.push(next);
+    }
+    if (changed.length === 0) return;
+    const peers = new Map(this.#peers.value);
+    for (const state of changed) peers.set(state.peerId, state);
+    this.#peers.next(peers);
+    for (const state of changed) {
+      this.#peerUpdates.next(state);
+      this.#unreachable?.update(state);
+    }
+  }
+
+  // A peer stayed unreachable past peerUnreachableTimeout: fail the connections whose remote
+  // address is the peer's on a joined network (addresses a controller assigned cannot be told).
+  #failConnectionsOf(peerId: string, unreachableMs: number): void {
+    if (this.#lifecycle !== "running") return;
+    const networks = [...this.#networks.value.keys()];
+    const reason = new PeerUnreachableError(peerId, unreachableMs);
+    for (const socket of [...this.#sockets]) {
+      const remote = (socket as Partial<Pick<TcpConn, "remoteAddr">>).remoteAddr;
+      if (remote?.transport !== "tcp") continue;
+      if (networks.some((net) => isNodeAddress(remote.hostname, net, peerId))) {
+        socket.terminate(reason);
+      }
     }
   }
 
@@ -621,6 +695,7 @@ export class ZeroTierNode {
       poller: new ReadinessPoller(calls),
       receiver: tuning &&
         new ReceiveThread((control, t) => lib.startReceiveWorker(control, t), calls, tuning),
+      keepAlive: this.#keepAlive,
       stopped: this.#stopped.signal,
       track: (s) => void sockets.add(s),
       untrack: (s) => void sockets.delete(s),
@@ -823,6 +898,7 @@ export class ZeroTierNode {
     this.#lifecycle = "stopping";
     const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
     this.#stopped.abort(reason);
+    this.#unreachable?.dispose();
     for (const socket of [...this.#sockets]) socket.terminate(reason);
     // The I/O thread leaves libzt before libzt stops; the closes it held back run then.
     await this.#socketHost?.receiver?.stop();
@@ -940,6 +1016,8 @@ const START_KEYS = [
   "timeout",
   "signal",
   "receiveThread",
+  "keepAlive",
+  "peerUnreachableTimeout",
 ] as const;
 const CACHE_KEYS = ["identity", "peers", "networks", "roots"] as const;
 
@@ -1000,6 +1078,29 @@ function validateStartOptions(options: unknown): StartOptions {
   }
   out.timeout = toTimeout(o.timeout);
   out.signal = toSignal(o.signal);
+  if (o.keepAlive === false) out.keepAlive = false;
+  else if (o.keepAlive !== undefined) {
+    const k = readOptions(o.keepAlive, "keepAlive", ["idle", "interval", "count"], "keepAlive.");
+    out.keepAlive = {
+      idle: toInteger(k.idle ?? DEFAULT_KEEPALIVE.idle, "keepAlive.idle", 1, 86_400),
+      interval: toInteger(
+        k.interval ?? DEFAULT_KEEPALIVE.interval,
+        "keepAlive.interval",
+        1,
+        86_400,
+      ),
+      count: toInteger(k.count ?? DEFAULT_KEEPALIVE.count, "keepAlive.count", 1, 1_000),
+    };
+  }
+  if (o.peerUnreachableTimeout === false) out.peerUnreachableTimeout = false;
+  else if (o.peerUnreachableTimeout !== undefined) {
+    out.peerUnreachableTimeout = toInteger(
+      o.peerUnreachableTimeout,
+      "peerUnreachableTimeout",
+      0,
+      2_147_483_647,
+    );
+  }
   if (o.receiveThread === undefined || o.receiveThread === true || o.receiveThread === false) {
     out.receiveThread = o.receiveThread ?? true;
   } else {

@@ -135,22 +135,38 @@ export function reduceNetwork(
   }
 }
 
-/** How a peer is reached. */
+/**
+ * How a peer is reached: `DIRECT` (a direct path), `RELAY` (through a root)
+ * or `UNREACHABLE` (no direct path and no root reachable: ZeroTier has no way
+ * to it). libzt itself reports only direct and relayed peers; rxzt derives
+ * `UNREACHABLE` from a relayed peer while this node is offline.
+ */
 export type PeerLink = "DIRECT" | "RELAY" | "UNREACHABLE";
 
 /** A peer's state over time, as `peer$` reports it. */
 export interface PeerState extends PeerInfo {
   /** How the peer is reached now. */
   readonly link: PeerLink;
-  /** The event that produced this state (`PEER_DIRECT`, `PEER_PATH_DISCOVERED`, ...). */
-  readonly lastEvent: PeerEvent["type"];
+  /**
+   * What produced this state: a peer event (`PEER_DIRECT`, `PEER_RELAY`,
+   * `PEER_PATH_DISCOVERED`, ...), or this node going offline or online, which
+   * turns a relayed peer `UNREACHABLE` and back.
+   */
+  readonly lastEvent: PeerEvent["type"] | "NODE_OFFLINE" | "NODE_ONLINE";
   /** When it happened (`performance.now()` clock). */
   readonly changedAt: number;
 }
 
-/** Applies one `PEER_*` event to a peer's state. */
-export function reducePeer(prev: PeerState | undefined, event: PeerEvent): PeerState {
-  const link: PeerLink = event.type === "PEER_DIRECT"
+/**
+ * Applies one `PEER_*` event to a peer's state; `online` is whether this node
+ * reaches a root now (see {@link PeerLink}).
+ */
+export function reducePeer(
+  prev: PeerState | undefined,
+  event: PeerEvent,
+  online = true,
+): PeerState {
+  const reported: PeerLink = event.type === "PEER_DIRECT"
     ? "DIRECT"
     : event.type === "PEER_RELAY"
     ? "RELAY"
@@ -158,5 +174,21 @@ export function reducePeer(prev: PeerState | undefined, event: PeerEvent): PeerS
     ? "UNREACHABLE"
     // Path events do not change how the peer is reached by themselves.
     : prev?.link ?? (event.peer.paths.length > 0 ? "DIRECT" : "RELAY");
+  const link = reported === "RELAY" && !online ? "UNREACHABLE" : reported;
   return { ...event.peer, link, lastEvent: event.type, changedAt: event.receivedAt };
+}
+
+/**
+ * A peer's state after this node went online or offline (`at`: when), or
+ * `undefined` if its link does not change: offline, a relayed peer is
+ * unreachable; online again, it is relayed again.
+ */
+export function reachPeer(peer: PeerState, online: boolean, at: number): PeerState | undefined {
+  if (!online && peer.link === "RELAY") {
+    return { ...peer, link: "UNREACHABLE", lastEvent: "NODE_OFFLINE", changedAt: at };
+  }
+  if (online && peer.link === "UNREACHABLE" && peer.lastEvent !== "PEER_UNREACHABLE") {
+    return { ...peer, link: "RELAY", lastEvent: "NODE_ONLINE", changedAt: at };
+  }
+  return undefined;
 }

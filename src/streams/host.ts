@@ -8,6 +8,7 @@
 import { ERRNO, type Outcome, type SocketCalls } from "../ffi/sockets.ts";
 import type { ReadinessPoller } from "./poller.ts";
 import type { ReceiveThread } from "./receive_thread.ts";
+import type { KeepAlive } from "./tcp.ts";
 
 /** Something that holds a socket and can be closed by the node. */
 export interface Closable {
@@ -20,6 +21,8 @@ export interface SocketHost {
   readonly poller: ReadinessPoller;
   /** The I/O thread that reads TCP connections (absent: they are read on the JS thread). */
   readonly receiver?: ReceiveThread;
+  /** Keep-alive every new TCP connection starts with (`false`: none). */
+  readonly keepAlive: KeepAlive | false;
   /** Aborted (with a NODE_STOPPED reason) when the node stops. */
   readonly stopped: AbortSignal;
   track(socket: Closable): void;

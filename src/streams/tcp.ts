@@ -49,12 +49,30 @@ const READ_CHUNK = 64 * 1024;
 const PACED_MIN_BYTES = 64 * 1024;
 const MIN_PACING_RATE = 1_000_000;
 
+/** TCP keep-alive settings, in seconds (idle time, probe interval) and probes. */
+export interface KeepAlive {
+  /** Seconds without a received segment before the first probe. */
+  readonly idle: number;
+  /** Seconds between probes. */
+  readonly interval: number;
+  /** Unanswered probes that fail the connection. */
+  readonly count: number;
+}
+
 /**
- * Keep-alive every TCP connection starts with: probes after `idle` seconds
- * without traffic, every `interval` seconds, `count` unanswered ones fail the
- * connection. So a dead peer fails reads and writes with a typed error
- * (`ECONNABORTED`) at most idle + interval × count = 50 s after it was last
- * heard from. Change it per connection with `conn.setKeepAlive()`.
+ * Keep-alive every TCP connection starts with unless the node's `keepAlive`
+ * start option says otherwise: probes after `idle` seconds without a received
+ * segment, every `interval` seconds, and `count` unanswered ones fail the
+ * connection with `ECONNABORTED`. So a killed peer is noticed at most
+ * idle + interval × count = 150 s after it was last heard from.
+ *
+ * Why so long: lwIP counts that time from the last segment *received*, even
+ * while data waits for retransmission, and ZeroTier reroutes through a root
+ * only 42–87 s after a direct path is cut. lwIP retransmits 1.5, 4.5, 10.5,
+ * 22.5, 46.5 and 94.5 s into an outage (then at 190.5 s), so the segment that
+ * first gets through after such a failover is sent at 94.5 s at the latest:
+ * a 150 s bound lets it through, where the former 50 s bound raced the
+ * failover. Change it per connection with `conn.setKeepAlive()`.
  *
  * @example
  * ```ts ignore
@@ -62,11 +80,7 @@ const MIN_PACING_RATE = 1_000_000;
  * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
  * ```
  */
-export const DEFAULT_KEEPALIVE: {
-  readonly idle: number;
-  readonly interval: number;
-  readonly count: number;
-} = Object.freeze({ idle: 30, interval: 5, count: 4 });
+export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 10, count: 9 });
 
 /** Resolves after `ms`, or rejects with `signal.reason` once it aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -193,10 +207,13 @@ export class TcpConn {
     const calls = host.calls;
     // Keep-alive by default: without it a peer that vanished (process killed, link gone)
     // leaves reads waiting forever. Best effort: a connection already reset fails later anyway.
-    calls.setInt(fd, SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, 1);
-    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, DEFAULT_KEEPALIVE.idle);
-    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, DEFAULT_KEEPALIVE.interval);
-    calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, DEFAULT_KEEPALIVE.count);
+    const keepAlive = host.keepAlive;
+    calls.setInt(fd, SOCK.SOL_SOCKET, SOCK.SO_KEEPALIVE, keepAlive ? 1 : 0);
+    if (keepAlive) {
+      calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPIDLE, keepAlive.idle);
+      calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPINTVL, keepAlive.interval);
+      calls.setInt(fd, SOCK.IPPROTO_TCP, SOCK.TCP_KEEPCNT, keepAlive.count);
+    }
     this.readable = new ReadableStream({
       type: "bytes",
       start: (c) => {
@@ -398,7 +415,8 @@ export class TcpConn {
   /**
    * Enables TCP keep-alive (optionally with idle time, probe interval in
    * seconds and probe count), so a dead peer is noticed, or disables it.
-   * Connections start with {@link DEFAULT_KEEPALIVE} (30 s, 5 s, 4 probes).
+   * Connections start with the node's `keepAlive` start option, by default
+   * {@link DEFAULT_KEEPALIVE} (60 s, 10 s, 9 probes: a 150 s bound).
    */
   setKeepAlive(
     keepAlive = true,

@@ -15,11 +15,20 @@
  *   nonet    connect before any network is ready (timeout, abort)
  *   stop     node.stop() with pending reads, writes, accepts and a connect
  *   scale    200 concurrent echo connections of 64 KB
+ *   liveness the keepAlive start option; a peer UNREACHABLE (relayed while offline) past
+ *            peerUnreachableTimeout fails its connections with PeerUnreachableError, others stay
  */
 import { nodeInternals } from "../../src/observables/node.ts";
 import { createHash, randomFillSync } from "node:crypto";
 import type { Subscription } from "rxjs";
-import { adhocIPv4NetworkId, type TcpConn, type TcpListener, ZeroTierNode } from "../../mod.ts";
+import {
+  adhocIPv4Address,
+  adhocIPv4NetworkId,
+  type PeerState,
+  type TcpConn,
+  type TcpListener,
+  ZeroTierNode,
+} from "../../mod.ts";
 import { type ReportedError, reportError, sleep } from "./_helpers.ts";
 
 const [mode, libraryPath] = Deno.args;
@@ -39,6 +48,8 @@ const standin = Deno.dlopen(
     zts_bsd_getpeername: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
     zts_bsd_fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
     zts_bsd_getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    standin_set_online: { parameters: ["i32"], result: "void" },
+    standin_peer_sequence: { parameters: ["u64", "i32"], result: "void" },
   } as const,
 );
 /** Sockets open in the stand-in (host sockets made through zts_bsd_*). */
@@ -1201,6 +1212,101 @@ async function scale(node: ZeroTierNode, count: number, size: number) {
 }
 
 // ---------------------------------------------------------------------------
+// liveness: keepAlive start option; unreachable peers' connections fail
+// ---------------------------------------------------------------------------
+
+const UNREACHABLE_MS = 400;
+
+/** An echo round trip of a few bytes: "ok", or the error it ended with. */
+async function roundTrip(conn: TcpConn): Promise<"ok" | ReportedError> {
+  const w = conn.writable.getWriter();
+  const r = conn.readable.getReader();
+  try {
+    await w.write(new Uint8Array([1, 2, 3]));
+    const got = await r.read();
+    return got.done ? reportError(new Error("ended")) : "ok";
+  } catch (err) {
+    return reportError(err);
+  } finally {
+    w.releaseLock();
+    r.releaseLock();
+  }
+}
+
+async function liveness() {
+  // Rejected options name the argument.
+  const attempt = (options: Record<string, unknown>) =>
+    ZeroTierNode.start({ libraryPath, timeout: 5000, ...options }).then(
+      async (n) => {
+        await n.stop();
+        return "started";
+      },
+      (err) => reportError(err),
+    );
+  out.badKeepAlive = await attempt({ keepAlive: { idle: 0 } });
+  out.badKeepAliveKey = await attempt({ keepAlive: { idel: 5 } });
+  out.badUnreachable = await attempt({ peerUnreachableTimeout: -1 });
+
+  const node = await ZeroTierNode.start({
+    libraryPath,
+    timeout: 5000,
+    keepAlive: { idle: 7, interval: 3, count: 2 },
+    peerUnreachableTimeout: UNREACHABLE_MS,
+  });
+  await node.waitUntilOnline({ timeout: 3000 });
+  // An ad-hoc IPv4 network in 127/8: every peer's address is a loopback address of this host.
+  const network = adhocIPv4NetworkId(127);
+  const joined = await node.join(network, { timeout: 3000 });
+  out.ready = { IPv4: joined.readyIPv4, IPv6: joined.readyIPv6 };
+  const L = node.listen({ hostname: "0.0.0.0", port: 0 });
+  const errors: ReportedError[] = [];
+  const serving = serveEcho(L, errors);
+  const peers = { gone: 0x0000010203n, back: 0x0000040506n };
+  const dial = (peer: bigint) =>
+    node.connect({ hostname: adhocIPv4Address(network, peer), port: L.addr.port, timeout: 3000 });
+  const toGone = await dial(peers.gone);
+  const toBack = await dial(peers.back);
+  const plain = await node.connect({ hostname: "127.0.0.1", port: L.addr.port, timeout: 3000 });
+  out.keepAliveOption = keepAliveOf(toGone);
+  out.roundTripsBefore = [await roundTrip(toGone), await roundTrip(toBack), await roundTrip(plain)];
+
+  const links: { peer: string; link: string; lastEvent: string }[] = [];
+  const sub = node.peer$().subscribe((p: PeerState) =>
+    links.push({ peer: p.peerId, link: p.link, lastEvent: p.lastEvent })
+  );
+  // "back" is relayed while online, so going offline makes it unreachable ...
+  standin.symbols.standin_peer_sequence(peers.back, 0);
+  await sleep(50);
+  standin.symbols.standin_set_online(0);
+  // ... and "gone" loses its direct path while the node is offline.
+  standin.symbols.standin_peer_sequence(peers.gone, 0);
+  const goneAt = performance.now();
+  const reading = toGone.readable.getReader().read().then(
+    () => "no error",
+    (err) => ({ ...reportError(err), peerId: err?.peerId, afterMs: performance.now() - goneAt }),
+  );
+  // "back" gets a direct path again before the timeout.
+  await sleep(UNREACHABLE_MS / 2);
+  standin.symbols.standin_peer_sequence(peers.back, 1);
+  out.goneRead = await Promise.race([reading, sleep(5 * UNREACHABLE_MS).then(() => "pending")]);
+  out.goneWrite = await toGone.writable.getWriter().write(new Uint8Array(1)).then(
+    () => "written",
+    (err) => reportError(err),
+  );
+  standin.symbols.standin_set_online(1);
+  await sleep(50);
+  sub.unsubscribe();
+  out.links = links;
+  out.roundTripsAfter = { back: await roundTrip(toBack), plain: await roundTrip(plain) };
+  toBack.close();
+  plain.close();
+  L.close();
+  await serving;
+  out.serverErrors = errors.length;
+  return node;
+}
+
+// ---------------------------------------------------------------------------
 
 const base = hostSockets();
 out.hostSocketsAtStart = base;
@@ -1230,6 +1336,8 @@ try {
   } else if (mode === "scale") {
     node = await startNode(true);
     await scale(node, 200, 64 * 1024);
+  } else if (mode === "liveness") {
+    node = await liveness();
   } else {
     throw new Error(`unknown mode ${mode}`);
   }

@@ -27,7 +27,7 @@ import { DEFAULT_KEEPALIVE } from "../../mod.ts";
 
 const SCENARIO = "./_scenario_streams.ts";
 const LIMIT_MS = 25_000;
-const MODES = ["data", "release", "nonet", "stop", "scale"] as const;
+const MODES = ["data", "release", "nonet", "stop", "scale", "liveness"] as const;
 type Mode = typeof MODES[number];
 
 // ---------------------------------------------------------------------------
@@ -288,6 +288,18 @@ interface ScaleFacts extends Common {
   end: Counts;
 }
 
+interface LivenessFacts extends Common {
+  badKeepAlive: ReportedError;
+  badKeepAliveKey: ReportedError;
+  badUnreachable: ReportedError;
+  keepAliveOption: number[];
+  roundTripsBefore: unknown[];
+  links: { peer: string; link: string; lastEvent: string }[];
+  goneRead: "pending" | "no error" | (ReportedError & { peerId?: string; afterMs: number });
+  goneWrite: "written" | ReportedError;
+  roundTripsAfter: { back: unknown; plain: unknown };
+}
+
 // ---------------------------------------------------------------------------
 // Assertion helpers
 // ---------------------------------------------------------------------------
@@ -461,7 +473,7 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     counts(facts<DataFacts>("data").finalCounts, 0, "at the end");
   });
 
-  test("connections start with keep-alive (30 s idle, 5 s interval, 4 probes); setKeepAlive(false) turns it off", () => {
+  test("connections start with keep-alive (DEFAULT_KEEPALIVE: 60 s idle, 10 s interval, 9 probes); setKeepAlive(false) turns it off", () => {
     const f = facts<DataFacts>("data").keepAlive;
     const want = [1, DEFAULT_KEEPALIVE.idle, DEFAULT_KEEPALIVE.interval, DEFAULT_KEEPALIVE.count];
     assert.deepEqual(
@@ -835,5 +847,42 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     counts(f.afterAll, 1, "after every echo finished");
     assert.equal(f.accepted, f.count);
     counts(f.end, 0, "after the listener closed");
+  });
+
+  test("start options: keepAlive sets every new connection's keep-alive; bad values name the option", () => {
+    const f = facts<LivenessFacts>("liveness");
+    assert.deepEqual(f.keepAliveOption, [1, 7, 3, 2], "SO_KEEPALIVE, KEEPIDLE, KEEPINTVL, KEEPCNT");
+    assert.equal(f.badKeepAlive.argument, "keepAlive.idle");
+    assert.equal(f.badKeepAliveKey.code, "EINVAL");
+    assert.match(f.badKeepAliveKey.message, /idel/);
+    assert.equal(f.badUnreachable.argument, "peerUnreachableTimeout");
+  });
+
+  test("a peer relayed while the node is offline is UNREACHABLE; past peerUnreachableTimeout its connections fail with PeerUnreachableError, others keep working", () => {
+    const f = facts<LivenessFacts>("liveness");
+    assert.deepEqual(f.roundTripsBefore, ["ok", "ok", "ok"]);
+    const seen = (peer: string) =>
+      f.links.filter((l) => l.peer === peer).map((l) => `${l.link}/${l.lastEvent}`);
+    // Peer ids of the scenario: gone 0000010203, back 0000040506.
+    assert.deepEqual(seen("0000010203"), ["UNREACHABLE/PEER_RELAY", "RELAY/NODE_ONLINE"]);
+    const back = seen("0000040506");
+    assert.deepEqual(back.slice(0, 2), ["RELAY/PEER_RELAY", "UNREACHABLE/NODE_OFFLINE"]);
+    assert.equal(back.at(-1), "DIRECT/PEER_DIRECT", back.join(" → "));
+    assert.notEqual(f.goneRead, "pending", "the unreachable peer's connection did not fail");
+    const read = f.goneRead as ReportedError & { peerId?: string; afterMs: number };
+    assert.equal(read.name, "PeerUnreachableError", JSON.stringify(read));
+    assert.equal(read.code, "PEER_UNREACHABLE");
+    assert.equal(read.peerId, "0000010203");
+    assert.ok(read.afterMs >= 400 - 5, `failed ${read.afterMs} ms into the spell (timeout 400)`);
+    assert.equal(
+      (f.goneWrite as ReportedError).code,
+      "PEER_UNREACHABLE",
+      JSON.stringify(f.goneWrite),
+    );
+    assert.deepEqual(
+      f.roundTripsAfter,
+      { back: "ok", plain: "ok" },
+      "a peer reached again in time, and an address that names no peer, keep their connections",
+    );
   });
 });

@@ -10,9 +10,11 @@ import {
   adhocIPv4Address,
   adhocIPv4NetworkId,
   adhocNetworkId,
+  isNodeAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "../../src/addressing.ts";
+import { formatIp } from "../../src/ip.ts";
 import { InvalidArgumentError, ZeroTierError } from "../../src/errors.ts";
 import { parseIp } from "../../src/ip.ts";
 import { hex, idBytes, randInt, rng } from "./_helpers.ts";
@@ -201,5 +203,49 @@ describe("rfc4193Address", () => {
     throwsArg(() => rfc4193Address("8056c2e21c00000g", "89e92ceee5"), "networkId");
     throwsArg(() => rfc4193Address(0x10000000000000000n, "89e92ceee5"), "networkId");
     throwsArg(() => rfc4193Address("8056c2e21c000001", ""), "nodeId");
+  });
+});
+
+describe("isNodeAddress", () => {
+  const ADHOC4 = adhocIPv4NetworkId(10);
+
+  test("a node's 6PLANE /80, RFC 4193 and ad-hoc IPv4 addresses are its own, no other node's", () => {
+    for (const net of [...NETWORK_IDS, BigInt(`0x${ADHOC4}`)]) {
+      for (const node of NODE_IDS) {
+        const others = NODE_IDS.filter((n) => n !== node);
+        const six = parseIp(sixPlaneAddress(net, node))!;
+        // Any host in the node's /80 (6PLANE gives the node the whole prefix).
+        const inPrefix = six.slice();
+        inPrefix[12] = 0x42;
+        inPrefix[15] = 0x99;
+        for (
+          const address of [
+            sixPlaneAddress(net, node),
+            formatIp(inPrefix),
+            rfc4193Address(net, node),
+          ]
+        ) {
+          assert.equal(isNodeAddress(address, net, node), true, address);
+          for (const other of others) assert.equal(isNodeAddress(address, net, other), false);
+          // Another network's arithmetic gives another address.
+          assert.equal(isNodeAddress(address, net ^ 0x0100000000n, node), false, address);
+        }
+      }
+    }
+  });
+
+  test("ad-hoc IPv4 counts only on ad-hoc IPv4 networks; IPv4-mapped IPv6 reads as IPv4", () => {
+    const address = adhocIPv4Address(ADHOC4, "89e92ceee5"); // 10.233.44.238 -> low 24 bits
+    assert.equal(isNodeAddress(address, ADHOC4, "89e92ceee5"), true);
+    assert.equal(isNodeAddress(`::ffff:${address}`, ADHOC4, "89e92ceee5"), true);
+    assert.equal(isNodeAddress(address, ADHOC4, "0102030405"), false);
+    assert.equal(isNodeAddress(address, "8056c2e21c000001", "89e92ceee5"), false);
+  });
+
+  test("names and addresses a controller assigns never match; bad ids are typed errors", () => {
+    assert.equal(isNodeAddress("example.com", ADHOC4, "89e92ceee5"), false);
+    assert.equal(isNodeAddress("192.0.2.1", "8056c2e21c000001", "89e92ceee5"), false);
+    throwsArg(() => isNodeAddress("10.0.0.1", "nope", "89e92ceee5"), "networkId");
+    throwsArg(() => isNodeAddress("10.0.0.1", ADHOC4, "xyz"), "nodeId");
   });
 });

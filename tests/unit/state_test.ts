@@ -14,6 +14,7 @@ import type {
 import {
   initialNetworkState,
   type NetworkState,
+  reachPeer,
   reduceNetwork,
   reducePeer,
   TERMINAL_PHASES,
@@ -330,6 +331,31 @@ describe("reducePeer", () => {
     assert.equal(gone.link, "UNREACHABLE");
     assert.equal(gone.lastEvent, "PEER_UNREACHABLE");
     assert.equal(gone.changedAt, 40);
+  });
+
+  test("offline, a relayed peer is UNREACHABLE (libzt never says so); online, relayed again", () => {
+    const direct = reducePeer(undefined, peer("PEER_DIRECT", 1, { paths: [path] }), false);
+    assert.equal(direct.link, "DIRECT", "a direct path needs no root");
+    assert.equal(reachPeer(direct, false, 2), undefined, "going offline does not touch it");
+
+    const relayedOffline = reducePeer(direct, peer("PEER_RELAY", 3), false);
+    assert.equal(relayedOffline.link, "UNREACHABLE");
+    assert.equal(relayedOffline.lastEvent, "PEER_RELAY");
+
+    const back = reachPeer(relayedOffline, true, 4)!;
+    assert.deepEqual([back.link, back.lastEvent, back.changedAt], ["RELAY", "NODE_ONLINE", 4]);
+    assert.equal(reachPeer(back, true, 5), undefined);
+
+    const gone = reachPeer(back, false, 6)!;
+    assert.deepEqual([gone.link, gone.lastEvent, gone.changedAt], [
+      "UNREACHABLE",
+      "NODE_OFFLINE",
+      6,
+    ]);
+    assert.equal(gone.peerId, PEER);
+
+    const reported = reducePeer(back, peer("PEER_UNREACHABLE", 7), true);
+    assert.equal(reachPeer(reported, true, 8), undefined, "libzt's own verdict stands");
   });
 
   test("PATH_DEAD keeps the current link", () => {

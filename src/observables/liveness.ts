@@ -1,0 +1,69 @@
+/**
+ * Peer liveness: which peers ZeroTier has had no way to for too long. A node
+ * feeds it every peer state; once a peer stayed `UNREACHABLE` (no direct
+ * path, no root reachable) for `timeoutMs`, it calls `onExpired` once for that
+ * spell, and the node fails the peer's TCP connections.
+ *
+ * @module
+ */
+import type { PeerState } from "./state.ts";
+
+/**
+ * How long a peer may stay `UNREACHABLE` before the node fails its TCP
+ * connections with `PeerUnreachableError`, in milliseconds: the default of
+ * the `peerUnreachableTimeout` start option. ZeroTier reports a relayed peer
+ * 42–87 s after a direct path is cut and a node offline ~28 s after its roots
+ * stop answering, so a peer cut off completely fails its connections 72–117 s
+ * after the cut, before the keep-alive bound (150 s) would.
+ *
+ * @example
+ * ```ts ignore
+ * const node = await ZeroTierNode.start({ peerUnreachableTimeout: DEFAULT_PEER_UNREACHABLE_TIMEOUT * 2 });
+ * ```
+ */
+export const DEFAULT_PEER_UNREACHABLE_TIMEOUT = 30_000;
+
+/** @internal Timers over peers' `UNREACHABLE` spells. */
+export class UnreachablePeers {
+  // undefined value: the spell's timer already fired (once per spell).
+  readonly #timers = new Map<string, ReturnType<typeof setTimeout> | undefined>();
+  readonly #timeoutMs: number;
+  readonly #onExpired: (peerId: string, unreachableMs: number) => void;
+
+  constructor(timeoutMs: number, onExpired: (peerId: string, unreachableMs: number) => void) {
+    this.#timeoutMs = timeoutMs;
+    this.#onExpired = onExpired;
+  }
+
+  /** Peers being timed now. */
+  get watching(): number {
+    return [...this.#timers.values()].filter((t) => t !== undefined).length;
+  }
+
+  /** Starts timing a peer that turned unreachable; stops when it is reached again. */
+  update(peer: PeerState): void {
+    const timer = this.#timers.get(peer.peerId);
+    if (peer.link !== "UNREACHABLE") {
+      if (timer !== undefined) clearTimeout(timer);
+      this.#timers.delete(peer.peerId);
+      return;
+    }
+    if (this.#timers.has(peer.peerId)) return;
+    const since = performance.now();
+    this.#timers.set(
+      peer.peerId,
+      setTimeout(() => {
+        this.#timers.set(peer.peerId, undefined);
+        this.#onExpired(peer.peerId, performance.now() - since);
+      }, this.#timeoutMs),
+    );
+  }
+
+  /** Cancels every timer. */
+  dispose(): void {
+    for (const timer of this.#timers.values()) {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+    this.#timers.clear();
+  }
+}
