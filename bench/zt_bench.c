@@ -10,6 +10,7 @@
  * Usage:
  *   zt_bench <planet-file> <network-id-hex> server <port> [connections]
  *   zt_bench <planet-file> <network-id-hex> client <ip> <port> <bytes> [runs [warmup-bytes]]
+ *   zt_bench <planet-file> <network-id-hex> echo <port> [<ip> <port> <bytes-per-second>]
  *
  * The server accepts one connection (or <connections>, one after the other),
  * reads until end of stream counting bytes, answers with the count (8 bytes,
@@ -29,6 +30,15 @@
  * timeouts far more often in our runs: 5-14 MB/s against 33-113 MB/s.) The
  * server reads with blocking zts_bsd_recv calls.
  *
+ * Echo mode (tier 3's C peer for rxzt's liveness tests) serves an echo on
+ * <port>: every byte read is written back; at end of stream it half-closes.
+ * With a destination it also dials it and streams a pattern at
+ * <bytes-per-second> while checking that every byte echoed back is the byte it
+ * sent at that offset (a pattern of 32-bit words, so a lost or repeated block
+ * shows). Lines on stdin: "status" prints the counts so far; "finish" stops
+ * sending, half-closes, reads the echo to its end and prints the result. The
+ * echo server prints a line per connection that ends.
+ *
  * CPU time comes from getrusage(RUSAGE_SELF), which covers every thread of
  * the process (libzt's own threads included), taken around the transfer.
  */
@@ -37,6 +47,7 @@
 
 #include <arpa/inet.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -444,11 +455,216 @@ static int run_client(const char* ip, unsigned short port, uint64_t bytes, int r
     return 0;
 }
 
+
+/* ---- echo mode ---------------------------------------------------------- */
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* One JSON line on stdout, whole, whichever thread prints it. */
+static void emit(const char* fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&out_lock);
+    vprintf(fmt, ap);
+    fflush(stdout);
+    pthread_mutex_unlock(&out_lock);
+    va_end(ap);
+}
+
+/* Byte `offset` of the echo client's stream: little-endian 32-bit words w(j) = j * 2654435761 ^ (j >> 7). */
+static unsigned char pattern_at(uint64_t offset)
+{
+    uint64_t j = offset >> 2;
+    uint32_t w = (uint32_t)(j * 2654435761u) ^ (uint32_t)(j >> 7);
+    return (unsigned char)(w >> (8 * (offset & 3)));
+}
+
+/* libzt's errno is a process-wide global; lwIP also sets the calling thread's own. */
+static int last_error(void)
+{
+    return errno ? errno : zts_errno;
+}
+
+static void* echo_connection(void* arg)
+{
+    int fd = (int)(intptr_t)arg;
+    unsigned char* buf = malloc(64 * 1024);
+    uint64_t bytes = 0;
+    int err = 0;
+    for (;;) {
+        errno = 0;
+        ssize_t n = zts_bsd_recv(fd, buf, 64 * 1024, 0);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            err = last_error();
+            break;
+        }
+        for (ssize_t off = 0; off < n && ! err;) {
+            errno = 0;
+            ssize_t m = zts_bsd_send(fd, buf + off, (size_t)(n - off), 0);
+            if (m < 0) {
+                err = last_error();
+            }
+            else {
+                off += m;
+            }
+        }
+        if (err) {
+            break;
+        }
+        bytes += (uint64_t)n;
+    }
+    if (! err) {
+        zts_bsd_shutdown(fd, ZTS_SHUT_WR);
+    }
+    zts_bsd_close(fd);
+    free(buf);
+    emit("{\"echoed\":%" PRIu64 ",\"end\":\"%s\",\"errno\":%d}\n", bytes, err ? "error" : "eof", err);
+    return NULL;
+}
+
+static void* echo_accept_loop(void* arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = zts_bsd_accept(lfd, NULL, NULL);
+        if (fd < 0) {
+            sleep_ms(50);
+            continue;
+        }
+        pthread_t t;
+        pthread_create(&t, NULL, echo_connection, (void*)(intptr_t)fd);
+        pthread_detach(t);
+    }
+    return NULL;
+}
+
+static struct {
+    int fd;
+    uint64_t rate;
+    atomic_uint_fast64_t sent;
+    atomic_uint_fast64_t received;
+    atomic_uint_fast64_t mismatches;
+    atomic_int error;
+    atomic_int finishing;
+    atomic_int ended;
+} echo_client;
+
+static void* echo_send_loop(void* arg)
+{
+    (void)arg;
+    unsigned char chunk[16 * 1024];
+    double t0 = now_s();
+    while (! atomic_load(&echo_client.finishing)) {
+        uint64_t sent = atomic_load(&echo_client.sent);
+        if ((double)sent > (now_s() - t0) * (double)echo_client.rate) {
+            sleep_ms(10);
+            continue;
+        }
+        for (size_t i = 0; i < sizeof(chunk); i++) {
+            chunk[i] = pattern_at(sent + i);
+        }
+        for (size_t off = 0; off < sizeof(chunk);) {
+            errno = 0;
+            ssize_t m = zts_bsd_send(echo_client.fd, chunk + off, sizeof(chunk) - off, 0);
+            if (m < 0) {
+                atomic_store(&echo_client.error, last_error());
+                return NULL;
+            }
+            off += (size_t)m;
+        }
+        atomic_store(&echo_client.sent, sent + sizeof(chunk));
+    }
+    zts_bsd_shutdown(echo_client.fd, ZTS_SHUT_WR);
+    return NULL;
+}
+
+static void* echo_receive_loop(void* arg)
+{
+    (void)arg;
+    unsigned char buf[64 * 1024];
+    for (;;) {
+        errno = 0;
+        ssize_t n = zts_bsd_recv(echo_client.fd, buf, sizeof(buf), 0);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            atomic_store(&echo_client.error, last_error());
+            break;
+        }
+        uint64_t at = atomic_load(&echo_client.received);
+        uint64_t bad = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            bad += buf[i] != pattern_at(at + (uint64_t)i);
+        }
+        atomic_fetch_add(&echo_client.mismatches, bad);
+        atomic_store(&echo_client.received, at + (uint64_t)n);
+    }
+    atomic_store(&echo_client.ended, 1);
+    return NULL;
+}
+
+static void print_echo_client(const char* what)
+{
+    uint64_t sent = atomic_load(&echo_client.sent);
+    uint64_t received = atomic_load(&echo_client.received);
+    uint64_t mismatches = atomic_load(&echo_client.mismatches);
+    int error = atomic_load(&echo_client.error);
+    emit("{\"%s\":true,\"sent\":%" PRIu64 ",\"received\":%" PRIu64 ",\"mismatches\":%" PRIu64
+         ",\"errno\":%d,\"ended\":%s,\"intact\":%s}\n",
+         what, sent, received, mismatches, error, atomic_load(&echo_client.ended) ? "true" : "false",
+         error == 0 && mismatches == 0 && received == sent ? "true" : "false");
+}
+
+static int run_echo(unsigned short port, const char* ip, unsigned short dest_port, uint64_t rate)
+{
+    int lfd = zts_bsd_socket(ZTS_AF_INET, ZTS_SOCK_STREAM, 0);
+    struct zts_sockaddr_in sin;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_len = sizeof(sin);
+    sin.sin_family = ZTS_AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = 0;
+    if (lfd < 0 || zts_bsd_bind(lfd, (struct zts_sockaddr*)&sin, sizeof(sin)) < 0 || zts_bsd_listen(lfd, 16) < 0) {
+        die("cannot listen on port %u: errno %d", port, zts_errno);
+    }
+    pthread_t accepting;
+    pthread_create(&accepting, NULL, echo_accept_loop, (void*)(intptr_t)lfd);
+    emit("{\"listening\":%u,\"nodeId\":\"%010" PRIx64 "\"}\n", port, zts_node_get_id());
+    pthread_t sending, receiving;
+    if (ip) {
+        echo_client.fd = connect_with_retry(ip, dest_port);
+        echo_client.rate = rate;
+        pthread_create(&sending, NULL, echo_send_loop, NULL);
+        pthread_create(&receiving, NULL, echo_receive_loop, NULL);
+        emit("{\"dialled\":\"%s\",\"port\":%u}\n", ip, dest_port);
+    }
+    char line[64];
+    while (fgets(line, sizeof(line), stdin)) {
+        if (strncmp(line, "status", 6) == 0 && ip) {
+            print_echo_client("status");
+        }
+        else if (strncmp(line, "finish", 6) == 0 && ip) {
+            atomic_store(&echo_client.finishing, 1);
+            pthread_join(sending, NULL);
+            pthread_join(receiving, NULL);
+            zts_bsd_close(echo_client.fd);
+            print_echo_client("finished");
+        }
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: zt_bench <planet-file> <network-id-hex> server <port> [connections]\n"
-            "       zt_bench <planet-file> <network-id-hex> client <ip> <port> <bytes> [runs [warmup-bytes]]\n");
+            "       zt_bench <planet-file> <network-id-hex> client <ip> <port> <bytes> [runs [warmup-bytes]]\n"
+            "       zt_bench <planet-file> <network-id-hex> echo <port> [<ip> <port> <bytes-per-second>]\n");
     exit(2);
 }
 
@@ -483,6 +699,17 @@ int main(int argc, char** argv)
         }
         start_node(argv[1], net_id);
         rc = run_client(argv[4], port, bytes, runs, warmup);
+    }
+    else if (strcmp(argv[3], "echo") == 0 && (argc == 5 || argc == 8)) {
+        unsigned short port = (unsigned short)atoi(argv[4]);
+        const char* ip = argc == 8 ? argv[5] : NULL;
+        unsigned short dest_port = argc == 8 ? (unsigned short)atoi(argv[6]) : 0;
+        uint64_t rate = argc == 8 ? strtoull(argv[7], NULL, 10) : 0;
+        if (port == 0 || (ip && (dest_port == 0 || rate == 0))) {
+            usage();
+        }
+        start_node(argv[1], net_id);
+        rc = run_echo(port, ip, dest_port, rate);
     }
     else {
         usage();

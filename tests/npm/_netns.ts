@@ -141,7 +141,13 @@ export async function createTestNetwork(
     block: async (from, to, blocked) => {
       const nft = (...args: string[]) => run(["ip", "netns", "exec", from.ns, "nft", ...args]);
       if (!blocked) {
-        await nft("delete", "table", "inet", "rxzt");
+        // Only this destination's rule: a host may block several others at once.
+        const rules = await nft("-a", "list", "chain", "inet", "rxzt", "out").catch(() => "");
+        const rule = rules.split("\n").find((line) =>
+          line.includes(`ip daddr ${to.address} drop`)
+        );
+        const handle = rule?.match(/# handle (\d+)/)?.[1];
+        if (handle) await nft("delete", "rule", "inet", "rxzt", "out", "handle", handle);
         return;
       }
       await nft("add", "table", "inet", "rxzt");

@@ -394,11 +394,101 @@ async function handle(c: Command): Promise<unknown> {
       };
     }
     case "echoServer": {
+      // Echoes every connection; how each one ended is kept for `echoServerResults`.
       const listener = node!.listen({ port: c.port as number });
       (async () => {
-        for await (const conn of listener) conn.readable.pipeTo(conn.writable).catch(() => {});
+        for await (const conn of listener) {
+          const outcome: EchoServed = { port: c.port as number, peer: conn.remoteAddr.hostname };
+          echoServed.push(outcome);
+          conn.readable.pipeTo(conn.writable).then(
+            () => (outcome.end = "eof"),
+            (err) => {
+              outcome.end = "error";
+              outcome.error = describeError(err);
+              outcome.endedAt = Date.now();
+            },
+          );
+        }
       })();
       return { addr: listener.addr };
+    }
+    case "echoServerResults":
+      return { served: echoServed };
+    case "echoStreamStart": {
+      // A connection named `name` to an echo server carrying `rate` bytes/s each way until
+      // echoStreamFinish; SHA-256 of what was sent and of what came back.
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
+      const rate = c.rate as number;
+      const s: EchoStream = {
+        conn,
+        sent: 0,
+        received: 0,
+        finishing: false,
+        sentHash: createHash("sha256"),
+        receivedHash: createHash("sha256"),
+        writing: Promise.resolve(),
+        reading: Promise.resolve(),
+      };
+      echoStreams.set(c.name as string, s);
+      const fail = (err: unknown) => {
+        if (!s.error) {
+          s.error = describeError(err);
+          s.failedAt = Date.now();
+        }
+      };
+      const next = seededFiller(c.seed as number ?? 1);
+      const w = conn.writable.getWriter();
+      const t0 = performance.now();
+      s.writing = (async () => {
+        while (!s.finishing) {
+          if (s.sent >= ((performance.now() - t0) / 1000) * rate) {
+            await sleep(10);
+            continue;
+          }
+          const chunk = new Uint8Array(16 * 1024);
+          next(chunk);
+          s.sentHash.update(chunk);
+          await w.write(chunk);
+          s.sent += chunk.byteLength;
+        }
+        await w.close();
+      })().catch(fail);
+      s.reading = (async () => {
+        for await (const chunk of conn.readable) {
+          s.receivedHash.update(chunk);
+          s.received += chunk.byteLength;
+        }
+      })().catch(fail);
+      return { connected: true, local: conn.localAddr, remote: conn.remoteAddr };
+    }
+    case "echoStreamStatus": {
+      const all: Record<string, unknown> = {};
+      for (const [name, s] of echoStreams) {
+        all[name] = { sent: s.sent, received: s.received, error: s.error, failedAt: s.failedAt };
+      }
+      return all;
+    }
+    case "echoStreamFinish": {
+      const s = echoStreams.get(c.name as string)!;
+      s.finishing = true;
+      await s.writing;
+      await s.reading;
+      s.conn.close();
+      const intact = !s.error && s.sent === s.received &&
+        s.sentHash.digest("hex") === s.receivedHash.digest("hex");
+      echoStreams.delete(c.name as string);
+      return { sent: s.sent, received: s.received, intact, error: s.error };
+    }
+    case "echoStreamWaitEnd": {
+      // Waits until the named stream failed (or `ms` passed); when and how.
+      const s = echoStreams.get(c.name as string)!;
+      const deadline = Date.now() + (c.ms as number);
+      while (!s.error && Date.now() < deadline) await sleep(100);
+      return { error: s.error, failedAt: s.failedAt, sent: s.sent, received: s.received };
     }
     case "echoOpen": {
       // A connection kept open for `echoRoundTrip`.
@@ -708,6 +798,31 @@ interface Paced {
   error?: { name: string; code: string };
 }
 let paced: Paced | undefined;
+interface EchoServed {
+  port: number;
+  peer: string;
+  end?: "eof" | "error";
+  error?: { name: string; code: string; message: string };
+  endedAt?: number;
+}
+const echoServed: EchoServed[] = [];
+interface EchoStream {
+  conn: TcpConn;
+  sent: number;
+  received: number;
+  finishing: boolean;
+  sentHash: ReturnType<typeof createHash>;
+  receivedHash: ReturnType<typeof createHash>;
+  writing: Promise<void>;
+  reading: Promise<void>;
+  error?: { name: string; code: string; message: string };
+  failedAt?: number;
+}
+const echoStreams = new Map<string, EchoStream>();
+function describeError(err: unknown): { name: string; code: string; message: string } {
+  const e = err as ZeroTierError;
+  return { name: e?.name, code: e?.code, message: e?.message };
+}
 let echo: {
   conn: TcpConn;
   reader: ReadableStreamDefaultReader<Uint8Array>;
