@@ -86,6 +86,7 @@ export interface ZeroTierErrorOptions {
 export class ZeroTierError extends Error {
   /** A stable, machine-readable name of the problem, e.g. `"NETWORK_NOT_FOUND"`. */
   readonly code: string;
+  /** `code` is the stable name, `message` says what happened and what to do. */
   constructor(code: string, message: string, options: ZeroTierErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -110,6 +111,7 @@ export class ZeroTierError extends Error {
 export class LibraryNotFoundError extends ZeroTierError {
   /** Every path that was tried, in order. */
   readonly searched: readonly string[];
+  /** `searched` lists the paths tried; `message` says how to install libzt. */
   constructor(searched: readonly string[], message: string, options?: ZeroTierErrorOptions) {
     super("LIBZT_NOT_FOUND", message, options);
     this.searched = searched;
@@ -132,6 +134,7 @@ export class LibraryLoadError extends ZeroTierError {
   readonly path: string;
   /** Symbols the library lacks (empty when the load itself failed). */
   readonly missing: readonly string[];
+  /** Prefer {@link LibraryLoadError.loadFailed} and {@link LibraryLoadError.missingSymbols}. */
   constructor(
     code: "LIBZT_MISSING_SYMBOLS" | "LIBZT_LOAD_FAILED",
     path: string,
@@ -189,6 +192,10 @@ export class LibztCallError extends ZeroTierError {
   /** `zts_errno` after the call, when meaningful (socket calls), else 0. */
   readonly errno: number;
 
+  /**
+   * `fn` is the libzt function, `returnCode` what it returned, `errno` the
+   * socket error (0 if none), `hint` a sentence on what to do.
+   */
   constructor(
     fn: string,
     returnCode: number,
@@ -275,6 +282,7 @@ export class NodeStateError extends ZeroTierError {}
 export class NetworkError extends ZeroTierError {
   /** The network, as 16 hex digits. */
   readonly networkId: string;
+  /** `code` names the outcome (`NETWORK_NOT_FOUND`, ...), `detail` explains it. */
   constructor(code: string, networkId: string, detail: string) {
     super(code, `Network ${networkId}: ${detail}`);
     this.networkId = networkId;
@@ -294,6 +302,7 @@ export class NetworkError extends ZeroTierError {
 export class TimeoutError extends ZeroTierError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeoutMs: number;
+  /** `what` names the operation that timed out, `timeoutMs` its limit. */
   constructor(what: string, timeoutMs: number) {
     super("ETIMEDOUT", `${what} did not complete within ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
@@ -311,6 +320,7 @@ export class TimeoutError extends ZeroTierError {
  * ```
  */
 export class UnavailableError extends ZeroTierError {
+  /** `what` names the unavailable feature, `hint` says what to do about it. */
   constructor(what: string, hint: string) {
     super("UNAVAILABLE", `${what} is unavailable: ${hint}`);
   }

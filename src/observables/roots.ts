@@ -23,16 +23,31 @@ export interface RootDefinition {
 export interface CreateRootSetOptions {
   /** The roots, 1 to 16. */
   roots: RootDefinition[];
-  /** World id (any 64-bit value except ZeroTier's own planet's). Default: 0x7278_7a74 ("rxzt"). */
+  /**
+   * World id (any 64-bit value except ZeroTier's own planet's). Default: 0x7278_7a74 ("rxzt").
+   *
+   * @default {0x7278_7a74n}
+   */
   worldId?: bigint;
-  /** Timestamp in ms; a newer root set replaces an older one with the same id. Default: `Date.now()`. */
+  /**
+   * Timestamp in ms; a newer root set replaces an older one with the same id. Default: `Date.now()`.
+   *
+   * @default {Date.now()}
+   */
   timestamp?: number;
   /**
    * Signing keys of an earlier root set (its `signingKeys`), to publish an
    * update the nodes will accept. Default: a new key pair.
+   *
+   * @default {undefined}
    */
   signingKeys?: { previous: Uint8Array; current: Uint8Array };
-  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  /**
+   * Path of libzt. Default: the `LIBZT_PATH` environment variable, then the
+   * usual install locations (see the README's Install section).
+   *
+   * @default {undefined}
+   */
   libraryPath?: string;
 }
 
