@@ -25,11 +25,7 @@ const pkgDir = join(root, "npm");
 export const SCRATCH = join(root, ".cache", "npm_test");
 
 function sh(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
 }
 
 /**
@@ -62,11 +58,7 @@ export function prepareNodeProject(): string {
     ),
   );
   console.log(`installing ${tarball} into ${SCRATCH}`);
-  sh(
-    "npm",
-    ["install", "--no-audit", "--no-fund", "--loglevel=error"],
-    SCRATCH,
-  );
+  sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], SCRATCH);
 
   const testsDir = join(SCRATCH, "tests");
   const sources = readdirSync(join(root, "tests", "npm")).filter((f) => f.endsWith(".ts")).map((
@@ -77,20 +69,11 @@ export function prepareNodeProject(): string {
       target: "ES2022",
       module: "ES2022",
       moduleResolution: "Bundler",
-      lib: [
-        "ES2023",
-        "DOM",
-        "DOM.Iterable",
-        "DOM.AsyncIterable",
-        "ESNext.Disposable",
-      ],
+      lib: ["ES2023", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
       types: ["node"],
       typeRoots: [join(tools, "@types")],
       // Types of the package as built; at run time Node resolves the installed one.
-      paths: {
-        "rxzt": [join(pkgDir, "esm", "mod_node.d.ts")],
-        "rxjs": [join(tools, "rxjs")],
-      },
+      paths: { "rxzt": [join(pkgDir, "esm", "mod_node.d.ts")], "rxjs": [join(tools, "rxjs")] },
       strict: true,
       noImplicitAny: false,
       rewriteRelativeImportExtensions: true,
@@ -103,21 +86,18 @@ export function prepareNodeProject(): string {
   };
   const config = join(SCRATCH, "tsconfig.tests.json");
   writeFileSync(config, JSON.stringify(tsconfig, null, 2));
-  execFileSync(
-    "node",
-    [join(tools, "typescript", "bin", "tsc"), "-p", config],
-    {
-      cwd: SCRATCH,
-      stdio: "inherit",
-    },
-  );
+  execFileSync("node", [join(tools, "typescript", "bin", "tsc"), "-p", config], {
+    cwd: SCRATCH,
+    stdio: "inherit",
+  });
   return testsDir;
 }
 
 if (import.meta.main) {
   const testsDir = prepareNodeProject();
-  const files = readdirSync(testsDir).filter((f) => f.endsWith("_test.js"))
-    .sort().map((f) => join(testsDir, f));
+  const files = readdirSync(testsDir).filter((f) => f.endsWith("_test.js")).sort().map((f) =>
+    join(testsDir, f)
+  );
   console.log(
     `${execFileSync("node", ["--version"], { encoding: "utf8" }).trim()}: node --test ${
       files.map((f) => f.slice(testsDir.length + 1)).join(" ")
@@ -136,9 +116,7 @@ if (import.meta.main) {
   });
   process.stdout.write(result.stdout);
   const count = (what: string) =>
-    Number(
-      (result.stdout.match(new RegExp(`^ℹ ${what} (\\d+)`, "m")) ?? [])[1] ?? 0,
-    );
+    Number((result.stdout.match(new RegExp(`^ℹ ${what} (\\d+)`, "m")) ?? [])[1] ?? 0);
   console.log(`node: ${count("pass")} passed, ${count("fail")} failed`);
   process.exit(result.status ?? 1);
 }
