@@ -14,6 +14,7 @@ export {
   LibztCallError,
   NetworkError,
   NodeStateError,
+  PermissionError,
   TimeoutError,
   UnavailableError,
   ZeroTierError,

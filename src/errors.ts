@@ -310,6 +310,32 @@ export class TimeoutError extends ZeroTierError {
 }
 
 /**
+ * The runtime refused something rxzt needs for lack of a permission (code
+ * `PERMISSION_DENIED`): under Deno, reading `LIBZT_PATH` without `--allow-env`,
+ * looking for libzt without `--allow-read`, loading it without `--allow-ffi`.
+ * `permissions` names the flags to add.
+ *
+ * @example
+ * ```ts
+ * import { loadLibzt, PermissionError } from "@rxzt/rxzt";
+ * try {
+ *   loadLibzt();
+ * } catch (err) {
+ *   if (err instanceof PermissionError) console.error(`run with ${err.permissions.join(" ")}`);
+ * }
+ * ```
+ */
+export class PermissionError extends ZeroTierError {
+  /** The runtime flags that grant what was refused, e.g. `["--allow-env=LIBZT_PATH"]`. */
+  readonly permissions: readonly string[];
+  /** `permissions` are the flags to add; `message` says what was refused and why it is needed. */
+  constructor(permissions: readonly string[], message: string, options?: ZeroTierErrorOptions) {
+    super("PERMISSION_DENIED", message, options);
+    this.permissions = permissions;
+  }
+}
+
+/**
  * Something rxzt needs is not available in this libzt build or platform
  * (code `UNAVAILABLE`), e.g. statistics in a build without `LWIP_STATS`.
  *
