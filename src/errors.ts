@@ -161,15 +161,21 @@ export class LibraryLoadError extends ZeroTierError {
     );
   }
 
-  /** `path` loaded but lacks symbols rxzt needs (`LIBZT_MISSING_SYMBOLS`). */
+  /**
+   * `path` loaded but lacks symbols rxzt needs (`LIBZT_MISSING_SYMBOLS`). A
+   * library without the `zts_bsd_*` socket API is an older libzt (such as
+   * homebrew-core's 1.4), and the message says so.
+   */
   static missingSymbols(path: string, missing: readonly string[]): LibraryLoadError {
-    return new LibraryLoadError(
-      "LIBZT_MISSING_SYMBOLS",
-      path,
-      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
-        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
-      missing,
-    );
+    const install = "Install libzt 1.8 or newer (`brew install zerotier/tap/libzt`, or build it " +
+      "from https://github.com/zerotier/libzt with `./build.sh host`) and point LIBZT_PATH at it.";
+    const tooOld = missing.some((name) => name.startsWith("zts_bsd_"));
+    const message = tooOld
+      ? `${path} is a libzt too old for rxzt, which needs libzt 1.8 or newer: it lacks the ` +
+        "zts_bsd_* socket API (homebrew-core's `libzt` formula is libzt 1.4, which has none). " +
+        `Missing: ${missing.join(", ")}. ${install}`
+      : `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ${install}`;
+    return new LibraryLoadError("LIBZT_MISSING_SYMBOLS", path, message, missing);
   }
 }
 

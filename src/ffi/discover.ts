@@ -34,9 +34,11 @@ export function defaultLocations(os: string): string[] {
 
 /** How to install libzt, appended to "not found" errors. */
 export const INSTALL_HINT =
-  "Install libzt 1.8 (the ZeroTier SDK: build it from its sources as its README describes, " +
-  "or `brew install libzt`), then point LIBZT_PATH at the shared library " +
-  "(e.g. LIBZT_PATH=/usr/local/lib/libzt.so) or pass { libraryPath } to rxzt.";
+  "Install libzt 1.8 or newer (the ZeroTier SDK): `brew install zerotier/tap/libzt` " +
+  "(ZeroTier's Homebrew tap; homebrew-core's `brew install libzt` is libzt 1.4, too old for rxzt), " +
+  "or build it from source (https://github.com/zerotier/libzt: `./build.sh host`). " +
+  "Then point LIBZT_PATH at the shared library (e.g. LIBZT_PATH=/usr/local/lib/libzt.so) " +
+  "or pass { libraryPath } to rxzt.";
 
 /**
  * Returns the path of the libzt to load, or throws a
