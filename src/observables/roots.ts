@@ -63,9 +63,16 @@ export interface RootSet {
 }
 
 /**
- * Creates and signs a root set with `zts_util_sign_root_set`. It runs in a
- * private scratch directory, so the caller's working directory is neither
- * read nor written.
+ * Creates and signs a root set with `zts_util_sign_root_set`. libzt reads and
+ * writes the signing keys (`previous.c25519`, `current.c25519`) in the
+ * working directory, so the call switches the process's working directory to
+ * a private scratch directory for its duration (a few ms) and then restores
+ * it: the caller's directory is neither read nor written, but other threads
+ * (Workers, libzt's, Node's threadpool) that use relative paths meanwhile see
+ * the scratch directory. Call it at startup, not while such work runs. Under
+ * Node it works only on the main thread (a worker thread cannot change the
+ * working directory: `UnavailableError`). Deno needs `--allow-write` and
+ * `--allow-read` for the temporary directory.
  *
  * @example
  * ```ts
