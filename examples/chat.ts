@@ -6,25 +6,31 @@
  *   LIBZT_PATH=... ZT_NETWORK=<id> deno run -A examples/chat.ts <address>  # connects
  */
 import { map } from "rxjs";
-import { fromReadable, type TcpConn, ZeroTierNode } from "../mod.ts";
-import { networkId, startOptions } from "./_config.ts";
+import { fromReadable, type TcpConn } from "../mod.ts";
+import { networkId, report, startNode } from "./_config.ts";
 
 const PORT = 7001;
-const node = await ZeroTierNode.start(startOptions());
-await node.waitUntilOnline({ timeout: 60_000 });
-const network = await node.join(networkId, { timeout: 60_000 });
+const node = await startNode();
 
-let conn: TcpConn;
-if (Deno.args[0]) {
-  conn = await node.connect({ hostname: Deno.args[0], port: PORT, timeout: 30_000 });
-} else {
+/** Joins the network and connects to the partner (or waits for one). */
+async function partner(): Promise<TcpConn> {
+  await node.waitUntilOnline({ timeout: 60_000 });
+  const network = await node.join(networkId, { timeout: 60_000 });
+  if (Deno.args[0]) {
+    return await node.connect({ hostname: Deno.args[0], port: PORT, timeout: 30_000 });
+  }
   const listener = node.listen({ port: PORT });
   console.log(
     `waiting for a chat partner on ${network.assignedAddresses.map((a) => a.address).join(" or ")}`,
   );
-  conn = await listener.accept();
-  listener.close();
+  try {
+    return await listener.accept();
+  } finally {
+    listener.close();
+  }
 }
+
+const conn = await partner().catch(async (err) => (report(err), await node.stop(), Deno.exit()));
 console.log(`connected to ${conn.remoteAddr.hostname}; type lines, Ctrl-D to leave`);
 
 // Incoming: bytes → text → the terminal, through an RxJS pipeline.

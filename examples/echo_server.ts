@@ -3,13 +3,13 @@
  *
  *   LIBZT_PATH=... ZT_NETWORK=<id> deno run -A examples/echo_server.ts [port]
  */
-import { ZeroTierNode } from "../mod.ts";
-import { networkId, startOptions } from "./_config.ts";
+import { networkId, report, startNode } from "./_config.ts";
 
 const port = Number(Deno.args[0] ?? 7000);
-const node = await ZeroTierNode.start(startOptions());
-await node.waitUntilOnline({ timeout: 60_000 });
-const network = await node.join(networkId, { timeout: 60_000 });
+const node = await startNode();
+const network = await node.waitUntilOnline({ timeout: 60_000 })
+  .then(() => node.join(networkId, { timeout: 60_000 }))
+  .catch(async (err) => (report(err), await node.stop(), Deno.exit()));
 const listener = node.listen({ port });
 for (const a of network.assignedAddresses) console.log(`echo server on ${a.address} port ${port}`);
 

@@ -5,8 +5,7 @@
  *   LIBZT_PATH=... ZT_NETWORK=<id> deno run -A examples/file_transfer.ts send <address> <file>
  */
 import { createHash } from "node:crypto";
-import { ZeroTierNode } from "../mod.ts";
-import { networkId, startOptions } from "./_config.ts";
+import { networkId, report, startNode } from "./_config.ts";
 
 const PORT = 7002;
 const [mode, a, b] = Deno.args;
@@ -35,7 +34,11 @@ function meter(label: string, total?: number) {
   return { stream, done: () => ({ bytes, sha256: hash.digest("hex") }) };
 }
 
-const node = await ZeroTierNode.start(startOptions());
+if (!((mode === "receive" && a) || (mode === "send" && a && b))) {
+  console.error("usage: file_transfer.ts receive <out-file> | send <address> <file>");
+  Deno.exit(2);
+}
+const node = await startNode();
 try {
   await node.waitUntilOnline({ timeout: 60_000 });
   const network = await node.join(networkId, { timeout: 60_000 });
@@ -54,7 +57,7 @@ try {
     const w = conn.writable.getWriter();
     await w.write(new TextEncoder().encode(sha256));
     await w.close();
-  } else if (mode === "send" && a && b) {
+  } else {
     const size = (await Deno.stat(b)).size;
     const conn = await node.connect({ hostname: a, port: PORT, timeout: 30_000 });
     const m = meter("sent", size);
@@ -67,9 +70,9 @@ try {
         theirs === sha256 ? "matches" : `DIFFERS: ${theirs}`
       }`,
     );
-  } else {
-    console.error("usage: file_transfer.ts receive <out-file> | send <address> <file>");
   }
+} catch (err) {
+  report(err);
 } finally {
   await node.stop();
 }

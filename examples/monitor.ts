@@ -5,10 +5,9 @@
  *   LIBZT_PATH=/usr/local/lib/libzt.so deno task demo
  */
 import { distinctUntilChanged, map, merge } from "rxjs";
-import { ZeroTierNode } from "../mod.ts";
-import { networkId, startOptions } from "./_config.ts";
+import { networkId, report, startNode } from "./_config.ts";
 
-const node = await ZeroTierNode.start(startOptions());
+const node = await startNode(); // without libzt: prints why and exits 1
 const time = () => new Date().toISOString().slice(11, 23);
 console.log(`${time()} node ${node.nodeId} up (libzt: ${node.libraryPath})`);
 
@@ -34,7 +33,7 @@ const subscription = lines$.subscribe((line) => console.log(`${time()} ${line}`)
 
 node.waitUntilOnline({ timeout: 60_000 })
   .then(() => node.join(networkId, { timeout: 60_000 }))
-  .catch((err) => console.error(`${time()} ${err.code}: ${err.message}`));
+  .catch(report); // prints code and message; keeps monitoring, exit status 1 at the end
 
 const stop = async () => {
   Deno.removeSignalListener("SIGINT", stop);

@@ -5,10 +5,9 @@
  *
  *   LIBZT_PATH=/usr/local/lib/libzt.so ZT_NETWORK=<network id> deno run -A examples/ping_node.ts
  */
-import { ZeroTierNode } from "../mod.ts";
-import { networkId, startOptions } from "./_config.ts";
+import { networkId, report, startNode } from "./_config.ts";
 
-const node = await ZeroTierNode.start(startOptions());
+const node = await startNode();
 const interrupted = new AbortController();
 const stop = async () => {
   Deno.removeSignalListener("SIGINT", stop);
@@ -27,7 +26,7 @@ try {
   }
 } catch (err) {
   if (!interrupted.signal.aborted) {
-    console.error(`${(err as { code?: string }).code ?? "ERROR"}: ${(err as Error).message}`);
+    report(err);
     await stop();
   }
 }

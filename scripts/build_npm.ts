@@ -8,8 +8,13 @@
  * 1. entry points and package metadata are declared once, below;
  * 2. the sources are compiled (tsc rewrites the `.ts` import extensions to
  *    `.js`, `rewriteRelativeImportExtensions`, TS >= 5.7);
- * 3. package.json, README and LICENSE are written;
- * 4. the output is checked: no Deno-only code, every export present, and
+ *    tsc leaves the `.ts` extensions of type-only imports in the `.d.ts`
+ *    files, so {@link fixDeclarationImports} rewrites those to `.js`;
+ * 3. package.json, the Node README (`scripts/npm_README.md`), LICENSE, the
+ *    `require()` entry (`scripts/require.cjs`) and the threadpool preload are
+ *    written;
+ * 4. the output is checked: no Deno-only code, no `.ts` import in the shipped
+ *    `.js` or `.d.ts` files, every export present, and
  *    `npm pack --dry-run` lists what will ship. (`deno task test:npm` then
  *    installs the packed tarball and runs the tests under Node.)
  *
@@ -35,10 +40,28 @@ export const THREADPOOL_PRELOAD = {
   source: "scripts/threadpool.cjs",
   file: "threadpool.cjs",
 } as const;
+/** What `require("rxzt")` loads: the package on Node that can require() ES modules, else a clear Error. */
+export const REQUIRE_ENTRY = {
+  source: "scripts/require.cjs",
+  file: "require.cjs",
+} as const;
+/** The npm package's README (Node-first; the repository's README.md is Deno-first). */
+export const NPM_README = "scripts/npm_README.md";
+/** Where the sources live (package.json's repository, homepage and bugs). */
+export const REPOSITORY = "https://github.com/rxzt/rxzt";
+/**
+ * Oldest Node the code runs on: `AbortSignal.any` (connect timeouts) needs
+ * 20.3, `Symbol.asyncDispose` (`await using node`) 20.4.
+ */
+export const NODE_ENGINES = ">=20.4.0";
 /** Modules loaded as worker threads (by URL, so no import reaches them): compiled beside the rest. */
 export const WORKER_ENTRY_POINTS = ["src/ffi/receive_worker_node.ts"] as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
-export const DENO_ONLY = ["mod.ts", "src/ffi/deno.ts", "src/ffi/receive_worker_deno.ts"] as const;
+export const DENO_ONLY = [
+  "mod.ts",
+  "src/ffi/deno.ts",
+  "src/ffi/receive_worker_deno.ts",
+] as const;
 
 interface DenoConfig {
   name: string;
@@ -57,15 +80,26 @@ function run(cmd: string, args: string[], cwd: string, show = false): string {
 
 /** Installs the build tools (tsc, koffi's types) from scripts/package-lock.json if missing. */
 export function ensureTools(): void {
-  if (existsSync(join(tools, "node_modules", "typescript", "bin", "tsc"))) return;
+  if (existsSync(join(tools, "node_modules", "typescript", "bin", "tsc"))) {
+    return;
+  }
   console.log("installing build tools (npm ci in scripts/)");
-  run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund"], tools, true);
+  run(
+    "npm",
+    ["ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+    tools,
+    true,
+  );
 }
 
 /** The npm version range of an `npm:` specifier in deno.json's imports. */
 function npmRange(specifier: string): string {
   const m = /^npm:(?:@[^/]+\/)?[^@]+@(.+)$/.exec(specifier);
-  if (!m) throw new Error(`deno.json import ${specifier} is not an npm: specifier with a version`);
+  if (!m) {
+    throw new Error(
+      `deno.json import ${specifier} is not an npm: specifier with a version`,
+    );
+  }
   return m[1];
 }
 
@@ -78,10 +112,19 @@ function compile(): void {
       module: "ES2022",
       moduleResolution: "Bundler",
       // ES2024: Atomics.waitAsync (Node 20 has it), which the receive rings park on.
-      lib: ["ES2024", "DOM", "DOM.Iterable", "DOM.AsyncIterable", "ESNext.Disposable"],
+      lib: [
+        "ES2024",
+        "DOM",
+        "DOM.Iterable",
+        "DOM.AsyncIterable",
+        "ESNext.Disposable",
+      ],
       types: ["node"],
       typeRoots: [join(modules, "@types")],
-      paths: { "rxjs": [join(modules, "rxjs")], "koffi": [join(modules, "koffi")] },
+      paths: {
+        "rxjs": [join(modules, "rxjs")],
+        "koffi": [join(modules, "koffi")],
+      },
       strict: true,
       declaration: true,
       sourceMap: false,
@@ -96,15 +139,56 @@ function compile(): void {
   const config = join(outDir, ".tsconfig.build.json");
   writeFileSync(config, JSON.stringify(tsconfig, null, 2));
   try {
-    run("node", [join(modules, "typescript", "bin", "tsc"), "-p", config], root, true);
+    run(
+      "node",
+      [join(modules, "typescript", "bin", "tsc"), "-p", config],
+      root,
+      true,
+    );
   } finally {
     rmSync(config);
   }
 }
 
-/** Step 3: package.json (from deno.json and scripts/package.json), README, LICENSE. */
+/** A relative `.ts` module specifier in an import or export (`from "./x.ts"`, `import("./x.ts")`). */
+const TS_SPECIFIER = /(\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)(["'])(\.{1,2}\/[^"']*?)\.ts\2/gm;
+
+/**
+ * Rewrites the `.ts` extensions tsc leaves in `.d.ts` files (type-only
+ * imports are not rewritten by `rewriteRelativeImportExtensions`) to `.js`,
+ * outside comments. Returns the files it changed.
+ */
+export function fixDeclarationImports(dir: string): string[] {
+  const changed: string[] = [];
+  for (const file of listFiles(dir).filter((f) => f.endsWith(".d.ts"))) {
+    const text = readFileSync(file, "utf8");
+    const fixed = text.split("\n").map((line) =>
+      /^\s*(\*|\/\*|\/\/)/.test(line)
+        ? line
+        : line.replace(TS_SPECIFIER, (_m, lead, q, path) => `${lead}${q}${path}.js${q}`)
+    ).join("\n");
+    if (fixed !== text) {
+      writeFileSync(file, fixed);
+      changed.push(file);
+    }
+  }
+  return changed;
+}
+
+/** The relative `.ts` imports left in code (not comments) of a `.js` or `.d.ts` file's text. */
+export function tsImportsIn(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(
+    /^\s*\/\/.*$/gm,
+    "",
+  );
+  return [...code.matchAll(TS_SPECIFIER)].map((m) => `${m[3]}.ts`);
+}
+
+/** Step 3: package.json (from deno.json and scripts/package.json), README, LICENSE, require entry. */
 function writeMetadata(deno: DenoConfig): Record<string, unknown> {
-  const toolsPkg = JSON.parse(readFileSync(join(tools, "package.json"), "utf8"));
+  const toolsPkg = JSON.parse(
+    readFileSync(join(tools, "package.json"), "utf8"),
+  );
   const js = (ts: string) => `./esm/${ts.replace(/\.ts$/, ".js")}`;
   const dts = (ts: string) => `./esm/${ts.replace(/\.ts$/, ".d.ts")}`;
   const pkg = {
@@ -121,22 +205,49 @@ function writeMetadata(deno: DenoConfig): Record<string, unknown> {
       ...Object.fromEntries(
         Object.entries(ENTRY_POINTS).map((
           [name, file],
-        ) => [name, { types: dts(file), import: js(file) }]),
+        ) => [name, {
+          types: dts(file),
+          import: js(file),
+          require: `./${REQUIRE_ENTRY.file}`,
+        }]),
       ),
       [THREADPOOL_PRELOAD.export]: `./${THREADPOOL_PRELOAD.file}`,
     },
-    files: ["esm/", THREADPOOL_PRELOAD.file, "README.md", "LICENSE"],
-    engines: { node: ">=20" },
+    files: [
+      "esm/",
+      THREADPOOL_PRELOAD.file,
+      REQUIRE_ENTRY.file,
+      "README.md",
+      "LICENSE",
+    ],
+    repository: { type: "git", url: `git+${REPOSITORY}.git` },
+    homepage: `${REPOSITORY}#readme`,
+    bugs: { url: `${REPOSITORY}/issues` },
+    engines: { node: NODE_ENGINES },
     os: ["linux", "darwin"],
     keywords: ["zerotier", "libzt", "rxjs", "p2p", "ffi", "koffi"],
     dependencies: {
       rxjs: npmRange(deno.imports.rxjs),
       koffi: toolsPkg.devDependencies.koffi,
     },
-    sideEffects: [js(ENTRY_POINTS["."]), `./${THREADPOOL_PRELOAD.file}`],
+    sideEffects: [
+      js(ENTRY_POINTS["."]),
+      `./${THREADPOOL_PRELOAD.file}`,
+      `./${REQUIRE_ENTRY.file}`,
+    ],
   };
-  writeFileSync(join(outDir, "package.json"), JSON.stringify(pkg, null, 2) + "\n");
-  writeFileSync(join(outDir, "README.md"), readFileSync(join(root, "README.md")));
+  writeFileSync(
+    join(outDir, "package.json"),
+    JSON.stringify(pkg, null, 2) + "\n",
+  );
+  writeFileSync(
+    join(outDir, "README.md"),
+    readFileSync(join(root, NPM_README)),
+  );
+  writeFileSync(
+    join(outDir, REQUIRE_ENTRY.file),
+    readFileSync(join(root, REQUIRE_ENTRY.source)),
+  );
   writeFileSync(join(outDir, "LICENSE"), readFileSync(join(root, "LICENSE")));
   writeFileSync(
     join(outDir, THREADPOOL_PRELOAD.file),
@@ -158,32 +269,48 @@ function checkOutput(): void {
     const stem = ts.replace(/\.ts$/, "");
     const leaked = files.filter((f) => f === `${stem}.js` || f === `${stem}.d.ts`);
     if (leaked.length) {
-      throw new Error(`Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`);
+      throw new Error(
+        `Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`,
+      );
     }
+  }
+  for (const f of files.filter((f) => f.endsWith(".d.ts"))) {
+    const left = tsImportsIn(readFileSync(join(outDir, "esm", f), "utf8"));
+    if (left.length) throw new Error(`${f} still imports ${left.join(", ")}`);
   }
   for (const f of files.filter((f) => f.endsWith(".js"))) {
     // Code only: the docs may well mention Deno.dlopen.
-    const text = readFileSync(join(outDir, "esm", f), "utf8").replace(/\/\*[\s\S]*?\*\//g, "")
+    const text = readFileSync(join(outDir, "esm", f), "utf8").replace(
+      /\/\*[\s\S]*?\*\//g,
+      "",
+    )
       .replace(/^\s*\/\/.*$/gm, "");
     if (/\bDeno\.(dlopen|UnsafeCallback|UnsafePointer)/.test(text)) {
       throw new Error(`${f} uses Deno's FFI`);
     }
-    if (/from\s+["'][^"']+\.ts["']/.test(text)) throw new Error(`${f} still imports a .ts file`);
+    if (/from\s+["'][^"']+\.ts["']/.test(text)) {
+      throw new Error(`${f} still imports a .ts file`);
+    }
   }
   // Same public names as the Deno entry point (both re-export src/api.ts only).
   const denoEntry = readFileSync(join(root, "mod.ts"), "utf8");
   const nodeEntry = readFileSync(join(root, ENTRY_POINTS["."]), "utf8");
   const reexports = (src: string) =>
     [...src.matchAll(/^export \* from "(.+)";$/gm)].map((m) => m[1]).sort();
-  if (JSON.stringify(reexports(denoEntry)) !== JSON.stringify(reexports(nodeEntry))) {
+  if (
+    JSON.stringify(reexports(denoEntry)) !==
+      JSON.stringify(reexports(nodeEntry))
+  ) {
     throw new Error("mod.ts and mod_node.ts must re-export the same modules");
   }
   const listing = run("npm", ["pack", "--dry-run", "--json"], outDir);
-  const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0].files.map((f) =>
-    f.path
-  );
+  const packed = (JSON.parse(listing) as { files: { path: string }[] }[])[0]
+    .files.map((f) => f.path);
   if (
-    packed.some((p) => !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$)/.test(p))
+    packed.some((p) =>
+      !/^(esm\/|README\.md$|LICENSE$|package\.json$|threadpool\.cjs$|require\.cjs$)/
+        .test(p)
+    )
   ) {
     throw new Error(`unexpected files in the package: ${packed.join(", ")}`);
   }
@@ -191,11 +318,15 @@ function checkOutput(): void {
 }
 
 if (import.meta.main) {
-  const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as DenoConfig;
+  const deno = JSON.parse(
+    readFileSync(join(root, "deno.json"), "utf8"),
+  ) as DenoConfig;
   ensureTools();
   rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   compile();
+  const fixed = fixDeclarationImports(join(outDir, "esm"));
+  console.log(`.d.ts: rewrote .ts imports to .js in ${fixed.length} files`);
   const pkg = writeMetadata(deno);
   checkOutput();
   console.log(

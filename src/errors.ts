@@ -86,6 +86,7 @@ export interface ZeroTierErrorOptions {
 export class ZeroTierError extends Error {
   /** A stable, machine-readable name of the problem, e.g. `"NETWORK_NOT_FOUND"`. */
   readonly code: string;
+  /** `code` is the stable name, `message` says what happened and what to do. */
   constructor(code: string, message: string, options: ZeroTierErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -110,6 +111,7 @@ export class ZeroTierError extends Error {
 export class LibraryNotFoundError extends ZeroTierError {
   /** Every path that was tried, in order. */
   readonly searched: readonly string[];
+  /** `searched` lists the paths tried; `message` says how to install libzt. */
   constructor(searched: readonly string[], message: string, options?: ZeroTierErrorOptions) {
     super("LIBZT_NOT_FOUND", message, options);
     this.searched = searched;
@@ -132,6 +134,7 @@ export class LibraryLoadError extends ZeroTierError {
   readonly path: string;
   /** Symbols the library lacks (empty when the load itself failed). */
   readonly missing: readonly string[];
+  /** Prefer {@link LibraryLoadError.loadFailed} and {@link LibraryLoadError.missingSymbols}. */
   constructor(
     code: "LIBZT_MISSING_SYMBOLS" | "LIBZT_LOAD_FAILED",
     path: string,
@@ -158,15 +161,21 @@ export class LibraryLoadError extends ZeroTierError {
     );
   }
 
-  /** `path` loaded but lacks symbols rxzt needs (`LIBZT_MISSING_SYMBOLS`). */
+  /**
+   * `path` loaded but lacks symbols rxzt needs (`LIBZT_MISSING_SYMBOLS`). A
+   * library without the `zts_bsd_*` socket API is an older libzt (such as
+   * homebrew-core's 1.4), and the message says so.
+   */
   static missingSymbols(path: string, missing: readonly string[]): LibraryLoadError {
-    return new LibraryLoadError(
-      "LIBZT_MISSING_SYMBOLS",
-      path,
-      `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ` +
-        "Install libzt 1.8 or newer (ZeroTierSockets.h API) and point LIBZT_PATH at it.",
-      missing,
-    );
+    const install = "Install libzt 1.8 or newer (`brew install zerotier/tap/libzt`, or build it " +
+      "from https://github.com/zerotier/libzt with `./build.sh host`) and point LIBZT_PATH at it.";
+    const tooOld = missing.some((name) => name.startsWith("zts_bsd_"));
+    const message = tooOld
+      ? `${path} is a libzt too old for rxzt, which needs libzt 1.8 or newer: it lacks the ` +
+        "zts_bsd_* socket API (homebrew-core's `libzt` formula is libzt 1.4, which has none). " +
+        `Missing: ${missing.join(", ")}. ${install}`
+      : `${path} is not a usable libzt 1.8: it lacks ${missing.join(", ")}. ${install}`;
+    return new LibraryLoadError("LIBZT_MISSING_SYMBOLS", path, message, missing);
   }
 }
 
@@ -189,6 +198,10 @@ export class LibztCallError extends ZeroTierError {
   /** `zts_errno` after the call, when meaningful (socket calls), else 0. */
   readonly errno: number;
 
+  /**
+   * `fn` is the libzt function, `returnCode` what it returned, `errno` the
+   * socket error (0 if none), `hint` a sentence on what to do.
+   */
   constructor(
     fn: string,
     returnCode: number,
@@ -275,6 +288,7 @@ export class NodeStateError extends ZeroTierError {}
 export class NetworkError extends ZeroTierError {
   /** The network, as 16 hex digits. */
   readonly networkId: string;
+  /** `code` names the outcome (`NETWORK_NOT_FOUND`, ...), `detail` explains it. */
   constructor(code: string, networkId: string, detail: string) {
     super(code, `Network ${networkId}: ${detail}`);
     this.networkId = networkId;
@@ -299,6 +313,7 @@ export class PeerUnreachableError extends ZeroTierError {
   readonly peerId: string;
   /** How long the peer had been unreachable, in milliseconds. */
   readonly unreachableMs: number;
+  /** `peerId`: the peer; `unreachableMs`: how long it had been unreachable. */
   constructor(peerId: string, unreachableMs: number) {
     super(
       "PEER_UNREACHABLE",
@@ -324,9 +339,36 @@ export class PeerUnreachableError extends ZeroTierError {
 export class TimeoutError extends ZeroTierError {
   /** The limit that was exceeded, in milliseconds. */
   readonly timeoutMs: number;
+  /** `what` names the operation that timed out, `timeoutMs` its limit. */
   constructor(what: string, timeoutMs: number) {
     super("ETIMEDOUT", `${what} did not complete within ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * The runtime refused something rxzt needs for lack of a permission (code
+ * `PERMISSION_DENIED`): under Deno, reading `LIBZT_PATH` without `--allow-env`,
+ * looking for libzt without `--allow-read`, loading it without `--allow-ffi`.
+ * `permissions` names the flags to add.
+ *
+ * @example
+ * ```ts
+ * import { loadLibzt, PermissionError } from "@rxzt/rxzt";
+ * try {
+ *   loadLibzt();
+ * } catch (err) {
+ *   if (err instanceof PermissionError) console.error(`run with ${err.permissions.join(" ")}`);
+ * }
+ * ```
+ */
+export class PermissionError extends ZeroTierError {
+  /** The runtime flags that grant what was refused, e.g. `["--allow-env=LIBZT_PATH"]`. */
+  readonly permissions: readonly string[];
+  /** `permissions` are the flags to add; `message` says what was refused and why it is needed. */
+  constructor(permissions: readonly string[], message: string, options?: ZeroTierErrorOptions) {
+    super("PERMISSION_DENIED", message, options);
+    this.permissions = permissions;
   }
 }
 
@@ -341,6 +383,7 @@ export class TimeoutError extends ZeroTierError {
  * ```
  */
 export class UnavailableError extends ZeroTierError {
+  /** `what` names the unavailable feature, `hint` says what to do about it. */
   constructor(what: string, hint: string) {
     super("UNAVAILABLE", `${what} is unavailable: ${hint}`);
   }

@@ -102,8 +102,11 @@ export interface ReceiveWorkerInit {
 export interface HostInfo {
   /** `"linux"`, `"darwin"`, `"windows"`, ... */
   readonly os: string;
-  /** Reads an environment variable (undefined when unset or not permitted). */
+  /**
+   * Reads an environment variable (undefined when unset). Throws a
+   * `PermissionError` when the runtime refuses to read it.
+   */
   env(name: string): string | undefined;
-  /** Whether a regular file exists at `path`. */
+  /** Whether a regular file exists at `path`. Throws a `PermissionError` when the runtime refuses to look. */
   isFile(path: string): boolean;
 }

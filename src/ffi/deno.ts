@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LibraryLoadError } from "../errors.ts";
+import { LibraryLoadError, PermissionError } from "../errors.ts";
 import type {
   HostInfo,
   NativeLibrary,
@@ -36,21 +36,37 @@ const NATIVE: Record<CType, Deno.NativeResultType> = {
   buf: "buffer",
 };
 
+/** Whether `err` is Deno refusing an operation for lack of a permission. */
+export function isPermissionDenial(err: unknown): boolean {
+  return err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied;
+}
+
 /** The host as Deno sees it, for library discovery. */
 export const denoHost: HostInfo = {
   os: Deno.build.os,
   env(name) {
     try {
       return Deno.env.get(name);
-    } catch {
-      return undefined; // no --allow-env: behave as if unset
+    } catch (cause) {
+      if (!isPermissionDenial(cause)) throw cause;
+      throw new PermissionError(
+        [`--allow-env=${name}`],
+        `rxzt cannot read the ${name} environment variable: run Deno with --allow-env=${name}.`,
+        { cause },
+      );
     }
   },
   isFile(path) {
     try {
       return Deno.statSync(path).isFile;
-    } catch {
-      return false;
+    } catch (cause) {
+      if (!isPermissionDenial(cause)) return false;
+      throw new PermissionError(
+        [`--allow-read=${path}`],
+        `rxzt cannot look for libzt at ${path}: run Deno with --allow-read=${path} ` +
+          "(or --allow-read).",
+        { cause },
+      );
     }
   },
 };
@@ -162,6 +178,32 @@ function markCallbacksRunning(path: string): boolean {
 }
 
 /**
+ * rxzt needs `--allow-ffi` without a path: besides `Deno.dlopen(libzt)`
+ * (which a path-scoped grant allows) it hands libzt buffers and a callback,
+ * and Deno allows `Deno.UnsafePointer` and `Deno.UnsafeCallback` only with
+ * unscoped FFI permission. Checked before loading, so that a scoped grant
+ * fails here with a clear error rather than at the first pointer.
+ */
+function checkFfiPermission(path: string): void {
+  try {
+    Deno.UnsafePointer.of(new Uint8Array(1));
+  } catch (cause) {
+    if (isPermissionDenial(cause)) throw ffiPermissionError(path, cause);
+    throw cause;
+  }
+}
+
+function ffiPermissionError(path: string, cause: unknown): PermissionError {
+  return new PermissionError(
+    ["--allow-ffi"],
+    `rxzt cannot use libzt (${path}) without FFI permission: run Deno with --allow-ffi. ` +
+      "It must not be limited to a path (--allow-ffi=<path> is not enough): rxzt passes buffers " +
+      "and a callback to libzt, which Deno allows only with --allow-ffi for all libraries.",
+    { cause },
+  );
+}
+
+/**
  * Loads libzt through `Deno.dlopen`.
  *
  * @param libraryPath explicit path; otherwise `LIBZT_PATH`, then the usual locations.
@@ -171,9 +213,11 @@ function markCallbacksRunning(path: string): boolean {
 export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost): NativeLibrary {
   const path = findLibrary(host, libraryPath);
   let lib: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>;
+  checkFfiPermission(path);
   try {
     lib = Deno.dlopen(path, buildDefinitions());
   } catch (cause) {
+    if (isPermissionDenial(cause)) throw ffiPermissionError(path, cause);
     throw LibraryLoadError.loadFailed(path, cause);
   }
   const symbols = lib.symbols as unknown as Record<string, unknown>;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { LibraryNotFoundError } from "../errors.ts";
+import { LibraryNotFoundError, PermissionError } from "../errors.ts";
 import type { HostInfo } from "./backend.ts";
 
 /** The file name of libzt on a platform. */
@@ -34,9 +34,11 @@ export function defaultLocations(os: string): string[] {
 
 /** How to install libzt, appended to "not found" errors. */
 export const INSTALL_HINT =
-  "Install libzt 1.8 (the ZeroTier SDK: build it from its sources as its README describes, " +
-  "or `brew install libzt`), then point LIBZT_PATH at the shared library " +
-  "(e.g. LIBZT_PATH=/usr/local/lib/libzt.so) or pass { libraryPath } to rxzt.";
+  "Install libzt 1.8 or newer (the ZeroTier SDK): `brew install zerotier/tap/libzt` " +
+  "(ZeroTier's Homebrew tap; homebrew-core's `brew install libzt` is libzt 1.4, too old for rxzt), " +
+  "or build it from source (https://github.com/zerotier/libzt: `./build.sh host`). " +
+  "Then point LIBZT_PATH at the shared library (e.g. LIBZT_PATH=/usr/local/lib/libzt.so) " +
+  "or pass { libraryPath } to rxzt.";
 
 /**
  * Returns the path of the libzt to load, or throws a
@@ -47,13 +49,24 @@ export const INSTALL_HINT =
  */
 export function findLibrary(host: HostInfo, libraryPath?: string): string {
   if (libraryPath !== undefined) {
+    // A PermissionError from isFile propagates: the path the app chose cannot be checked.
     if (host.isFile(libraryPath)) return libraryPath;
     throw new LibraryNotFoundError(
       [libraryPath],
       `libzt was not found at libraryPath ${libraryPath}: no such file. ${INSTALL_HINT}`,
     );
   }
-  const fromEnv = host.env("LIBZT_PATH");
+  // Without permission to read LIBZT_PATH, the usual locations may still hold
+  // libzt (an app that never sets LIBZT_PATH needs no --allow-env); the
+  // refusal is reported only if nothing is found there.
+  let envDenied: PermissionError | undefined;
+  let fromEnv: string | undefined;
+  try {
+    fromEnv = host.env("LIBZT_PATH");
+  } catch (err) {
+    if (!(err instanceof PermissionError)) throw err;
+    envDenied = err;
+  }
   if (fromEnv) {
     if (host.isFile(fromEnv)) return fromEnv;
     throw new LibraryNotFoundError(
@@ -62,13 +75,51 @@ export function findLibrary(host: HostInfo, libraryPath?: string): string {
     );
   }
   const searched = defaultLocations(host.os);
+  const unreadable: PermissionError[] = [];
   for (const candidate of searched) {
-    if (host.isFile(candidate)) return candidate;
+    try {
+      if (host.isFile(candidate)) return candidate;
+    } catch (err) {
+      if (!(err instanceof PermissionError)) throw err;
+      unreadable.push(err);
+    }
   }
+  if (envDenied || unreadable.length) throw permissionToSearch(envDenied, unreadable, searched);
   throw new LibraryNotFoundError(
     searched,
     `libzt was not found. LIBZT_PATH is not set and none of these exist: ${
       searched.join(", ")
     }. ${INSTALL_HINT}`,
+  );
+}
+
+/** The error for a search the runtime's permissions cut short: which flags to add, and why. */
+function permissionToSearch(
+  envDenied: PermissionError | undefined,
+  unreadable: readonly PermissionError[],
+  searched: readonly string[],
+): PermissionError {
+  const flags: string[] = [];
+  const reasons: string[] = [];
+  if (envDenied) {
+    flags.push("--allow-env=LIBZT_PATH");
+    reasons.push("it may not read the LIBZT_PATH environment variable (--allow-env=LIBZT_PATH)");
+  }
+  if (unreadable.length) {
+    flags.push("--allow-read");
+    reasons.push(
+      `it may not look at ${
+        unreadable.length === searched.length ? "any of" : "some of"
+      } the usual locations (${
+        searched.join(", ")
+      }) (--allow-read, or --allow-read=<libzt's path>)`,
+    );
+  }
+  return new PermissionError(
+    flags,
+    `rxzt could not look for libzt: ${reasons.join(", and ")}. Run Deno with ${
+      flags.join(" ")
+    }, or pass { libraryPath } (then --allow-read and --allow-ffi for that path suffice).`,
+    { cause: envDenied ?? unreadable[0] },
   );
 }

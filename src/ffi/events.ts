@@ -75,15 +75,21 @@ export function eventName(code: number): EventType | undefined {
 
 /** An address with its port (or, for assigned addresses and routes, prefix length). */
 export interface SocketAddress {
+  /** `"IPv4"` or `"IPv6"`. */
   readonly family: IpFamily;
+  /** The address in text form (`"10.0.0.1"`, `"fd00::1"`). */
   readonly address: string;
+  /** The port (or, for assigned addresses and routes, the prefix length). */
   readonly port: number;
 }
 
 /** An address assigned on a network, or a route target: address and prefix length. */
 export interface IpPrefix {
+  /** `"IPv4"` or `"IPv6"`. */
   readonly family: IpFamily;
+  /** The address in text form. */
   readonly address: string;
+  /** The prefix length in bits (e.g. `24` for a /24). */
   readonly prefixLength: number;
 }
 
@@ -91,8 +97,11 @@ export interface IpPrefix {
 export interface NodeInfo {
   /** 10 hex digits. */
   readonly nodeId: string;
+  /** The UDP port ZeroTier listens on (9993 unless set with `port`). */
   readonly primaryPort: number;
+  /** The secondary UDP port (0 when off). */
   readonly secondaryPort: number;
+  /** The third UDP port libzt may use for port mapping (0 when off). */
   readonly tertiaryPort: number;
   /** libzt's ZeroTier core version, e.g. `"1.8.4"`. */
   readonly version: string;
@@ -118,10 +127,13 @@ const NETWORK_STATUS: readonly NetworkStatus[] = [
 
 /** A route of a network. */
 export interface RouteInfo {
+  /** The destination the route covers; `undefined` when libzt gave none. */
   readonly target: IpPrefix | undefined;
   /** Gateway, when the route has one. */
   readonly via: string | undefined;
+  /** ZeroTier's route flags (as libzt reports them). */
   readonly flags: number;
+  /** Route metric; lower is preferred. */
   readonly metric: number;
 }
 
@@ -135,24 +147,39 @@ export interface NetworkInfo {
   readonly networkId: string;
   /** The node's MAC on this network, `aa:bb:cc:dd:ee:ff`. */
   readonly mac: string;
+  /** The network's name as its controller sets it (empty for ad-hoc networks). */
   readonly name: string;
+  /** Configuration status. */
   readonly status: NetworkStatus;
+  /** Whether members need the controller's authorization (`"private"`). */
   readonly type: "private" | "public";
+  /** MTU of the virtual interface, bytes. */
   readonly mtu: number;
+  /** Whether the network assigns addresses by DHCP. */
   readonly dhcp: boolean;
+  /** Whether this node may bridge other traffic onto the network. */
   readonly bridge: boolean;
+  /** Whether broadcast (e.g. ARP) is enabled. */
   readonly broadcastEnabled: boolean;
+  /** libzt's port error code (0: none). */
   readonly portError: number;
+  /** Revision of the configuration this event carries. */
   readonly configRevision: number;
+  /** Addresses the configuration assigns to this node. */
   readonly assignedAddresses: readonly IpPrefix[];
+  /** Routes the configuration pushes. */
   readonly routes: readonly RouteInfo[];
+  /** Multicast groups this node subscribes to on the network. */
   readonly multicastSubscriptionCount: number;
 }
 
 /** A virtual network interface (payload of `NETIF_*` events). */
 export interface NetifInfo {
+  /** The network the interface belongs to, 16 hex digits. */
   readonly networkId: string;
+  /** The interface's MAC, `aa:bb:cc:dd:ee:ff`. */
   readonly mac: string;
+  /** MTU, bytes. */
   readonly mtu: number;
 }
 
@@ -161,8 +188,11 @@ export type PeerRole = "leaf" | "moon" | "planet";
 
 /** A physical path to a peer. */
 export interface PeerPath {
+  /** `"IPv4"` or `"IPv6"`. */
   readonly family: IpFamily;
+  /** The peer's physical address. */
   readonly address: string;
+  /** The peer's physical UDP port. */
   readonly port: number;
 }
 
@@ -174,32 +204,48 @@ export interface PeerInfo {
   readonly version: string | undefined;
   /** Milliseconds; `undefined` when unknown. */
   readonly latency: number | undefined;
+  /** Its role: a leaf, a moon or a planet (root). */
   readonly role: PeerRole;
+  /** Physical paths to the peer known to libzt. */
   readonly paths: readonly PeerPath[];
 }
 
 /** An address added to or removed from the node on a network. */
 export interface AddrInfo {
+  /** The network, 16 hex digits. */
   readonly networkId: string;
+  /** `"IPv4"` or `"IPv6"`. */
   readonly family: IpFamily;
+  /** The address in text form. */
   readonly address: string;
 }
 
-interface EventBase<T extends EventType> {
+/** The fields every known event has: its name, its libzt code and when it arrived. */
+export interface EventBase<T extends EventType> {
+  /** The event's name, e.g. `"NODE_ONLINE"`. Narrow the union on it. */
   readonly type: T;
+  /** libzt's numeric code (`ZTS_EVENT_*`), e.g. 201. */
   readonly code: (typeof EVENT_CODES)[T];
   /** When rxzt received it (`performance.now()` clock, milliseconds). */
   readonly receivedAt: number;
 }
 
-type NodeEventType = Extract<EventType, `NODE_${string}`>;
-type NetworkEventType = Extract<EventType, `NETWORK_${string}`>;
-type StackEventType = Extract<EventType, `STACK_${string}`>;
-type NetifEventType = Extract<EventType, `NETIF_${string}`>;
-type PeerEventType = Extract<EventType, `PEER_${string}`>;
-type RouteEventType = Extract<EventType, `ROUTE_${string}`>;
-type AddrEventType = Extract<EventType, `ADDR_${string}`>;
-type StoreEventType = Extract<EventType, `STORE_${string}`>;
+/** Names of the `NODE_*` events. */
+export type NodeEventType = Extract<EventType, `NODE_${string}`>;
+/** Names of the `NETWORK_*` events. */
+export type NetworkEventType = Extract<EventType, `NETWORK_${string}`>;
+/** Names of the `STACK_*` events. */
+export type StackEventType = Extract<EventType, `STACK_${string}`>;
+/** Names of the `NETIF_*` events. */
+export type NetifEventType = Extract<EventType, `NETIF_${string}`>;
+/** Names of the `PEER_*` events. */
+export type PeerEventType = Extract<EventType, `PEER_${string}`>;
+/** Names of the `ROUTE_*` events. */
+export type RouteEventType = Extract<EventType, `ROUTE_${string}`>;
+/** Names of the `ADDR_*` events. */
+export type AddrEventType = Extract<EventType, `ADDR_${string}`>;
+/** Names of the `STORE_*` events. */
+export type StoreEventType = Extract<EventType, `STORE_${string}`>;
 
 /** `NODE_UP`, `NODE_ONLINE`, `NODE_OFFLINE`, `NODE_DOWN`, `NODE_FATAL_ERROR`. */
 export type NodeEvent = {
@@ -238,8 +284,11 @@ export type StoreEvent = {
 }[StoreEventType];
 /** An event whose code libzt 1.8 does not define (kept, not dropped). */
 export interface UnknownEvent {
+  /** Always `"UNKNOWN"`. */
   readonly type: "UNKNOWN";
+  /** The code libzt sent. */
   readonly code: number;
+  /** When rxzt received it (`performance.now()` clock, milliseconds). */
   readonly receivedAt: number;
 }
 

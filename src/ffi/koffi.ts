@@ -42,8 +42,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
-import { LibraryLoadError } from "../errors.ts";
-import { Worker } from "node:worker_threads";
+import { LibraryLoadError, UnavailableError } from "../errors.ts";
+import { isMainThread, Worker } from "node:worker_threads";
 import type {
   HostInfo,
   NativeLibrary,
@@ -335,6 +335,13 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       return BigInt(koffi.address(buffer));
     },
     inScratchDirectory(files, fn) {
+      if (!isMainThread) {
+        throw new UnavailableError(
+          "createRootSet in a worker thread",
+          "libzt reads the signing keys from the working directory, which Node lets only the " +
+            "main thread change; call createRootSet on the main thread",
+        );
+      }
       const dir = mkdtempSync(join(tmpdir(), "rxzt-"));
       // Owner only (mkdtemp's default, made explicit): libzt writes signing keys here.
       chmodSync(dir, 0o700);

@@ -6,22 +6,35 @@
 
 /** Counters of one protocol layer. */
 export interface LayerCounters {
+  /** Packets sent. */
   readonly tx: number;
+  /** Packets received. */
   readonly rx: number;
+  /** Packets dropped. */
   readonly drop: number;
+  /** Errors (checksum, length, memory, ...). */
   readonly err: number;
 }
 
 /** lwIP's counters for the whole node, by layer. */
 export interface NodeStats {
+  /** The virtual Ethernet link. */
   readonly link: LayerCounters;
+  /** ARP. */
   readonly etharp: LayerCounters;
+  /** IPv4. */
   readonly ip4: LayerCounters;
+  /** IPv6. */
   readonly ip6: LayerCounters;
+  /** ICMP. */
   readonly icmp4: LayerCounters;
+  /** ICMPv6. */
   readonly icmp6: LayerCounters;
+  /** UDP. */
   readonly udp: LayerCounters;
+  /** TCP. */
   readonly tcp: LayerCounters;
+  /** IPv6 neighbour discovery. */
   readonly nd6: LayerCounters;
 }
 

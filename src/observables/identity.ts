@@ -17,7 +17,12 @@ import {
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
-  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  /**
+   * Path of libzt. Default: the `LIBZT_PATH` environment variable, then the
+   * usual install locations (see the README's Install section).
+   *
+   * @default {undefined}
+   */
   libraryPath?: string;
 }
 

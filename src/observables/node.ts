@@ -85,38 +85,87 @@ import { type DatagramConn, type DatagramOptions, listenDatagram } from "../stre
 
 /** Options of {@link ZeroTierNode.start}. Every field is optional. */
 export interface StartOptions {
-  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  /**
+   * Path of libzt. Default: the `LIBZT_PATH` environment variable, then the
+   * usual install locations (see the README's Install section).
+   *
+   * @default {undefined}
+   */
   libraryPath?: string;
   /**
    * Directory where libzt keeps the identity (`identity.secret`) and caches.
    * rxzt creates it owner-only (0700) if it does not exist; an existing one
    * is used as it is (keep it private). Default: none; nothing is written.
+   *
+   * @default {undefined}
    */
   storagePath?: string;
   /**
    * A secret identity (`generateIdentity()` output) to start with, held in
    * memory. Default: the one in `storagePath`, or a new one.
+   *
+   * @default {undefined}
    */
   identity?: string;
-  /** Primary UDP port. Default: libzt's (9993). */
+  /**
+   * Primary UDP port. Default: libzt's (9993).
+   *
+   * @default {9993}
+   */
   port?: number;
-  /** Pick the primary port at random in this range instead. Default: unset. */
+  /**
+   * Pick the primary port at random in this range instead. Default: unset.
+   *
+   * @default {undefined}
+   */
   randomPortRange?: { start: number; end: number };
-  /** Also listen on a secondary port. Default: libzt's (true). */
+  /**
+   * Also listen on a secondary port. Default: libzt's (true).
+   *
+   * @default {true}
+   */
   secondaryPort?: boolean;
-  /** Try UPnP/NAT-PMP port mapping. Default: libzt's (true). */
+  /**
+   * Try UPnP/NAT-PMP port mapping. Default: libzt's (true).
+   *
+   * @default {true}
+   */
   portMapping?: boolean;
-  /** A custom root set (see `createRootSet`). Default: ZeroTier's public roots. */
+  /**
+   * A custom root set (see `createRootSet`). Default: ZeroTier's public roots.
+   *
+   * @default {undefined}
+   */
   roots?: Uint8Array;
-  /** Which caches libzt may write under `storagePath`. Default: all true. */
+  /**
+   * Which caches libzt may write under `storagePath`. Default: all true.
+   *
+   * @default {{ identity: true, peers: true, networks: true, roots: true }}
+   */
   cache?: { identity?: boolean; peers?: boolean; networks?: boolean; roots?: boolean };
-  /** Fewer keepalives and path probes, for metered links. Default: false. */
+  /**
+   * Fewer keepalives and path probes, for metered links. Default: false.
+   *
+   * @default {false}
+   */
   lowBandwidthMode?: boolean;
-  /** Interface name prefixes libzt must not send through (e.g. `["docker"]`). Default: none. */
+  /**
+   * Interface name prefixes libzt must not send through (e.g. `["docker"]`). Default: none.
+   *
+   * @default {[]}
+   */
   interfaceBlacklist?: string[];
-  /** How long to wait for libzt to bring the node up, ms. Default: 30000. */
+  /**
+   * How long to wait for libzt to bring the node up, ms. Default: 30000.
+   *
+   * @default {30000}
+   */
   timeout?: number;
-  /** Abort the start. */
+  /**
+   * Abort the start. Default: none.
+   *
+   * @default {undefined}
+   */
   signal?: AbortSignal;
   /**
    * Read TCP connections on an I/O thread of the node's own (a Worker that
@@ -126,6 +175,8 @@ export interface StartOptions {
    * once after a quiet spell. `false` reads on the JS thread instead (no
    * Worker; libzt then drops data whenever the app is a few ms late, see the
    * README's Benchmark). Default: true.
+   *
+   * @default {true}
    */
   receiveThread?: boolean | { wakeAfterBytes?: number; wakeWithinMs?: number };
   /**
@@ -135,7 +186,7 @@ export interface StartOptions {
    * heard from. Keep that bound above ~100 s, or connections may fail while
    * ZeroTier reroutes a cut path through a root (see {@link DEFAULT_KEEPALIVE}).
    *
-   * @default {DEFAULT_KEEPALIVE} `{ idle: 60, interval: 10, count: 9 }` (150 s)
+   * @default {{ idle: 60, interval: 10, count: 9 }}
    */
   keepAlive?: KeepAlive | false;
   /**
@@ -145,7 +196,7 @@ export interface StartOptions {
    * still does). Connections are matched to peers by address, which works
    * for addresses that encode the node id: 6PLANE, RFC 4193 and ad-hoc IPv4.
    *
-   * @default {DEFAULT_PEER_UNREACHABLE_TIMEOUT} 30000
+   * @default {30000}
    */
   peerUnreachableTimeout?: number | false;
 }
@@ -155,27 +206,49 @@ export interface JoinOptions {
   /**
    * Which readiness to wait for: `"any"` (first of IPv4/IPv6, default),
    * `"IPv4"`, `"IPv6"` or `"both"`.
+   *
+   * @default {"any"}
    */
   family?: "any" | IpFamily | "both";
-  /** Milliseconds before rejecting with `TimeoutError`. Default: 60000. */
+  /**
+   * Milliseconds before rejecting with `TimeoutError`. Default: 60000.
+   *
+   * @default {60000}
+   */
   timeout?: number;
-  /** Abort the wait (the join itself stays in effect; call `leave`). */
+  /**
+   * Abort the wait (the join itself stays in effect; call `leave`). Default: none.
+   *
+   * @default {undefined}
+   */
   signal?: AbortSignal;
 }
 
 /** Options of waits that only take a timeout and a signal. */
 export interface WaitUntilOptions {
-  /** Milliseconds before rejecting with `TimeoutError`. Default: no limit. */
+  /**
+   * Milliseconds before rejecting with `TimeoutError`. Default: no limit.
+   *
+   * @default {undefined}
+   */
   timeout?: number;
-  /** Abort the wait. */
+  /**
+   * Abort the wait. Default: none.
+   *
+   * @default {undefined}
+   */
   signal?: AbortSignal;
 }
 
 /** An address the node gained or lost on a network (`address$`). */
 export interface AddressChange {
+  /** The network, 16 hex digits. */
   readonly networkId: string;
+  /** `"IPv4"` or `"IPv6"`. */
   readonly family: IpFamily;
+  /** The address in text form. */
   readonly address: string;
+  /** `true` when gained, `false` when lost. */
   readonly added: boolean;
 }
 

@@ -23,16 +23,31 @@ export interface RootDefinition {
 export interface CreateRootSetOptions {
   /** The roots, 1 to 16. */
   roots: RootDefinition[];
-  /** World id (any 64-bit value except ZeroTier's own planet's). Default: 0x7278_7a74 ("rxzt"). */
+  /**
+   * World id (any 64-bit value except ZeroTier's own planet's). Default: 0x7278_7a74 ("rxzt").
+   *
+   * @default {0x7278_7a74n}
+   */
   worldId?: bigint;
-  /** Timestamp in ms; a newer root set replaces an older one with the same id. Default: `Date.now()`. */
+  /**
+   * Timestamp in ms; a newer root set replaces an older one with the same id. Default: `Date.now()`.
+   *
+   * @default {Date.now()}
+   */
   timestamp?: number;
   /**
    * Signing keys of an earlier root set (its `signingKeys`), to publish an
    * update the nodes will accept. Default: a new key pair.
+   *
+   * @default {undefined}
    */
   signingKeys?: { previous: Uint8Array; current: Uint8Array };
-  /** Path of libzt. Default: `LIBZT_PATH`, then the usual install locations. */
+  /**
+   * Path of libzt. Default: the `LIBZT_PATH` environment variable, then the
+   * usual install locations (see the README's Install section).
+   *
+   * @default {undefined}
+   */
   libraryPath?: string;
 }
 
@@ -48,9 +63,16 @@ export interface RootSet {
 }
 
 /**
- * Creates and signs a root set with `zts_util_sign_root_set`. It runs in a
- * private scratch directory, so the caller's working directory is neither
- * read nor written.
+ * Creates and signs a root set with `zts_util_sign_root_set`. libzt reads and
+ * writes the signing keys (`previous.c25519`, `current.c25519`) in the
+ * working directory, so the call switches the process's working directory to
+ * a private scratch directory for its duration (a few ms) and then restores
+ * it: the caller's directory is neither read nor written, but other threads
+ * (Workers, libzt's, Node's threadpool) that use relative paths meanwhile see
+ * the scratch directory. Call it at startup, not while such work runs. Under
+ * Node it works only on the main thread (a worker thread cannot change the
+ * working directory: `UnavailableError`). Deno needs `--allow-write` and
+ * `--allow-read` for the temporary directory.
  *
  * @example
  * ```ts

@@ -39,14 +39,19 @@ export const TERMINAL_PHASES: ReadonlySet<NetworkPhase> = new Set([
 export interface NetworkState {
   /** 16 hex digits. */
   readonly networkId: string;
+  /** Where the network is: requesting its configuration, `OK`, or why it ended. */
   readonly status: NetworkPhase;
+  /** The network's name (empty for ad-hoc networks or before the configuration came). */
   readonly name: string;
+  /** MTU of the virtual interface, bytes. */
   readonly mtu: number;
+  /** Whether members need the controller's authorization (`"private"`). */
   readonly type: "private" | "public";
   /** This node's MAC on the network. */
   readonly mac: string;
   /** Addresses the network configuration assigns to this node. */
   readonly assignedAddresses: readonly IpPrefix[];
+  /** Routes the network configuration pushes. */
   readonly routes: readonly RouteInfo[];
   /** Addresses the node's stack has actually brought up (from `ADDR_*` events). */
   readonly addresses: readonly { readonly family: IpFamily; readonly address: string }[];

@@ -30,13 +30,23 @@ export interface ConnectOptions {
   hostname: string;
   /** The peer's port. */
   port: number;
-  /** Give up after this many milliseconds (`TimeoutError`). Default: 30000. */
+  /**
+   * Give up after this many milliseconds (`TimeoutError`). Default: 30000.
+   *
+   * @default {30000}
+   */
   timeout?: number;
-  /** Abort the attempt (rejects with the signal's reason). */
+  /**
+   * Abort the attempt (rejects with the signal's reason). Default: none.
+   *
+   * @default {undefined}
+   */
   signal?: AbortSignal;
   /**
    * Bytes the node's I/O thread may read ahead of the app on this
    * connection (64 KiB to 256 MiB). Default: 2 MiB (`DEFAULT_READ_BUFFER_SIZE`).
+   *
+   * @default {2097152}
    */
   readBufferSize?: number;
 }
@@ -45,11 +55,23 @@ export interface ConnectOptions {
 export interface ListenOptions {
   /** Port to listen on; 0 picks a free one. */
   port: number;
-  /** Local address to bind. Default: `"::"` (IPv6 and IPv4). */
+  /**
+   * Local address to bind. Default: `"::"` (IPv6 and IPv4).
+   *
+   * @default {"::"}
+   */
   hostname?: string;
-  /** Pending-connection queue length. Default: 128. */
+  /**
+   * Pending-connection queue length. Default: 128.
+   *
+   * @default {128}
+   */
   backlog?: number;
-  /** `readBufferSize` of every accepted connection (see {@link ConnectOptions}). Default: 2 MiB. */
+  /**
+   * `readBufferSize` of every accepted connection (see {@link ConnectOptions}). Default: 2 MiB.
+   *
+   * @default {2097152}
+   */
   readBufferSize?: number;
 }
 

@@ -78,12 +78,18 @@ export function fromReadable<T>(readable: ReadableStream<T>): Observable<T> {
 
 /** Options of {@link toReadable}. */
 export interface ToReadableOptions {
-  /** Values buffered while nobody reads. Default: 16. */
+  /**
+   * Values buffered while nobody reads. Default: 16.
+   *
+   * @default {16}
+   */
   highWaterMark?: number;
   /**
    * What to do when the buffer is full (an observable cannot be paused):
    * `"error"` (default: the readable errors with code `BUFFER_OVERFLOW`),
    * `"drop-oldest"` or `"drop-newest"`.
+   *
+   * @default {"error"}
    */
   overflow?: "error" | "drop-oldest" | "drop-newest";
 }
@@ -170,6 +176,7 @@ export function toReadable<T>(
 
 /** What {@link whenDirect} and {@link connectWhenDirect} need of a node. */
 export interface PeerSource {
+  /** A peer's state over time (as `ZeroTierNode.peer$`). */
   peer$(peerId: string): Observable<PeerState>;
 }
 
@@ -232,6 +239,7 @@ function peerSource(node: unknown): (peerId: string) => Observable<PeerState> {
 
 /** What {@link reconnecting} and {@link connectWhenDirect} need of a node. */
 export interface Dialer extends PeerSource {
+  /** Opens a TCP connection (as `ZeroTierNode.connect`). */
   connect(options: ConnectOptions): Promise<TcpConn>;
 }
 
@@ -270,13 +278,29 @@ export async function connectWhenDirect(
 
 /** Options of {@link reconnecting}. */
 export interface ReconnectOptions {
-  /** First delay after a failure or a dropped connection, ms. Default: 500. */
+  /**
+   * First delay after a failure or a dropped connection, ms. Default: 500.
+   *
+   * @default {500}
+   */
   initialDelay?: number;
-  /** Longest delay, ms. Default: 30000. */
+  /**
+   * Longest delay, ms. Default: 30000.
+   *
+   * @default {30000}
+   */
   maxDelay?: number;
-  /** Growth of the delay after each failure, 1 to 1000. Default: 2. */
+  /**
+   * Growth of the delay after each failure, 1 to 1000. Default: 2.
+   *
+   * @default {2}
+   */
   factor?: number;
-  /** Give up (error) after this many failed attempts in a row (an integer >= 1). Default: unlimited. */
+  /**
+   * Give up (error) after this many failed attempts in a row (an integer >= 1). Default: unlimited.
+   *
+   * @default {Infinity}
+   */
   maxAttempts?: number;
 }
 

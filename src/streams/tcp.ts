@@ -23,8 +23,11 @@ const INT32_MAX = 2 ** 31 - 1;
 
 /** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
 export interface NetAddr {
+  /** `"tcp"` or `"udp"`. */
   readonly transport: "tcp" | "udp";
+  /** The IP address in text form. */
   readonly hostname: string;
+  /** The port. */
   readonly port: number;
 }
 
@@ -39,6 +42,7 @@ export interface NetAddr {
  * ```
  */
 export class SocketClosedError extends ZeroTierError {
+  /** `what` names the operation that failed (`"read"`, `"write"`, ...). */
   constructor(what: string) {
     super("SOCKET_CLOSED", `Cannot ${what}: the socket is closed.`);
   }
@@ -554,6 +558,7 @@ export class TcpListener implements AsyncIterable<TcpConn> {
     }
   }
 
+  /** Accepted connections, until the listener is closed (`for await (const conn of listener)`). */
   async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
     for (;;) {
       try {

@@ -15,15 +15,19 @@ export const MAX_DATAGRAM = 65507;
 
 /** A received datagram. */
 export interface Datagram {
+  /** The payload, one whole datagram. */
   readonly data: Uint8Array;
+  /** Who sent it. */
   readonly remoteAddr: NetAddr;
 }
 
 /** A datagram to send. */
 export interface OutgoingDatagram {
+  /** The payload, at most `MAX_DATAGRAM` bytes. */
   readonly data: Uint8Array;
   /** Destination IP address. */
   readonly hostname: string;
+  /** Destination port. */
   readonly port: number;
 }
 
@@ -35,6 +39,8 @@ export interface DatagramOptions {
    * Local address. Default `"::"` (IPv4 and IPv6). With several networks
    * joined, bind to your address on the network you talk on: libzt sends
    * IPv6 from unbound sockets through the last network joined.
+   *
+   * @default {"::"}
    */
   hostname?: string;
 }

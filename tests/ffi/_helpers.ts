@@ -141,6 +141,7 @@ export interface ReportedError {
   searched?: string[];
   missing?: string[];
   path?: string;
+  permissions?: string[];
   hasCause?: boolean;
 }
 
@@ -155,6 +156,7 @@ export function reportError(err: unknown): ReportedError {
     searched: Array.isArray(e?.searched) ? [...(e.searched as string[])] : undefined,
     missing: Array.isArray(e?.missing) ? [...(e.missing as string[])] : undefined,
     path: typeof e?.path === "string" ? e.path : undefined,
+    permissions: Array.isArray(e?.permissions) ? [...(e.permissions as string[])] : undefined,
     hasCause: e?.cause !== undefined,
   };
 }

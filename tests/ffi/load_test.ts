@@ -46,6 +46,8 @@ describe("loading libzt (child processes)", () => {
   let noEnv: Outcome[];
   let noStopLib: string;
   let noStop: Outcome[];
+  let oldApiLib: string;
+  let oldApi: Outcome[];
   const badEnvPath = "/nonexistent/rxzt-tier2/libzt.so";
 
   before(async () => {
@@ -65,6 +67,12 @@ describe("loading libzt (child processes)", () => {
     // The stand-in without zts_node_stop (a call rxzt binds as non-blocking).
     noStopLib = buildSharedLibrary("libzt_nostop", { file: STANDIN_SOURCE }, [
       "-Dzts_node_stop=partial_renamed_node_stop",
+    ]);
+    // A libzt older than 1.8 (homebrew-core's 1.4): the stand-in without its zts_bsd_* socket API.
+    oldApiLib = buildSharedLibrary("libzt_old_api", { file: STANDIN_SOURCE }, [
+      "-Dzts_bsd_socket=old_socket",
+      "-Dzts_bsd_poll=old_poll",
+      "-Dzts_bsd_recv=old_recv",
     ]);
     notALibrary = `${dir}/libzt_text.so`;
     Deno.writeTextFileSync(notALibrary, "this is a text file, not an ELF shared object\n");
@@ -93,12 +101,15 @@ describe("loading libzt (child processes)", () => {
       runScenario<Outcome[]>(SCENARIO, [
         JSON.stringify([{ api: "start", libraryPath: noStopLib }]),
       ]),
+      runScenario<Outcome[]>(SCENARIO, [
+        JSON.stringify([{ api: "loadLibzt", libraryPath: oldApiLib }]),
+      ]),
     ]);
     for (const r of runs) {
       assert.equal(r.code, 0, `scenario failed: ${r.stderr}`);
       assert.ok(Array.isArray(r.json), `scenario printed no JSON: ${r.stdout}\n${r.stderr}`);
     }
-    [explicit, badEnv, noEnv, noStop] = runs.map((r) => r.json!);
+    [explicit, badEnv, noEnv, noStop, oldApi] = runs.map((r) => r.json!);
   });
 
   test("an explicit nonexistent libraryPath: LibraryNotFoundError listing exactly that path", () => {
@@ -146,6 +157,15 @@ describe("loading libzt (child processes)", () => {
     assert.equal(o.ok, false);
     assert.equal(o.error!.code, "LIBZT_MISSING_SYMBOLS");
     assert.deepEqual(o.error!.missing, ["zts_node_stop"]);
+  });
+
+  test("a libzt without the zts_bsd_* API: the error says it is too old and names libzt 1.8", () => {
+    const e = oldApi[0].error!;
+    assert.equal(e.code, "LIBZT_MISSING_SYMBOLS");
+    assert.deepEqual([...e.missing!].sort(), ["zts_bsd_poll", "zts_bsd_recv", "zts_bsd_socket"]);
+    assert.match(e.message, /too old for rxzt, which needs libzt 1\.8 or newer/);
+    assert.match(e.message, /zts_bsd_\* socket API/);
+    assert.match(e.message, /zerotier\/tap\/libzt/);
   });
 
   test("a library lacking only some symbols: missing lists exactly those", () => {

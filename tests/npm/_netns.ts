@@ -143,9 +143,7 @@ export async function createTestNetwork(
       if (!blocked) {
         // Only this destination's rule: a host may block several others at once.
         const rules = await nft("-a", "list", "chain", "inet", "rxzt", "out").catch(() => "");
-        const rule = rules.split("\n").find((line) =>
-          line.includes(`ip daddr ${to.address} drop`)
-        );
+        const rule = rules.split("\n").find((line) => line.includes(`ip daddr ${to.address} drop`));
         const handle = rule?.match(/# handle (\d+)/)?.[1];
         if (handle) await nft("delete", "rule", "inet", "rxzt", "out", "handle", handle);
         return;

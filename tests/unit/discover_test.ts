@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { HostInfo } from "../../src/ffi/backend.ts";
 import { defaultLocations, findLibrary, libraryFileName } from "../../src/ffi/discover.ts";
-import { LibraryNotFoundError, ZeroTierError } from "../../src/errors.ts";
+import { LibraryNotFoundError, PermissionError, ZeroTierError } from "../../src/errors.ts";
 
 /** A host with the given files and environment that records what was asked. */
 function fakeHost(os: string, files: string[], env: Record<string, string> = {}) {
@@ -130,6 +130,60 @@ describe("findLibrary", () => {
     notFound(() => findLibrary(host), (err) => {
       assert.deepEqual(err.searched, defaultLocations("windows"));
       assert.ok(err.message.includes("LIBZT_PATH"));
+    });
+  });
+});
+
+describe("findLibrary when the runtime refuses a check (Deno permissions)", () => {
+  /** A host that refuses to read the environment and/or to look at some paths. */
+  function refusingHost(opts: { env?: boolean; unreadable?: string[]; files?: string[] }) {
+    const files = new Set(opts.files ?? []);
+    const host: HostInfo = {
+      os: "linux",
+      env(name) {
+        if (opts.env) throw new PermissionError([`--allow-env=${name}`], "no env");
+        return undefined;
+      },
+      isFile(path) {
+        if (opts.unreadable?.includes(path)) {
+          throw new PermissionError([`--allow-read=${path}`], "no read");
+        }
+        return files.has(path);
+      },
+    };
+    return host;
+  }
+
+  test("LIBZT_PATH unreadable but libzt at a usual location: found, no --allow-env needed", () => {
+    const first = defaultLocations("linux")[0];
+    assert.equal(findLibrary(refusingHost({ env: true, files: [first] })), first);
+  });
+
+  test("LIBZT_PATH unreadable and nothing found: a PermissionError naming --allow-env", () => {
+    assert.throws(() => findLibrary(refusingHost({ env: true })), (err: unknown) => {
+      assert.ok(err instanceof PermissionError);
+      assert.equal(err.code, "PERMISSION_DENIED");
+      assert.deepEqual(err.permissions, ["--allow-env=LIBZT_PATH"]);
+      assert.match(err.message, /--allow-env=LIBZT_PATH/);
+      return true;
+    });
+  });
+
+  test("usual locations unreadable: a PermissionError naming --allow-read", () => {
+    const host = refusingHost({ unreadable: defaultLocations("linux") });
+    assert.throws(() => findLibrary(host), (err: unknown) => {
+      assert.ok(err instanceof PermissionError);
+      assert.deepEqual(err.permissions, ["--allow-read"]);
+      return true;
+    });
+  });
+
+  test("an explicit path that cannot be checked: its own PermissionError propagates", () => {
+    const host = refusingHost({ unreadable: ["/x/libzt.so"] });
+    assert.throws(() => findLibrary(host, "/x/libzt.so"), (err: unknown) => {
+      assert.ok(err instanceof PermissionError);
+      assert.deepEqual(err.permissions, ["--allow-read=/x/libzt.so"]);
+      return true;
     });
   });
 });

@@ -199,3 +199,19 @@ describe("every error is a ZeroTierError with a code", () => {
     assert.equal("cause" in new ZeroTierError("A", "m"), false);
   });
 });
+
+describe("LibraryLoadError.missingSymbols", () => {
+  test("a library without zts_bsd_* is named a libzt too old for rxzt (1.8 or newer)", () => {
+    const err = LibraryLoadError.missingSymbols("/old/libzt.so", ["zts_bsd_socket", "zts_util_x"]);
+    assert.equal(err.code, "LIBZT_MISSING_SYMBOLS");
+    assert.match(err.message, /too old for rxzt, which needs libzt 1\.8 or newer/);
+    assert.match(err.message, /zts_bsd_socket, zts_util_x/);
+    assert.match(err.message, /brew install zerotier\/tap\/libzt/);
+  });
+
+  test("other missing functions are listed without a version verdict", () => {
+    const err = LibraryLoadError.missingSymbols("/x/libzt.so", ["zts_node_stop"]);
+    assert.doesNotMatch(err.message, /too old/);
+    assert.match(err.message, /lacks zts_node_stop/);
+  });
+});
