@@ -97,6 +97,8 @@ export type { ReceiveTuning } from "./streams/receive_loop.ts";
 export { MAX_CONNECTS_IN_FLIGHT } from "./streams/connect_slots.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
 export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
+export { dialNodeSocket, toNodeSocket, ZeroTierSocket } from "./streams/node_socket.ts";
+export type { NodeSocketDialer, NodeSocketOptions } from "./streams/node_socket.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
 export {
   connectWhenDirect,
