@@ -65,6 +65,7 @@ export {
   adhocIPv4NetworkId,
   adhocNetworkId,
   isNodeAddress,
+  nodeIdOfAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "./addressing.ts";
