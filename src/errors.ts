@@ -389,6 +389,38 @@ export class UnavailableError extends ZeroTierError {
   }
 }
 
+/**
+ * `node.fetch()` was given a URL whose scheme it cannot serve over ZeroTier
+ * (code `UNSUPPORTED_PROTOCOL`): only `http:` is supported. `https:` is not
+ * yet: TLS over the overlay would need `node:tls` over an rxzt connection,
+ * which Deno's `node:tls` does not offer. ZeroTier already encrypts and
+ * authenticates every packet between peers; use `http://` to the peer's
+ * ZeroTier address, or TLS in your app over `node.connect()`.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedProtocolError } from "@rxzt/rxzt";
+ * const err = new UnsupportedProtocolError("https:", "https://10.1.2.3/");
+ * console.log(err.code, err.protocol); // "UNSUPPORTED_PROTOCOL" "https:"
+ * ```
+ */
+export class UnsupportedProtocolError extends ZeroTierError {
+  /** The scheme that was refused, with its colon (`"https:"`). */
+  readonly protocol: string;
+  /** `protocol` is the URL's scheme, `url` the URL asked for (named in the message). */
+  constructor(protocol: string, url: string) {
+    super(
+      "UNSUPPORTED_PROTOCOL",
+      protocol === "https:"
+        ? `node.fetch(${url}): https: is not supported over ZeroTier yet (no TLS over rxzt ` +
+          "connections). ZeroTier encrypts and authenticates traffic between peers already: " +
+          "use http:// with the peer's ZeroTier address."
+        : `node.fetch(${url}): only http: URLs can be fetched over ZeroTier, not ${protocol}`,
+    );
+    this.protocol = protocol;
+  }
+}
+
 // 128 hex digits after "nodeId:0:" and a colon: the secret half of an identity follows.
 const SECRET_IDENTITY_LIKE = /[0-9a-fA-F]{10}:0:[0-9a-fA-F]{128}:/;
 
