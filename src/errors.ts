@@ -392,10 +392,12 @@ export class UnavailableError extends ZeroTierError {
 /**
  * `node.fetch()` was given a URL whose scheme it cannot serve over ZeroTier
  * (code `UNSUPPORTED_PROTOCOL`): only `http:` is supported. `https:` is not
- * yet: TLS over the overlay would need `node:tls` over an rxzt connection,
- * which Deno's `node:tls` does not offer. ZeroTier already encrypts and
- * authenticates every packet between peers; use `http://` to the peer's
- * ZeroTier address, or TLS in your app over `node.connect()`.
+ * yet: `node:tls` runs over an rxzt socket in both runtimes
+ * (`tls.connect({ socket: dialNodeSocket(...) })`), but `fetch`'s options
+ * have no way to name the CA or certificate a peer's ZeroTier IP address
+ * would be checked against. ZeroTier already encrypts and authenticates
+ * every packet between peers; use `http://` to the peer's ZeroTier address,
+ * or `node:https` with your own `createConnection` for end-to-end TLS.
  *
  * @example
  * ```ts
@@ -412,9 +414,10 @@ export class UnsupportedProtocolError extends ZeroTierError {
     super(
       "UNSUPPORTED_PROTOCOL",
       protocol === "https:"
-        ? `node.fetch(${url}): https: is not supported over ZeroTier yet (no TLS over rxzt ` +
-          "connections). ZeroTier encrypts and authenticates traffic between peers already: " +
-          "use http:// with the peer's ZeroTier address."
+        ? `node.fetch(${url}): https: is not supported over ZeroTier yet. ZeroTier encrypts ` +
+          "and authenticates traffic between peers already: use http:// with the peer's " +
+          "ZeroTier address (or node:https with createConnection over dialNodeSocket for " +
+          "end-to-end TLS)."
         : `node.fetch(${url}): only http: URLs can be fetched over ZeroTier, not ${protocol}`,
     );
     this.protocol = protocol;
