@@ -18,6 +18,7 @@ export {
   PermissionError,
   TimeoutError,
   UnavailableError,
+  UnsupportedProtocolError,
   ZeroTierError,
   ZTS_ERRNO_NAMES,
   ZTS_RETURN_CODES,
@@ -65,6 +66,7 @@ export {
   adhocIPv4NetworkId,
   adhocNetworkId,
   isNodeAddress,
+  nodeIdOfAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "./addressing.ts";
@@ -100,6 +102,8 @@ export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
 export { dialNodeSocket, toNodeSocket, ZeroTierSocket } from "./streams/node_socket.ts";
 export type { NodeSocketDialer, NodeSocketOptions } from "./streams/node_socket.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
+export { HttpClient, MAX_REDIRECTS } from "./http/fetch.ts";
+export type { HttpHandler, HttpServeInfo, HttpServeOptions, HttpServer } from "./http/serve.ts";
 export {
   connectWhenDirect,
   fromReadable,

@@ -41,6 +41,7 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
 /** What {@link dialNodeSocket} needs of a node: its `connect` (a `ZeroTierNode` has it). */
 export interface NodeSocketDialer {
+  /** Opens a TCP connection, as `ZeroTierNode.connect`. */
   connect(options: ConnectOptions): Promise<TcpConn>;
 }
 
@@ -283,6 +284,7 @@ export class ZeroTierSocket extends Duplex {
     return this;
   }
 
+  /** `Duplex` internals: reads the next chunk from the connection once the stream asks for more. */
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
@@ -312,6 +314,7 @@ export class ZeroTierSocket extends Duplex {
     }
   }
 
+  /** `Duplex` internals: hands one chunk to libzt; the callback runs once libzt took it. */
   override _write(
     chunk: Buffer,
     _encoding: string,
@@ -323,6 +326,7 @@ export class ZeroTierSocket extends Duplex {
     );
   }
 
+  /** `Duplex` internals: corked chunks, sent as one write when they total 64 KiB or less. */
   override _writev(
     chunks: { chunk: Buffer; encoding: string }[],
     callback: (error?: Error | null) => void,
@@ -347,6 +351,7 @@ export class ZeroTierSocket extends Duplex {
     this.#touch();
   }
 
+  /** `Duplex` internals: `end()` half-closes the connection (the peer reads end of stream). */
   override _final(callback: (error?: Error | null) => void): void {
     // Half-close: the peer reads end of stream; reading goes on.
     this.#writerOf().then((w) => w.close()).then(
@@ -355,6 +360,7 @@ export class ZeroTierSocket extends Duplex {
     );
   }
 
+  /** `Duplex` internals: closes the connection, or abandons the connect still under way. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
