@@ -5,7 +5,7 @@
  * @module
  */
 import { loadLibrary } from "./ffi/runtime.ts";
-import { libraryPathOf } from "./observables/identity.ts";
+import { libraryPathOf } from "./identity.ts";
 
 export {
   InvalidArgumentError,
@@ -69,7 +69,7 @@ export {
   sixPlaneAddress,
 } from "./addressing.ts";
 export type { NetworkIdInput, NodeIdInput } from "./validate.ts";
-export { ZeroTierNode } from "./observables/node.ts";
+export { ZeroTierNode } from "./node/node.ts";
 export type {
   AddressChange,
   EventCounters,
@@ -77,22 +77,17 @@ export type {
   NodeLifecycle,
   StartOptions,
   WaitUntilOptions,
-} from "./observables/node.ts";
-export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./observables/state.ts";
-export {
-  generateIdentity,
-  identityNodeId,
-  isValidIdentity,
-  publicIdentity,
-} from "./observables/identity.ts";
-export type { IdentityOptions } from "./observables/identity.ts";
-export { createRootSet } from "./observables/roots.ts";
+} from "./node/node.ts";
+export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./node/state.ts";
+export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./identity.ts";
+export type { IdentityOptions } from "./identity.ts";
+export { createRootSet } from "./roots.ts";
 export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
 export type { KeepAlive } from "./streams/tcp.ts";
 export { DEFAULT_PACING_RATE } from "./streams/pacing.ts";
 export { DEFAULT_READ_BUFFER_SIZE } from "./streams/receive_ring.ts";
 export { DEFAULT_RECEIVE_TUNING } from "./streams/receive_thread.ts";
-export { DEFAULT_PEER_UNREACHABLE_TIMEOUT } from "./observables/liveness.ts";
+export { DEFAULT_PEER_UNREACHABLE_TIMEOUT } from "./node/liveness.ts";
 export type { ReceiveTuning } from "./streams/receive_loop.ts";
 export { MAX_CONNECTS_IN_FLIGHT } from "./streams/connect_slots.ts";
 export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
@@ -109,7 +104,7 @@ export {
 } from "./streams/rx.ts";
 export type { Dialer, PeerSource, ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
 export type { Datagram, DatagramConn, DatagramOptions, OutgoingDatagram } from "./streams/udp.ts";
-export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observables/roots.ts";
+export type { CreateRootSetOptions, RootDefinition, RootSet } from "./roots.ts";
 
 /**
  * Loads libzt now (it is otherwise loaded on first use) and returns its path,

@@ -20,7 +20,7 @@ import {
   toTimeout,
 } from "../validate.ts";
 import { validateConnectOptions } from "./dial.ts";
-import type { PeerState } from "../observables/state.ts";
+import type { PeerState } from "../node/state.ts";
 import type { ConnectOptions } from "./dial.ts";
 
 /** The most values {@link toReadable} buffers. */

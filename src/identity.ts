@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { InvalidArgumentError, LibztCallError } from "../errors.ts";
-import { identityIsValid, newIdentity } from "../ffi/calls.ts";
-import { loadLibrary } from "../ffi/runtime.ts";
+import { InvalidArgumentError, LibztCallError } from "./errors.ts";
+import { identityIsValid, newIdentity } from "./ffi/calls.ts";
+import { loadLibrary } from "./ffi/runtime.ts";
 import {
   PUBLIC_IDENTITY,
   readOptions,
   SECRET_IDENTITY,
   toCString,
   toSecretIdentity,
-} from "../validate.ts";
+} from "./validate.ts";
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
