@@ -95,14 +95,10 @@ export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
 export { dialNodeSocket, toNodeSocket, ZeroTierSocket } from "./streams/node_socket.ts";
 export type { NodeSocketDialer, NodeSocketOptions } from "./streams/node_socket.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
-export {
-  connectWhenDirect,
-  fromReadable,
-  reconnecting,
-  toReadable,
-  whenDirect,
-} from "./streams/rx.ts";
-export type { Dialer, PeerSource, ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
+export { fromReadable, reconnecting, toReadable } from "./streams/rx.ts";
+export type { ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
+export { connectWhenDirect, whenDirect } from "./node/when_direct.ts";
+export type { Dialer, PeerSource } from "./node/when_direct.ts";
 export type { Datagram, DatagramConn, DatagramOptions, OutgoingDatagram } from "./streams/udp.ts";
 export type { CreateRootSetOptions, RootDefinition, RootSet } from "./roots.ts";
 
