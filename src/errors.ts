@@ -5,16 +5,15 @@
  *
  * @module
  */
+import { RETURN } from "./ffi/codes.ts";
+
+/** A table of names by value, from one of values by name. */
+function byValue(table: Readonly<Record<string, number>>): Readonly<Record<number, string>> {
+  return Object.fromEntries(Object.entries(table).map(([name, value]) => [value, name]));
+}
 
 /** libzt's own return codes (`ZTS_ERR_*`), by value. */
-export const ZTS_RETURN_CODES: Readonly<Record<number, string>> = {
-  0: "ZTS_ERR_OK",
-  [-1]: "ZTS_ERR_SOCKET",
-  [-2]: "ZTS_ERR_SERVICE",
-  [-3]: "ZTS_ERR_ARG",
-  [-4]: "ZTS_ERR_NO_RESULT",
-  [-5]: "ZTS_ERR_GENERAL",
-};
+export const ZTS_RETURN_CODES: Readonly<Record<number, string>> = byValue(RETURN);
 
 /** libzt's `zts_errno` values (lwIP's errno numbering), by value. */
 export const ZTS_ERRNO_NAMES: Readonly<Record<number, string>> = {

@@ -6,6 +6,10 @@
  *
  * @module
  */
+import { isNodeAddress } from "../addressing.ts";
+import { PeerUnreachableError } from "../errors.ts";
+import type { Closable } from "../streams/host.ts";
+import type { TcpConn } from "../streams/tcp.ts";
 import type { PeerState } from "./state.ts";
 
 /**
@@ -65,5 +69,27 @@ export class UnreachablePeers {
       if (timer !== undefined) clearTimeout(timer);
     }
     this.#timers.clear();
+  }
+}
+
+/**
+ * Fails, with `PeerUnreachableError`, the TCP connections among `sockets`
+ * whose remote address is `peerId`'s on one of `networkIds` (addresses a
+ * controller assigned cannot be told apart: only 6PLANE, RFC 4193 and ad-hoc
+ * IPv4 addresses encode the node id).
+ */
+export function failConnectionsOf(
+  sockets: Iterable<Closable>,
+  networkIds: readonly string[],
+  peerId: string,
+  unreachableMs: number,
+): void {
+  const reason = new PeerUnreachableError(peerId, unreachableMs);
+  for (const socket of [...sockets]) {
+    const remote = (socket as Partial<Pick<TcpConn, "remoteAddr">>).remoteAddr;
+    if (remote?.transport !== "tcp") continue;
+    if (networkIds.some((net) => isNodeAddress(remote.hostname, net, peerId))) {
+      socket.terminate(reason);
+    }
   }
 }

@@ -11,7 +11,7 @@ import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
 import { sinkConnection, type SinkStats } from "../npm/_bench_sink.ts";
-import { nodeInternals } from "../../src/node/node.ts";
+import { nodeInternals } from "../../src/node/internals.ts";
 import {
   createRootSet,
   generateIdentity,
