@@ -16,6 +16,7 @@ export {
   NodeStateError,
   PeerUnreachableError,
   PermissionError,
+  SocketClosedError,
   TimeoutError,
   UnavailableError,
   ZeroTierError,
@@ -77,7 +78,7 @@ export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./node/sta
 export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./identity.ts";
 export type { IdentityOptions } from "./identity.ts";
 export { createRootSet } from "./roots.ts";
-export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
+export { DEFAULT_KEEPALIVE } from "./streams/tcp.ts";
 export type { KeepAlive } from "./streams/tcp.ts";
 export { DEFAULT_PACING_RATE } from "./streams/pacing.ts";
 export { DEFAULT_READ_BUFFER_SIZE } from "./streams/receive_ring.ts";

@@ -131,6 +131,24 @@ function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
 }
 
 /**
+ * Runs `read` over a second, short-lived handle on the library at `path`
+ * (for statics and lookups that need no lasting binding) and closes it; the
+ * library stays loaded through its main handle.
+ */
+function lookUp<T>(
+  path: string,
+  definitions: Record<string, unknown>,
+  read: (symbols: Record<string, unknown>) => T,
+): T {
+  const handle = Deno.dlopen(path, definitions as Record<string, Deno.ForeignFunction>);
+  try {
+    return read(handle.symbols as Record<string, unknown>);
+  } finally {
+    handle.close();
+  }
+}
+
+/**
  * A reader of the calling thread's C `errno` (found through libzt's own
  * dependencies: `__errno_location` on Linux, `__error` on macOS), bound to
  * the thread that calls this. Falls back to libzt's global `zts_errno`
@@ -139,15 +157,11 @@ function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
 export function threadErrno(path: string, globalErrno?: Deno.PointerValue): () => number {
   for (const name of ["__errno_location", "__error"]) {
     try {
-      const lib = Deno.dlopen(
-        path,
-        { [name]: { parameters: [], result: "pointer", optional: true } } as Record<
-          string,
-          Deno.ForeignFunction
-        >,
-      );
-      const fn = lib.symbols[name] as unknown as (() => Deno.PointerValue) | null;
-      const ptr = fn?.();
+      const definitions = { [name]: { parameters: [], result: "pointer", optional: true } };
+      const ptr = lookUp(path, definitions, (symbols) => {
+        const fn = symbols[name] as (() => Deno.PointerValue) | null;
+        return fn?.();
+      });
       if (ptr) {
         const view = new Deno.UnsafePointerView(ptr);
         return () => view.getInt32();
@@ -164,14 +178,14 @@ export const STATE_CALLBACKS_RUNNING = 0x08;
 
 function markCallbacksRunning(path: string): boolean {
   try {
-    const lib = Deno.dlopen(path, {
-      [SERVICE_STATE_SYMBOL]: { type: "pointer", optional: true },
-    } as unknown as Record<string, Deno.ForeignFunction>);
-    const ptr = (lib.symbols as unknown as Record<string, Deno.PointerValue>)[SERVICE_STATE_SYMBOL];
-    if (!ptr) return false;
-    const state = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 1));
-    state[0] |= STATE_CALLBACKS_RUNNING;
-    return true;
+    const definitions = { [SERVICE_STATE_SYMBOL]: { type: "pointer", optional: true } };
+    return lookUp(path, definitions, (symbols) => {
+      const ptr = symbols[SERVICE_STATE_SYMBOL] as Deno.PointerValue;
+      if (!ptr) return false;
+      const state = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 1));
+      state[0] |= STATE_CALLBACKS_RUNNING;
+      return true;
+    });
   } catch {
     return false;
   }
@@ -224,17 +238,14 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   // Deno wraps a missing optional nonblocking symbol instead of giving null, so
   // presence is checked with plain dlsym lookups (pointer statics) instead.
   const names = [...Object.keys(buildDefinitions()), "zts_errno"];
-  const present = Deno.dlopen(
-    path,
-    Object.fromEntries(
-      names.map((n) => [n, { type: "pointer", optional: true }]),
-    ) as unknown as Record<
-      string,
-      Deno.ForeignFunction
-    >,
-  ).symbols as unknown as Record<string, Deno.PointerValue>;
-  const missing = names.filter((name) => present[name] == null);
-  const errno = threadErrno(path, present.zts_errno);
+  const definitions = Object.fromEntries(
+    names.map((n) => [n, { type: "pointer", optional: true }]),
+  );
+  const { missing, globalErrno } = lookUp(path, definitions, (present) => ({
+    missing: names.filter((name) => present[name] == null),
+    globalErrno: present.zts_errno as Deno.PointerValue,
+  }));
+  const errno = threadErrno(path, globalErrno);
   if (missing.length > 0) {
     lib.close();
     throw LibraryLoadError.missingSymbols(path, missing);

@@ -22,16 +22,16 @@
  *   loader reads the app's files, before any module code runs: a library
  *   cannot enlarge it, only the environment of the process can
  *   (`UV_THREADPOOL_SIZE=20 node app.mjs`). The readiness poller keeps up to
- *   16 polls in flight, each holding a thread for up to its timeout. So this
+ *   {@link MAX_POLLS} polls in flight, each holding a thread for up to its timeout. So this
  *   backend never runs more blocking calls at once than
  *   {@link blockingCallLimit} of the pool (the pool minus the threads kept for
  *   Node's own work); further calls wait their turn in JS (a poll that must
  *   wait first looks without waiting, so a socket that is ready already
  *   goes on at once). When that leaves
- *   fewer threads than the poller's 16 polls (any pool below 20), each poll is
+ *   fewer threads than the poller's polls (any pool below 4 + MAX_POLLS), each poll is
  *   cut to {@link SHARED_POLL_TIMEOUT_MS}, so that a waiting socket gets a
  *   thread within milliseconds. Either way the event loop never stalls and
- *   Node's own I/O keeps threads; a pool of 20 gives rxzt its full 16 polls.
+ *   Node's own I/O keeps threads; a pool of 4 + MAX_POLLS gives rxzt all its polls.
  * - **libzt stays loaded.** koffi unloads libraries at Node's teardown, while
  *   libzt's threads still run after `zts_node_stop`; see {@link pinLibrary}.
  *
@@ -43,13 +43,15 @@ import { join } from "node:path";
 import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
 import { LibraryLoadError, UnavailableError } from "../errors.ts";
+import { Semaphore } from "../semaphore.ts";
 import { isMainThread, Worker } from "node:worker_threads";
-import type {
-  HostInfo,
-  NativeLibrary,
-  RawEvent,
-  ReceiveWorker,
-  ReceiveWorkerInit,
+import {
+  type HostInfo,
+  MAX_POLLS,
+  type NativeLibrary,
+  type RawEvent,
+  type ReceiveWorker,
+  type ReceiveWorkerInit,
 } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
 import {
@@ -65,8 +67,6 @@ import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 /** libuv's own default threadpool size. */
 const UV_DEFAULT_THREADS = 4;
-/** The threadpool size that gives rxzt all its 16 polls and leaves Node its 4 threads. */
-export const RXZT_THREADPOOL_SIZE = UV_DEFAULT_THREADS + 16;
 
 /** libuv's threadpool size in this process (what libuv read at start: the environment, or 4). */
 export function threadpoolSize(env: string | undefined = process.env.UV_THREADPOOL_SIZE): number {
@@ -122,32 +122,6 @@ export const nodeHost: HostInfo = {
   },
 };
 
-/** A counting semaphore: at most `limit` blocking calls in flight. */
-class Slots {
-  #free: number;
-  readonly #queue: (() => void)[] = [];
-  constructor(readonly limit: number) {
-    this.#free = limit;
-  }
-  /** Whether a new call would have to wait for a thread. */
-  get exhausted(): boolean {
-    return this.#free === 0;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#queue.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
-/** Polls the readiness poller (`src/streams/poller.ts` MAX_POLLS) keeps in flight at most. */
-const POLLER_MAX_POLLS = 16;
 /** Longest `zts_bsd_poll` when fewer threads than the poller's polls are available. */
 export const SHARED_POLL_TIMEOUT_MS = 10;
 
@@ -157,12 +131,12 @@ function bind(
   f: KoffiFunction,
   result: CType,
   blocking: boolean,
-  slots: Slots,
+  slots: Semaphore,
 ): (...args: unknown[]) => unknown {
   const big = result === "u64";
   // With fewer threads than polls (a small UV_THREADPOOL_SIZE chosen by the app), a long
   // poll would hold a thread other sockets wait for: keep each poll short instead.
-  const clampPoll = name === "zts_bsd_poll" && slots.limit < POLLER_MAX_POLLS;
+  const clampPoll = name === "zts_bsd_poll" && slots.limit < MAX_POLLS;
   if (blocking) {
     return (...args) => {
       if (clampPoll && slots.exhausted) {
@@ -277,7 +251,8 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   } catch (cause) {
     throw LibraryLoadError.loadFailed(path, cause);
   }
-  const slots = new Slots(blockingCallLimit(threadpoolSize()));
+  // At most this many blocking calls in flight, each holding a libuv thread.
+  const slots = new Semaphore(blockingCallLimit(threadpoolSize()));
   const fns: Record<string, unknown> = {};
   const missing: string[] = [];
   for (const [name, def] of Object.entries(SYMBOLS)) {

@@ -107,8 +107,6 @@ export const PEER_INFO = {
 
 /** Length libzt expects for identity buffers (`ZTS_ID_STR_BUF_LEN`). */
 export const ID_STR_BUF_LEN = 384;
-/** Length libzt expects for IP string buffers (`ZTS_IP_MAX_STR_LEN`). */
-export const IP_MAX_STR_LEN = 46;
 /** `zts_root_set_t`: 16 id pointers, then 16 × 32 endpoint pointers. */
 export const ROOT_SET = {
   size: 4224,

@@ -8,6 +8,7 @@
 import { LibztCallError } from "../errors.ts";
 import { formatIp, parseIp } from "../ip.ts";
 import type { NativeLibrary } from "./backend.ts";
+import { ERRNO } from "./codes.ts";
 import { AF_INET, AF_INET6 } from "./layout.ts";
 
 /** libzt's socket constants (`ZeroTierSockets.h`). */
@@ -38,17 +39,6 @@ export const SOCK = {
   POLLNVAL: 0x008,
   POLLHUP: 0x200,
   MSG_DONTWAIT: 0x0008,
-} as const;
-
-/** lwIP errno values rxzt branches on. */
-export const ERRNO = {
-  EAGAIN: 11,
-  EINPROGRESS: 115,
-  EALREADY: 114,
-  EISCONN: 106,
-  EMSGSIZE: 90,
-  ECONNRESET: 104,
-  ECONNREFUSED: 111,
 } as const;
 
 /** Size of a `zts_pollfd` (int fd, short events, short revents). */

@@ -15,6 +15,7 @@ import {
   type Observable,
   Subject,
 } from "rxjs";
+import { delay } from "../delay.ts";
 import { NodeStateError } from "../errors.ts";
 import type { RawEvent } from "../ffi/backend.ts";
 import {
@@ -207,7 +208,7 @@ export class EventPump {
     while (
       performance.now() - quietSince < QUIET_MS && performance.now() - started < QUIET_LIMIT_MS
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await delay(25);
       if (this.#received !== seen) {
         seen = this.#received;
         quietSince = performance.now();

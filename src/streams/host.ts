@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { ERRNO, type Outcome, type SocketCalls } from "../ffi/sockets.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import type { Outcome, SocketCalls } from "../ffi/sockets.ts";
 import type { ReadinessPoller } from "./poller.ts";
 import type { ReceiveThread } from "./receive_thread.ts";
 import type { KeepAlive } from "./tcp.ts";

@@ -9,11 +9,11 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { setTimeout as setNodeTimeout } from "node:timers";
-import { InvalidArgumentError, ZeroTierError } from "../errors.ts";
+import { InvalidArgumentError, SocketClosedError, ZeroTierError } from "../errors.ts";
 import { ipFamily } from "../ip.ts";
 import { isInstance, readOptions, toBool, toInteger } from "../validate.ts";
 import type { ConnectOptions } from "./dial.ts";
-import { SocketClosedError, TcpConn } from "./tcp.ts";
+import { TcpConn } from "./tcp.ts";
 
 /** Options of {@link toNodeSocket} and {@link dialNodeSocket}. */
 export interface NodeSocketOptions {

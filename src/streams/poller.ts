@@ -23,10 +23,9 @@
  * @module
  */
 import { NodeStateError } from "../errors.ts";
+import { MAX_POLLS } from "../ffi/backend.ts";
 import { POLLFD_SIZE, SOCK, type SocketCalls } from "../ffi/sockets.ts";
 
-/** Most polls in flight at once (each holds one worker thread). */
-export const MAX_POLLS = 16;
 /** Timeout of each poll: the most a deferred close waits. */
 export const POLL_TIMEOUT_MS = 100;
 const PROBLEM = SOCK.POLLERR | SOCK.POLLHUP | SOCK.POLLNVAL;

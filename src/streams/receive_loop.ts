@@ -36,7 +36,8 @@
  *
  * @module
  */
-import { ERRNO, POLLFD_SIZE, SOCK } from "../ffi/sockets.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { POLLFD_SIZE, SOCK } from "../ffi/sockets.ts";
 import { COMMAND, CONTROL, PHASE, takeCommands, WAKE } from "./receive_control.ts";
 import { allocateRing, RING, RING_SERVICE_GONE, ringFill, type RingView } from "./receive_ring.ts";
 

@@ -5,6 +5,7 @@
  * @module
  */
 import { Observable } from "rxjs";
+import { delay } from "../delay.ts";
 import { InvalidArgumentError, ZeroTierError } from "../errors.ts";
 import {
   isInstance,
@@ -225,8 +226,9 @@ export function reconnecting(
   return new Observable<TcpConn>((subscriber) => {
     let active = true;
     let current: TcpConn | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const sleep = (ms: number) => new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    const unsubscribed = new AbortController();
+    // Unsubscribing ends a pause at once; the loop then sees `active` false and stops.
+    const pause = (ms: number) => delay(ms, { signal: unsubscribed.signal }).catch(() => {});
     (async () => {
       let failures = 0;
       while (active) {
@@ -246,19 +248,19 @@ export function reconnecting(
           }
           failures++;
           if (failures >= maxAttempts) return subscriber.error(err);
-          await sleep(Math.min(maxDelay, initialDelay * factor ** (failures - 1)));
+          await pause(Math.min(maxDelay, initialDelay * factor ** (failures - 1)));
           continue;
         }
         if (!active) return current.close();
         failures = 0;
         subscriber.next(current);
         await Promise.resolve(current.closed).catch(() => {});
-        if (active) await sleep(initialDelay);
+        if (active) await pause(initialDelay);
       }
     })();
     return () => {
       active = false;
-      if (timer !== undefined) clearTimeout(timer);
+      unsubscribed.abort();
       current?.close();
     };
   });

@@ -6,8 +6,15 @@
  * @module
  */
 import { Observable } from "rxjs";
-import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
-import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { delay } from "../delay.ts";
+import {
+  InvalidArgumentError,
+  LibztCallError,
+  SocketClosedError,
+  ZeroTierError,
+} from "../errors.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { type Endpoint, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
 import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
@@ -29,23 +36,6 @@ export interface NetAddr {
   readonly hostname: string;
   /** The port. */
   readonly port: number;
-}
-
-/**
- * The socket was closed (by `close()`, `node.stop()` or the peer) while an
- * operation was pending or after it (code `SOCKET_CLOSED`).
- *
- * @example
- * ```ts
- * import { SocketClosedError } from "@rxzt/rxzt";
- * console.log(new SocketClosedError("read").code); // "SOCKET_CLOSED"
- * ```
- */
-export class SocketClosedError extends ZeroTierError {
-  /** `what` names the operation that failed (`"read"`, `"write"`, ...). */
-  constructor(what: string) {
-    super("SOCKET_CLOSED", `Cannot ${what}: the socket is closed.`);
-  }
 }
 
 const READ_CHUNK = 64 * 1024;
@@ -85,22 +75,6 @@ export interface KeepAlive {
  * ```
  */
 export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 10, count: 9 });
-
-/** Resolves after `ms`, or rejects with `signal.reason` once it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 // Constructors stay private (their parameters are internals); these factories are the way in.
 let createConn: (
@@ -250,12 +224,12 @@ export class TcpConn {
               pacer?.sent(r.value, performance.now());
               continue;
             }
-            const delay = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES
+            const pause = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES
               ? pacer.delay(performance.now())
               : 0;
-            if (r.errno === ERRNO.EAGAIN && delay > 0) {
+            if (r.errno === ERRNO.EAGAIN && pause > 0) {
               // Send pacing (see setSendPacing): ahead of the rate, so let the stack drain first.
-              await sleep(delay, controller.signal);
+              await delay(pause, { signal: controller.signal });
             } else if (r.errno === ERRNO.EAGAIN) {
               // abort() must not wait for a peer that stopped reading.
               await host.poller.wait(this.#fd, SOCK.POLLOUT, controller.signal);

@@ -4,11 +4,17 @@
  *
  * @module
  */
-import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
-import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import {
+  InvalidArgumentError,
+  LibztCallError,
+  SocketClosedError,
+  ZeroTierError,
+} from "../errors.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { encodeSockaddr, type Endpoint, SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toDestination, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
-import { type NetAddr, SocketClosedError } from "./tcp.ts";
+import type { NetAddr } from "./tcp.ts";
 
 /** The largest UDP payload over IPv4 (65535 − 8 − 20); larger sends are refused. */
 export const MAX_DATAGRAM = 65507;
