@@ -25,6 +25,7 @@ export {
 } from "./errors.ts";
 export type { ZeroTierErrorOptions } from "./errors.ts";
 export { EVENT_CODES, eventName } from "./ffi/events.ts";
+export type { SocketAddress } from "./ffi/sockaddr.ts";
 export type {
   AddrEvent,
   AddrEventType,
@@ -50,7 +51,6 @@ export type {
   RouteEvent,
   RouteEventType,
   RouteInfo,
-  SocketAddress,
   StackEvent,
   StackEventType,
   StoreEvent,

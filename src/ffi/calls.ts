@@ -8,7 +8,8 @@ import { LibztCallError, UnavailableError } from "../errors.ts";
 import type { NativeLibrary } from "./backend.ts";
 import { RETURN } from "./codes.ts";
 import { cString } from "./cstring.ts";
-import { decodeSockaddr, type IpPrefix } from "./events.ts";
+import type { IpPrefix } from "./events.ts";
+import { decodeSockaddr } from "./sockaddr.ts";
 import { ID_STR_BUF_LEN, SOCKADDR_STORAGE, STATS_COUNTERS_SIZE } from "./layout.ts";
 import { decodeStats, type NodeStats } from "./stats.ts";
 
@@ -41,13 +42,18 @@ export function addressesOf(lib: NativeLibrary, networkId: bigint): IpPrefix[] {
   return out;
 }
 
-/** `zts_node_get_id_pair`: the running node's secret identity. */
-export function secretIdentityOf(lib: NativeLibrary): string {
+/** The identity text a libzt call writes into an identity buffer. */
+function identityText(fn: string, call: (buf: Uint8Array, len: Uint32Array) => number): string {
   const buf = new Uint8Array(ID_STR_BUF_LEN);
   const len = new Uint32Array([ID_STR_BUF_LEN]);
-  const rc = lib.fn.zts_node_get_id_pair(buf, len);
-  if (rc < 0) throw LibztCallError.fromReturn("zts_node_get_id_pair", rc);
+  const rc = call(buf, len);
+  if (rc < 0) throw LibztCallError.fromReturn(fn, rc);
   return cString(buf.subarray(0, Math.min(len[0], ID_STR_BUF_LEN)));
+}
+
+/** `zts_node_get_id_pair`: the running node's secret identity. */
+export function secretIdentityOf(lib: NativeLibrary): string {
+  return identityText("zts_node_get_id_pair", (buf, len) => lib.fn.zts_node_get_id_pair(buf, len));
 }
 
 /**
@@ -70,11 +76,7 @@ export function statsOf(lib: NativeLibrary): NodeStats {
 
 /** `zts_id_new`: a new secret identity string. */
 export function newIdentity(lib: NativeLibrary): string {
-  const buf = new Uint8Array(ID_STR_BUF_LEN);
-  const len = new Uint32Array([ID_STR_BUF_LEN]);
-  const rc = lib.fn.zts_id_new(buf, len);
-  if (rc < 0) throw LibztCallError.fromReturn("zts_id_new", rc);
-  return cString(buf.subarray(0, Math.min(len[0], ID_STR_BUF_LEN)));
+  return identityText("zts_id_new", (buf, len) => lib.fn.zts_id_new(buf, len));
 }
 
 /** `zts_id_pair_is_valid` (libzt checks the public part against the address). */

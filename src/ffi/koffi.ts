@@ -37,7 +37,7 @@
  *
  * @module
  */
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -54,15 +54,9 @@ import {
   type ReceiveWorkerInit,
 } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
-import {
-  ADDR_INFO,
-  EVENT_MSG,
-  NET_INFO,
-  NETIF_INFO,
-  NODE_INFO,
-  PEER_INFO,
-  ROUTE_INFO,
-} from "./layout.ts";
+import { copyEvent } from "./event_copy.ts";
+import { SERVICE_STATE } from "./layout.ts";
+import { inScratchDirectory } from "./scratch.ts";
 import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 /** libuv's own default threadpool size. */
@@ -162,40 +156,10 @@ function bind(
   return big ? (...args) => BigInt(f(...args)) : f;
 }
 
-/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
-function copyOut(ptr: bigint, size: number): DataView {
-  return new DataView(koffi.view(ptr, size).slice(0));
+/** A copy of `size` bytes at `address` (the event copier's primitive). */
+function copyMemory(address: bigint, size: number): ArrayBuffer {
+  return koffi.view(address, size).slice(0);
 }
-
-/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
-function copyEvent(msgPtr: bigint | null): RawEvent | undefined {
-  if (!msgPtr) return undefined;
-  const msg = new DataView(koffi.view(msgPtr, EVENT_MSG.size));
-  const at = (offset: number) => msg.getBigUint64(offset, true);
-  const node = at(EVENT_MSG.node);
-  const network = at(EVENT_MSG.network);
-  const netif = at(EVENT_MSG.netif);
-  const route = at(EVENT_MSG.route);
-  const peer = at(EVENT_MSG.peer);
-  const addr = at(EVENT_MSG.addr);
-  const cache = at(EVENT_MSG.cache);
-  const len = msg.getInt32(EVENT_MSG.len, true);
-  return {
-    code: msg.getInt16(EVENT_MSG.eventCode, true),
-    node: node ? copyOut(node, NODE_INFO.size) : undefined,
-    // The 16 KiB multicast table at the end is not decoded: copy the header only.
-    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
-    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
-    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
-    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
-    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
-    cache: cache && len > 0 ? new Uint8Array(koffi.view(cache, len).slice(0)) : undefined,
-  };
-}
-
-/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
-const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
-const STATE_CALLBACKS_RUNNING = 0x08;
 
 // An exported variable's address, or undefined when the library lacks it.
 function variable(lib: LibraryHandle, name: string): bigint | undefined {
@@ -294,16 +258,16 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       // One native callback for the library's lifetime, never unregistered (libzt may hold it).
       callback ??= koffi.register((msgPtr: bigint | null) => {
         // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
-        const event = copyEvent(msgPtr);
+        const event = copyEvent(msgPtr ?? 0n, copyMemory);
         if (event) handler?.(event);
       }, koffi.pointer(eventProto!));
       return setEvent!(callback);
     },
     markCallbacksRunning() {
-      const ptr = variable(lib, SERVICE_STATE_SYMBOL);
+      const ptr = variable(lib, SERVICE_STATE.symbol);
       if (ptr === undefined) return false;
       const state = new Uint8Array(koffi.view(ptr, 1));
-      state[0] |= STATE_CALLBACKS_RUNNING;
+      state[0] |= SERVICE_STATE.callbacksRunning;
       return true;
     },
     addressOf(buffer) {
@@ -317,20 +281,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
             "main thread change; call createRootSet on the main thread",
         );
       }
-      const dir = mkdtempSync(join(tmpdir(), "rxzt-"));
-      // Owner only (mkdtemp's default, made explicit): libzt writes signing keys here.
-      chmodSync(dir, 0o700);
-      const previous = process.cwd();
-      try {
-        for (const [name, data] of Object.entries(files)) {
-          writeFileSync(join(dir, name), data, { mode: 0o600 });
-        }
-        process.chdir(dir);
-        return fn();
-      } finally {
-        process.chdir(previous);
-        rmSync(dir, { recursive: true, force: true });
-      }
+      return inScratchDirectory(() => mkdtempSync(join(tmpdir(), "rxzt-")), files, fn);
     },
     releaseEventHandler() {
       // Never unregister: libzt's thread may still call the pointer. Only stop keeping Node alive.

@@ -18,13 +18,13 @@ import {
 import { delay } from "../delay.ts";
 import { NodeStateError } from "../errors.ts";
 import type { RawEvent } from "../ffi/backend.ts";
-import {
-  type AddrEvent,
-  decodeEvent,
-  type NetworkEvent,
-  type PeerEvent,
-  type StoreEvent,
-  type ZeroTierEvent,
+import { decodeEvent } from "../ffi/event_decode.ts";
+import type {
+  AddrEvent,
+  NetworkEvent,
+  PeerEvent,
+  StoreEvent,
+  ZeroTierEvent,
 } from "../ffi/events.ts";
 import type { IpFamily } from "../ip.ts";
 import {

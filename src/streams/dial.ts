@@ -7,7 +7,8 @@
 import { delay } from "../delay.ts";
 import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
 import { ERRNO } from "../ffi/codes.ts";
-import { encodeSockaddr, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { encodeSockaddr } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
 import {
   readOptions,
   toDestination,

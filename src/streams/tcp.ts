@@ -14,7 +14,8 @@ import {
   ZeroTierError,
 } from "../errors.ts";
 import { ERRNO } from "../ffi/codes.ts";
-import { type Endpoint, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import type { SocketAddress } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
 import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
@@ -80,7 +81,7 @@ export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 
 let createConn: (
   host: SocketHost,
   fd: number,
-  remote?: Endpoint,
+  remote?: SocketAddress,
   readBufferSize?: number,
 ) => TcpConn;
 let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => TcpListener;
@@ -89,7 +90,7 @@ let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => T
 export function openTcpConn(
   host: SocketHost,
   fd: number,
-  remote?: Endpoint,
+  remote?: SocketAddress,
   readBufferSize?: number,
 ): TcpConn {
   return createConn(host, fd, remote, readBufferSize);
@@ -113,8 +114,8 @@ function receiveFailure(end: number, host: SocketHost): unknown {
   return LibztCallError.fromReturn("zts_bsd_recv", -1, -end);
 }
 
-function netAddr(e: Endpoint | undefined): NetAddr {
-  return { transport: "tcp", hostname: e?.hostname ?? "", port: e?.port ?? 0 };
+function netAddr(e: SocketAddress | undefined): NetAddr {
+  return { transport: "tcp", hostname: e?.address ?? "", port: e?.port ?? 0 };
 }
 
 /**
@@ -172,7 +173,7 @@ export class TcpConn {
   private constructor(
     host: SocketHost,
     fd: number,
-    remote?: Endpoint,
+    remote?: SocketAddress,
     readBufferSize = DEFAULT_READ_BUFFER_SIZE,
   ) {
     this.#host = host;

@@ -11,7 +11,8 @@ import {
   ZeroTierError,
 } from "../errors.ts";
 import { ERRNO } from "../ffi/codes.ts";
-import { encodeSockaddr, type Endpoint, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { encodeSockaddr, type SocketAddress } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toDestination, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
 import type { NetAddr } from "./tcp.ts";
@@ -51,8 +52,8 @@ export interface DatagramOptions {
   hostname?: string;
 }
 
-function netAddr(e: Endpoint | undefined): NetAddr {
-  return { transport: "udp", hostname: e?.hostname ?? "", port: e?.port ?? 0 };
+function netAddr(e: SocketAddress | undefined): NetAddr {
+  return { transport: "udp", hostname: e?.address ?? "", port: e?.port ?? 0 };
 }
 
 let createDatagramConn: (host: SocketHost, fd: number) => DatagramConn;
