@@ -18,12 +18,9 @@ import type { NodeStats } from "../ffi/stats.ts";
 import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
 import type { Closable, SocketHost } from "../streams/host.ts";
 import type { ReceiveTuning } from "../streams/receive_loop.ts";
-import {
-  DEFAULT_KEEPALIVE,
-  type KeepAlive,
-  type TcpConn,
-  type TcpListener,
-} from "../streams/tcp.ts";
+import { DEFAULT_KEEPALIVE, type KeepAlive } from "../streams/keepalive.ts";
+import type { TcpConn } from "../streams/tcp.ts";
+import type { TcpListener } from "../streams/tcp_listener.ts";
 import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 import { type NetworkIdInput, toNetworkId, toNodeId } from "../validate.ts";
 import { type AddressChange, type EventCounters, EventPump } from "./event_pump.ts";

@@ -10,7 +10,7 @@ import type { IpFamily } from "../ip.ts";
 import type { Readiness } from "./state.ts";
 import type { ReceiveTuning } from "../streams/receive_loop.ts";
 import { DEFAULT_RECEIVE_TUNING } from "../streams/receive_thread.ts";
-import { DEFAULT_KEEPALIVE, type KeepAlive } from "../streams/tcp.ts";
+import { DEFAULT_KEEPALIVE, type KeepAlive } from "../streams/keepalive.ts";
 import {
   isInstance,
   readArray,

@@ -13,7 +13,7 @@ import type { Closable, SocketHost } from "../streams/host.ts";
 import { ReadinessPoller } from "../streams/poller.ts";
 import type { ReceiveTuning } from "../streams/receive_loop.ts";
 import { ReceiveThread } from "../streams/receive_thread.ts";
-import type { KeepAlive } from "../streams/tcp.ts";
+import type { KeepAlive } from "../streams/keepalive.ts";
 import { isReady, type NetworkState, sourceAddressFor } from "./state.ts";
 import { waitFor } from "./wait.ts";
 

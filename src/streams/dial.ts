@@ -20,7 +20,8 @@ import {
 } from "../validate.ts";
 import type { SocketHost } from "./host.ts";
 import { giveConnectSlot, takeConnectSlot } from "./connect_slots.ts";
-import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
+import { openTcpConn, type TcpConn } from "./tcp.ts";
+import { openTcpListener, type TcpListener } from "./tcp_listener.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
   MAX_READ_BUFFER_SIZE,
@@ -88,7 +89,7 @@ const RETRYABLE = new Set<number>([
 ]);
 
 /** The keys of {@link ConnectOptions}. */
-const CONNECT_KEYS = ["hostname", "port", "timeout", "signal", "readBufferSize"] as const;
+export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal", "readBufferSize"] as const;
 
 function toReadBufferSize(value: unknown): number {
   return toInteger(

@@ -1,11 +1,9 @@
 /**
- * TCP over ZeroTier as web streams, shaped like `Deno.connect` / `Deno.listen`:
- * a {@link TcpConn} has a byte `readable` (BYOB-capable) and a `writable`;
- * a {@link TcpListener} is an async iterable of connections.
+ * A TCP connection over ZeroTier as web streams, shaped like `Deno.connect`'s:
+ * a {@link TcpConn} has a byte `readable` (BYOB-capable) and a `writable`.
  *
  * @module
  */
-import { Observable } from "rxjs";
 import { delay } from "../delay.ts";
 import {
   InvalidArgumentError,
@@ -16,9 +14,13 @@ import {
 import { ERRNO } from "../ffi/codes.ts";
 import type { SocketAddress } from "../ffi/sockaddr.ts";
 import { SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
+import { isInstance, readOptions, toBool, toInteger } from "../validate.ts";
 import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
+// For {@link} in the docs only.
+// deno-lint-ignore no-unused-vars
+import type { DEFAULT_KEEPALIVE } from "./keepalive.ts";
+import { type NetAddr, netAddr } from "./net_addr.ts";
 import { DEFAULT_PACING_RATE, SendPacer } from "./pacing.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
@@ -29,62 +31,18 @@ import {
 
 const INT32_MAX = 2 ** 31 - 1;
 
-/** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
-export interface NetAddr {
-  /** `"tcp"` or `"udp"`. */
-  readonly transport: "tcp" | "udp";
-  /** The IP address in text form. */
-  readonly hostname: string;
-  /** The port. */
-  readonly port: number;
-}
-
 const READ_CHUNK = 64 * 1024;
 /** Send pacing delays only writes with at least this much left to send: bulk, not interactive, traffic. */
 const PACED_MIN_BYTES = 64 * 1024;
 const MIN_PACING_RATE = 1_000_000;
 
-/** TCP keep-alive settings, in seconds (idle time, probe interval) and probes. */
-export interface KeepAlive {
-  /** Seconds without a received segment before the first probe. */
-  readonly idle: number;
-  /** Seconds between probes. */
-  readonly interval: number;
-  /** Unanswered probes that fail the connection. */
-  readonly count: number;
-}
-
-/**
- * Keep-alive every TCP connection starts with unless the node's `keepAlive`
- * start option says otherwise: probes after `idle` seconds without a received
- * segment, every `interval` seconds, and `count` unanswered ones fail the
- * connection with `ECONNABORTED`. So a killed peer is noticed at most
- * idle + interval × count = 150 s after it was last heard from.
- *
- * Why so long: lwIP counts that time from the last segment *received*, even
- * while data waits for retransmission, and ZeroTier reroutes through a root
- * only 42–87 s after a direct path is cut. lwIP retransmits 1.5, 4.5, 10.5,
- * 22.5, 46.5 and 94.5 s into an outage (then at 190.5 s), so the segment that
- * first gets through after such a failover is sent at 94.5 s at the latest:
- * a 150 s bound lets it through, where the former 50 s bound raced the
- * failover. Change it per connection with `conn.setKeepAlive()`.
- *
- * @example
- * ```ts ignore
- * conn.setKeepAlive(true, { idle: 5, interval: 1, count: 3 }); // notice within ~8 s
- * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
- * ```
- */
-export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 10, count: 9 });
-
-// Constructors stay private (their parameters are internals); these factories are the way in.
+// The constructor stays private: its parameters (internals) stay out of the public types.
 let createConn: (
   host: SocketHost,
   fd: number,
   remote?: SocketAddress,
   readBufferSize?: number,
 ) => TcpConn;
-let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
 export function openTcpConn(
@@ -96,15 +54,6 @@ export function openTcpConn(
   return createConn(host, fd, remote, readBufferSize);
 }
 
-/** @internal Wraps a listening socket; its connections read ahead into `readBufferSize` bytes. */
-export function openTcpListener(
-  host: SocketHost,
-  fd: number,
-  readBufferSize?: number,
-): TcpListener {
-  return createListener(host, fd, readBufferSize);
-}
-
 /** The error a receive ring's end code stands for. */
 function receiveFailure(end: number, host: SocketHost): unknown {
   if (end === RING_SERVICE_GONE) {
@@ -112,10 +61,6 @@ function receiveFailure(end: number, host: SocketHost): unknown {
   }
   if (end === RING_THREAD_FAILED) return host.receiver?.failure ?? new SocketClosedError("read");
   return LibztCallError.fromReturn("zts_bsd_recv", -1, -end);
-}
-
-function netAddr(e: SocketAddress | undefined): NetAddr {
-  return { transport: "tcp", hostname: e?.address ?? "", port: e?.port ?? 0 };
 }
 
 /**
@@ -180,8 +125,8 @@ export class TcpConn {
     this.#fd = fd;
     this.#readBufferSize = readBufferSize;
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.localAddr = netAddr(host.calls.endpoint(fd, false));
-    this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
+    this.localAddr = netAddr("tcp", host.calls.endpoint(fd, false));
+    this.remoteAddr = netAddr("tcp", remote ?? host.calls.endpoint(fd, true));
     host.track(this);
     const calls = host.calls;
     // Keep-alive by default: without it a peer that vanished (process killed, link gone)
@@ -484,101 +429,5 @@ export class TcpConn {
     this.#ringReader?.interrupt(); // a parked read sees the release
     this.#markClosed();
     releaseSocket(this.#host, this, this.#fd, reason, this.#linger);
-  }
-}
-
-/**
- * A listening TCP socket: `for await (const conn of listener)`, `accept()`,
- * or `connection$`. Closing it ends the iteration.
- *
- * @example
- * ```ts
- * const listener = node.listen({ port: 5000 });
- * for await (const conn of listener) conn.readable.pipeTo(conn.writable); // echo
- * ```
- */
-export class TcpListener implements AsyncIterable<TcpConn> {
-  /** The address it listens on. */
-  readonly addr: NetAddr;
-  readonly #host: SocketHost;
-  readonly #fd: number;
-  readonly #readBufferSize?: number;
-  #closed = false;
-
-  static {
-    createListener = (host, fd, readBufferSize) => new TcpListener(host, fd, readBufferSize);
-  }
-
-  private constructor(host: SocketHost, fd: number, readBufferSize?: number) {
-    this.#host = host;
-    this.#fd = fd;
-    this.#readBufferSize = readBufferSize;
-    this.addr = netAddr(host.calls.endpoint(fd, false));
-    host.track(this);
-  }
-
-  /**
-   * Waits for the next connection; rejects with `SocketClosedError` once
-   * closed, or with `signal.reason` when aborted (no connection is taken then).
-   */
-  async accept(options: { signal?: AbortSignal } = {}): Promise<TcpConn> {
-    const signal = toSignal(readOptions(options, "options", ["signal"]).signal);
-    for (;;) {
-      if (this.#closed) throw new SocketClosedError("accept");
-      signal?.throwIfAborted();
-      const r = this.#host.calls.accept(this.#fd);
-      if (r.ok) return openTcpConn(this.#host, r.fd, r.peer, this.#readBufferSize);
-      if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
-      await this.#host.poller.wait(this.#fd, SOCK.POLLIN, signal);
-    }
-  }
-
-  /** Accepted connections, until the listener is closed (`for await (const conn of listener)`). */
-  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof SocketClosedError || this.#closed) return;
-        throw err;
-      }
-    }
-  }
-
-  /**
-   * Accepted connections as an observable: subscribing starts accepting,
-   * unsubscribing stops (the listener stays open; accepted connections are
-   * the subscriber's to close).
-   */
-  get connection$(): Observable<TcpConn> {
-    return new Observable<TcpConn>((subscriber) => {
-      const stop = new AbortController();
-      (async () => {
-        while (!stop.signal.aborted) {
-          try {
-            subscriber.next(await this.accept({ signal: stop.signal }));
-          } catch (err) {
-            if (stop.signal.aborted) return;
-            if (err instanceof SocketClosedError) subscriber.complete();
-            else subscriber.error(err);
-            return;
-          }
-        }
-      })();
-      // Unsubscribing withdraws the pending accept, so no connection is taken and dropped.
-      return () => stop.abort();
-    });
-  }
-
-  /** Stops listening; pending `accept()` calls reject, iteration ends. Safe to call twice. */
-  close(): void {
-    this.terminate(new SocketClosedError("accept"));
-  }
-
-  /** @internal */
-  terminate(reason: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    releaseSocket(this.#host, this, this.#fd, reason);
   }
 }
