@@ -38,23 +38,10 @@
  */
 import { ERRNO } from "../ffi/codes.ts";
 import { pollfdBytes, revents, setPollfd } from "../ffi/pollfd.ts";
+import type { ReceiveCalls } from "../ffi/receive_calls.ts";
 import { SOCK } from "../ffi/sockets.ts";
 import { COMMAND, CONTROL, PHASE, takeCommands, WAKE } from "./receive_control.ts";
 import { allocateRing, RING, RING_SERVICE_GONE, ringFill, type RingView } from "./receive_ring.ts";
-
-/** The libzt calls the loop makes, all blocking ones run on the calling (I/O) thread. */
-export interface ReceiveCalls {
-  /** `zts_bsd_poll`, blocking this thread up to `timeoutMs` (-1: no limit). */
-  poll(pollfds: Uint8Array, count: number, timeoutMs: number): number;
-  /** `zts_bsd_recv` on a non-blocking socket. */
-  recv(fd: number, into: Uint8Array): number;
-  /** libzt's `zts_errno`. */
-  errno(): number;
-  /** A new TCP socket (`zts_bsd_socket`), never connected: the wake socket. */
-  socket(): number;
-  /** `zts_bsd_close`. */
-  close(fd: number): number;
-}
 
 /** When the JS thread is woken (see the module comment). */
 export interface ReceiveTuning {

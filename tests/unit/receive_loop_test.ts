@@ -18,11 +18,8 @@ import {
   readCounters,
   WAKE,
 } from "../../src/streams/receive_control.ts";
-import {
-  type ReceiveCalls,
-  type ReceiveMessage,
-  runReceiveLoop,
-} from "../../src/streams/receive_loop.ts";
+import { type ReceiveMessage, runReceiveLoop } from "../../src/streams/receive_loop.ts";
+import type { ReceiveCalls } from "../../src/ffi/receive_calls.ts";
 import { RING, RingReader, type RingView, viewRing } from "../../src/streams/receive_ring.ts";
 
 const EAGAIN = 11;
