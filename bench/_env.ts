@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { canBuildTestNetwork } from "../tests/real/netns.ts";
+import { cannotBuildTestNetwork } from "../tests/_net/netns.ts";
 
 /**
  * Exits 0 with one line saying why when `what` cannot run here (no
@@ -12,7 +12,7 @@ import { canBuildTestNetwork } from "../tests/real/netns.ts";
  */
 export async function libztOrExit(what: string): Promise<string> {
   const libzt = Deno.env.get("LIBZT_PATH");
-  const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+  const skip = !libzt ? "LIBZT_PATH is not set" : await cannotBuildTestNetwork();
   if (skip) {
     console.log(`${what} skipped: ${skip}`);
     Deno.exit(0);

@@ -2,7 +2,7 @@
  * Tier 3 for the npm package (run by `deno task test:npm` under Node): rxzt
  * through koffi against a real libzt on a self-hosted network, mixed with a
  * Deno node. A root (Node), leaf A (Node) and leaf B (Deno), each in its own
- * process and network namespace (`_netns.ts`, names `rzn<pid>`, distinct from
+ * process and network namespace (`tests/_net/netns.ts`, names `rzn<pid>`, distinct from
  * a concurrent Deno tier-3 run). Needs LIBZT_PATH and root; otherwise
  * skipped with a reason. Under Deno it is skipped: tests/real/ covers Deno.
  */
@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { adhocIPv4Address, adhocIPv4NetworkId, identityNodeId } from "rxzt";
-import { Agent } from "./_agents.ts";
-import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "./_netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { startZeroTierNodes } from "../_net/zerotier.ts";
+import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 import { runtime } from "./_runtime.ts";
 
 const libzt = process.env.LIBZT_PATH;
@@ -21,8 +22,6 @@ const skip = runtime === "deno"
   ? "LIBZT_PATH is not set"
   : await cannotBuildTestNetwork();
 if (skip && runtime === "node") console.log(`tier 3 under node (real libzt) skipped: ${skip}`);
-
-const ZT_PORT = 9993;
 
 interface JoinReply {
   state: {
@@ -57,29 +56,19 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
 
   before(async () => {
     net = await createTestNetwork(3);
-    const [rootHost, hostA, hostB] = net.hosts;
+    const [, hostA, hostB] = net.hosts;
     // The leaves reach each other only through the root until the relay→direct test lifts this.
     await net.block(hostA, hostB, true);
     await net.block(hostB, hostA, true);
     const env = { LIBZT_PATH: libzt! };
-    root = new Agent("root", rootHost.ns, "node", env);
-    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    });
-    a = new Agent("leafA", hostA.ns, "node", env);
-    b = new Agent("leafB", hostB.ns, "deno", env);
-    const started = await Promise.all([
-      root.call<{ nodeId: string; runtime: string }>("start", {
-        identity: secret,
-        roots,
-        port: ZT_PORT,
-      }),
-      a.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    assert.deepEqual(started.map((s) => s.runtime), ["node", "node", "deno"]);
-    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
-    assert.equal(ids.root, identityNodeId(secret));
+    const nodes = await startZeroTierNodes(net, [
+      { name: "leafA", runtime: "node", env },
+      { name: "leafB", runtime: "deno", env },
+    ], { runtime: "node", env });
+    ({ root, leaves: [a, b] } = nodes);
+    assert.deepEqual(nodes.runtimes, ["node", "node", "deno"]);
+    ids = { root: nodes.rootId, a: nodes.leafIds[0], b: nodes.leafIds[1] };
+    assert.equal(ids.root, identityNodeId(nodes.rootSecret));
   });
 
   after(async () => {

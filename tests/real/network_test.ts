@@ -14,14 +14,13 @@ import {
   identityNodeId,
   sixPlaneAddress,
 } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { canBuildTestNetwork, createTestNetwork, type TestNetwork } from "./netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
+import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 
 const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = !libzt ? "LIBZT_PATH is not set" : await cannotBuildTestNetwork();
 if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
-
-const ZT_PORT = 9993;
 
 interface JoinReply {
   state: {
@@ -42,35 +41,17 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   before(async () => {
     net = await createTestNetwork(4);
-    const [rootHost, hostA, hostB, hostC] = net.hosts;
+    const [, hostA, hostB] = net.hosts;
     // The leaves may reach each other only through the root until the relay→direct test
     // lifts this, so peer$ shows the relay phase whatever the timing.
     await net.block(hostA, hostB, true);
     await net.block(hostB, hostA, true);
-    root = new Agent("root", rootHost);
     // libzt is loaded only in the agents: this process may hold the CI stand-in.
-    const { secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>(
-      "makePlanet",
-      {
-        endpoint: `${rootHost.address}/${ZT_PORT}`,
-      },
-    );
-    a = new Agent("leafA", hostA);
-    b = new Agent("leafB", hostB);
-    c = new Agent("leafC", hostC);
-    const started = await Promise.all([
-      root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT }),
-      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      c.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    ids = {
-      root: started[0].nodeId,
-      a: started[1].nodeId,
-      b: started[2].nodeId,
-      c: started[3].nodeId,
-    };
-    assert.equal(ids.root, identityNodeId(rootSecret));
+    const nodes = await startZeroTierNodes(net, ["leafA", "leafB", "leafC"]);
+    ({ root, leaves: [a, b, c] } = nodes);
+    const [idA, idB, idC] = nodes.leafIds;
+    ids = { root: nodes.rootId, a: idA, b: idB, c: idC };
+    assert.equal(ids.root, identityNodeId(nodes.rootSecret));
   });
 
   after(async () => {
