@@ -55,6 +55,14 @@ function run(args: string[], allowFailure = false): Promise<string> {
   });
 }
 
+/**
+ * Why tier 3 (a real libzt, LIBZT_PATH, on the test network) cannot run
+ * here, or undefined when it can.
+ */
+export async function cannotRunTier3(): Promise<string | undefined> {
+  return process.env.LIBZT_PATH ? await cannotBuildTestNetwork() : "LIBZT_PATH is not set";
+}
+
 /** Why this machine cannot build the test network, or undefined when it can. */
 export async function cannotBuildTestNetwork(): Promise<string | undefined> {
   if (process.platform !== "linux") return "network namespaces need Linux";

@@ -14,15 +14,9 @@ import { after, before, describe, test } from "node:test";
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../../mod.ts";
 import { Agent } from "../_net/agent_client.ts";
 import { startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
-import {
-  cannotBuildTestNetwork,
-  createTestNetwork,
-  type Host,
-  type TestNetwork,
-} from "../_net/netns.ts";
+import { cannotRunTier3, createTestNetwork, type Host, type TestNetwork } from "../_net/netns.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await cannotBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 faults (real libzt) skipped: ${skip}`);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -35,15 +35,10 @@ import {
 import type { Agent } from "../_net/agent_client.ts";
 import { startZeroTierNodes } from "../_net/zerotier.ts";
 import { buildCPeer, CProcess } from "../_net/c_peer.ts";
-import {
-  cannotBuildTestNetwork,
-  createTestNetwork,
-  type Host,
-  type TestNetwork,
-} from "../_net/netns.ts";
+import { cannotRunTier3, createTestNetwork, type Host, type TestNetwork } from "../_net/netns.ts";
 
 const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await cannotBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 liveness (real libzt) skipped: ${skip}`);
 
 const RATE = 500_000; // bytes/s each way per connection

@@ -15,11 +15,10 @@ import {
   sixPlaneAddress,
 } from "../../mod.ts";
 import type { Agent } from "../_net/agent_client.ts";
-import { startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
-import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
+import { allOnline, relayThenDirect, startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
+import { cannotRunTier3, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await cannotBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
 
 interface JoinReply {
@@ -61,13 +60,8 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   });
 
   test("every node comes online", async () => {
-    const online = await Promise.all(
-      [root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })),
-    );
-    online.forEach((o, i) => {
-      assert.ok(o.onlineMs > 0);
-      timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
-    });
+    const online = await allOnline({ root, a, b });
+    for (const [name, ms] of Object.entries(online)) timings[`online_${name}`] = Math.round(ms);
   });
 
   test("leaves join an IPv6 ad-hoc network and get their 6PLANE addresses", async () => {
@@ -138,56 +132,11 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   test("peer$ on one leaf reports the other going from relay to direct", async () => {
     const [, hostA, hostB] = net.hosts;
     const target = adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), ids.b);
-    const poke = () => a.call("probe", { address: target, port: 5001, timeout: 1 });
     // Traffic toward B (a SYN to a closed port; B answers with a reset) goes through the root.
-    const seen = () => a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
-    for (let i = 0; i < 40 && !(await seen()).some((p) => p.link === "RELAY"); i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const before = await seen();
-    assert.ok(
-      before.some((p) => p.link === "RELAY"),
-      `B seen through the root: ${JSON.stringify(before)}`,
-    );
-    assert.ok(
-      !before.some((p) => p.link === "DIRECT"),
-      `no direct path while blocked: ${JSON.stringify(before)}`,
-    );
-    // Lift the block: the root's introduction now leads to a direct path.
-    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", {
-      peer: ids.b,
-      link: "DIRECT",
-    }, 90_000);
-    await net.block(hostA, hostB, false);
-    await net.block(hostB, hostA, false);
-    const lifted = performance.now();
-    let done = false;
-    direct.then(() => (done = true), () => {});
-    for (let i = 0; i < 60 && !done; i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const result = await direct.catch(async (err) => {
-      throw new Error(
-        `${err.message}; peers seen by A: ${
-          JSON.stringify(await a.call("allPeers"))
-        }, B is ${ids.b}`,
-      );
-    });
-    timings.direct_after_unblock = Math.round(performance.now() - lifted);
-    assert.equal(result.state.link, "DIRECT");
-    assert.ok(result.state.paths.length >= 1, "a direct peer has at least one path");
-    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", {
-      peer: ids.b,
-    });
-    const firstRelay = history.findIndex((s) => s.link === "RELAY");
-    const firstDirect = history.findIndex((s) => s.link === "DIRECT");
-    assert.ok(
-      firstRelay >= 0 && firstRelay < firstDirect,
-      `relay before direct: ${JSON.stringify(history)}`,
-    );
-    console.log("A saw B:", history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
+    const poke = () => a.call("probe", { address: target, port: 5001, timeout: 1 });
+    const r = await relayThenDirect(net, [hostA, hostB], a, ids.b, poke);
+    timings.direct_after_unblock = Math.round(r.directAfterMs);
+    console.log("A saw B:", r.history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
   });
 
   test("TCP over the IPv4 ad-hoc network: 100 MB arrive intact (SHA-256)", async () => {
