@@ -27,6 +27,18 @@ import type { PeerState } from "./state.ts";
  */
 export const DEFAULT_PEER_UNREACHABLE_TIMEOUT = 30_000;
 
+/**
+ * The timers a node's `peerUnreachableTimeout` start option asks for (its
+ * default when `undefined`; none for `false`).
+ */
+export function unreachablePeersFor(
+  option: number | false | undefined,
+  onExpired: (peerId: string, unreachableMs: number) => void,
+): UnreachablePeers | undefined {
+  const timeoutMs = option ?? DEFAULT_PEER_UNREACHABLE_TIMEOUT;
+  return timeoutMs === false ? undefined : new UnreachablePeers(timeoutMs, onExpired);
+}
+
 /** @internal Timers over peers' `UNREACHABLE` spells. */
 export class UnreachablePeers {
   // undefined value: the spell's timer already fired (once per spell).

@@ -17,18 +17,13 @@ import { loadLibrary } from "../ffi/runtime.ts";
 import type { NodeStats } from "../ffi/stats.ts";
 import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
 import type { Closable, SocketHost } from "../streams/host.ts";
-import type { ReceiveTuning } from "../streams/receive_loop.ts";
-import { DEFAULT_KEEPALIVE, type KeepAlive } from "../streams/keepalive.ts";
+import { DEFAULT_KEEPALIVE } from "../streams/keepalive.ts";
 import type { TcpConn } from "../streams/tcp.ts";
 import type { TcpListener } from "../streams/tcp_listener.ts";
 import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 import { type NetworkIdInput, toNetworkId, toNodeId } from "../validate.ts";
 import { type AddressChange, type EventCounters, EventPump } from "./event_pump.ts";
-import {
-  DEFAULT_PEER_UNREACHABLE_TIMEOUT,
-  failConnectionsOf,
-  UnreachablePeers,
-} from "./liveness.ts";
+import { failConnectionsOf, type UnreachablePeers, unreachablePeersFor } from "./liveness.ts";
 import {
   DEFAULT_LEAVE_TIMEOUT,
   DEFAULT_START_TIMEOUT,
@@ -40,7 +35,7 @@ import {
   validateStartOptions,
   type WaitUntilOptions,
 } from "./options.ts";
-import { closeSocketHost, createSocketHost } from "./socket_host.ts";
+import { closeSocketHost, createSocketHost, type SocketHostParts } from "./socket_host.ts";
 import type { NetworkState, PeerState } from "./state.ts";
 import { assertNoProcessNode, claimProcessNode, releaseProcessNode } from "./process_node.ts";
 import { describeInternals, exposeInternals } from "./internals.ts";
@@ -83,8 +78,10 @@ export class ZeroTierNode {
   #nodeId = "";
   #nativeStarted = false;
   #socketHost?: SocketHost;
-  #receiveTuning?: ReceiveTuning;
-  #keepAlive: KeepAlive | false = DEFAULT_KEEPALIVE;
+  /** What its sockets start with (not the start options: those hold the secret identity). */
+  #socketOptions: Pick<SocketHostParts, "receiveTuning" | "keepAlive"> = {
+    keepAlive: DEFAULT_KEEPALIVE,
+  };
   #unreachable?: UnreachablePeers;
   readonly #stopped = new AbortController();
   readonly #sockets = new Set<Closable>();
@@ -148,18 +145,14 @@ export class ZeroTierNode {
     const lib = loadLibrary(opts.libraryPath);
     if (opts.storagePath !== undefined) ensurePrivateDirectory(opts.storagePath);
     const node = new ZeroTierNode(CONSTRUCT, lib);
-    node.#receiveTuning = receiveTuningOf(opts);
-    if (opts.keepAlive !== undefined) node.#keepAlive = opts.keepAlive;
-    const unreachableMs = opts.peerUnreachableTimeout ?? DEFAULT_PEER_UNREACHABLE_TIMEOUT;
-    if (unreachableMs !== false) {
-      node.#unreachable = new UnreachablePeers(
-        unreachableMs,
-        (peerId, ms) => {
-          if (node.#lifecycle !== "running") return;
-          failConnectionsOf(node.#sockets, [...node.#pump.networks.value.keys()], peerId, ms);
-        },
-      );
-    }
+    node.#socketOptions = {
+      receiveTuning: receiveTuningOf(opts),
+      keepAlive: opts.keepAlive ?? DEFAULT_KEEPALIVE,
+    };
+    node.#unreachable = unreachablePeersFor(opts.peerUnreachableTimeout, (peerId, ms) => {
+      if (node.#lifecycle !== "running") return;
+      failConnectionsOf(node.#sockets, [...node.#pump.networks.value.keys()], peerId, ms);
+    });
     claimProcessNode(node);
     try {
       initializeNode(lib, opts, (raw) => node.#pump.receive(raw));
@@ -300,8 +293,7 @@ export class ZeroTierNode {
       lib: this.#lib,
       sockets: this.#sockets,
       networks: this.#pump.networks,
-      receiveTuning: this.#receiveTuning,
-      keepAlive: this.#keepAlive,
+      ...this.#socketOptions,
       stopped: this.#stopped.signal,
     });
     return this.#socketHost;
