@@ -162,6 +162,92 @@ interface Results {
     perAgent: Record<string, number>;
     slowest: string[];
   };
+  /** HTTP (node.serve on A, node.fetch on B; see httpBench), or why it did not run. */
+  http: HttpFigures | string;
+}
+
+/** One 50 MB HTTP response body against one raw 50 MB stream (A -> B), and keep-alive requests/s. */
+interface HttpFigures {
+  httpMbps: number;
+  streamMbps: number;
+  requestsPerSecond: number;
+  loopbackRequestsPerSecond: number;
+}
+
+const HTTP_BYTES = 50 * 1024 * 1024;
+const HTTP_SECONDS = envInt("BENCH_HTTP_SECONDS", 10);
+
+/**
+ * node:http over loopback TCP in this process (a plain http.Server and a
+ * keep-alive http.Agent, no web conversion): 1 KB responses in turn for
+ * `seconds`, the reference for rxzt's keep-alive requests/s.
+ */
+async function loopbackRequestsPerSecond(seconds: number): Promise<number> {
+  const http = await import("node:http");
+  const body = new Uint8Array(1024);
+  const server = http.createServer((_req, res) => res.end(body));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      http.get({ host: "127.0.0.1", port, path: "/", agent }, (res) => {
+        res.on("data", () => {});
+        res.on("end", resolve);
+      }).on("error", reject);
+    });
+  await once();
+  const until = performance.now() + seconds * 1000;
+  let n = 0;
+  while (performance.now() < until) {
+    await once();
+    n++;
+  }
+  agent.destroy();
+  server.close();
+  return n / seconds;
+}
+
+/**
+ * (f) HTTP over the same pair: leaf A serves (node.serve), leaf B fetches one
+ * 50 MB response body (a fixed buffer, counted, not hashed, as the raw sink
+ * does), against one raw 50 MB stream A -> B (benchSend into B's sink); then
+ * keep-alive requests of 1 KB in turn for BENCH_HTTP_SECONDS (default 10).
+ */
+async function httpBench(
+  a: Agent,
+  b: Agent,
+  addressA: string,
+  addressB: string,
+): Promise<HttpFigures> {
+  const port = RXZT_PORT + 5;
+  await a.call("httpServe", { port });
+  const base = `http://${addressA}:${port}`;
+  // Warm-up: the path and a pooled connection.
+  await b.call("httpFetchDownload", { url: `${base}/download?bytes=1048576&fixed=1`, count: true });
+  const stream = await a.call<Transfer>("benchSend", {
+    hostname: addressB,
+    port: RXZT_PORT,
+    bytes: HTTP_BYTES,
+    pacing: PACING,
+  }, 600_000);
+  const download = await b.call<{ bytes: number; seconds: number }>("httpFetchDownload", {
+    url: `${base}/download?bytes=${HTTP_BYTES}&fixed=1`,
+    count: true,
+  }, 600_000);
+  if (download.bytes !== HTTP_BYTES) {
+    throw new Error(`HTTP download of ${download.bytes} bytes, expected ${HTTP_BYTES}`);
+  }
+  const rps = await b.call<{ perSecond: number }>("httpRequestsPerSecond", {
+    url: `${base}/small?bytes=1024`,
+    seconds: HTTP_SECONDS,
+  }, (HTTP_SECONDS + 60) * 1000);
+  return {
+    httpMbps: HTTP_BYTES / 1e6 / download.seconds,
+    streamMbps: stream.bytes / 1e6 / stream.seconds,
+    requestsPerSecond: rps.perSecond,
+    loopbackRequestsPerSecond: await loopbackRequestsPerSecond(HTTP_SECONDS),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -295,7 +381,7 @@ async function runBench(): Promise<Results> {
       runs: [] as Run[],
     }));
     agents.push(a, b, ...others.map((o) => o.agent));
-    const [ready, , { nodeId: idB }, ...otherIds] = await Promise.all([
+    const [ready, { nodeId: idA }, { nodeId: idB }, ...otherIds] = await Promise.all([
       server.next<{ address: string; nodeId: string }>(60_000),
       a.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
       b.call<{ nodeId: string }>("benchStart", { roots, port: ZT_PORT, ...rxztStart }),
@@ -515,6 +601,13 @@ async function runBench(): Promise<Results> {
     };
     console.error(`  ${describe(parallel)}`);
 
+    // (f) HTTP over the same pair (before the event delays, which count every event of the run).
+    console.error("HTTP: one 50 MB response vs one 50 MB stream, then keep-alive requests/s ...");
+    const http = await httpBench(a, b, adhocIPv4Address(network, idA), hostname).catch((err) =>
+      `failed: ${(err as Error).message}`
+    );
+    console.error(`  ${typeof http === "string" ? http : JSON.stringify(http)}`);
+
     // (d) event delays: every event of the run on every agent.
     const perAgent: Record<string, number> = {};
     const labelled: { ms: number; what: string }[] = [];
@@ -551,6 +644,7 @@ async function runBench(): Promise<Results> {
         perAgent,
         slowest,
       },
+      http,
     };
   } finally {
     for (const p of cprocs) p.kill();
@@ -699,6 +793,14 @@ if (nd) {
     `Node target: single stream >= 0.9 of C: ${nd.mbps / c.mbps >= 0.9 ? "met" : "MISSED"}`,
   );
 } else console.log(`Node (koffi) part skipped: ${r.node}`);
+if (typeof r.http === "string") console.log(`HTTP part: ${r.http}`);
+else {
+  console.log(`ratio http/stream 50MB: ${(r.http.httpMbps / r.http.streamMbps).toFixed(2)}`);
+  console.log(
+    `http requests/s (keep-alive, 1 KB): ${r.http.requestsPerSecond.toFixed(0)} ` +
+      `(node:http over loopback TCP, same run: ${r.http.loopbackRequestsPerSecond.toFixed(0)})`,
+  );
+}
 console.log(`receiver stalls per GB rxzt/c: ${stallRatio.toFixed(2)}`);
 console.log(`ratio sha256-consumer/plain rxzt: ${shaRatio.toFixed(2)}`);
 if (nd) console.log(`ratio node/c single-stream: ${(nd.mbps / c.mbps).toFixed(2)}`);

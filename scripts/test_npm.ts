@@ -21,6 +21,8 @@ import { ensureTools } from "./build_npm.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tools = join(root, "scripts", "node_modules");
 const pkgDir = join(root, "npm");
+/** Packages the shared tests use besides rxzt (tests/npm/http_test.ts); not dependencies of rxzt. */
+export const TEST_ONLY_DEPENDENCIES = { hono: "^4", express: "^5" } as const;
 /** The scratch project (gitignored via /.cache/). */
 export const SCRATCH = join(root, ".cache", "npm_test");
 
@@ -52,7 +54,8 @@ export function prepareNodeProject(): string {
         name: "rxzt-npm-test",
         private: true,
         type: "module",
-        dependencies: { rxzt: `file:./${tarball}` },
+        // Test-only: the HTTP tests serve a Hono app and Express (never the package's own).
+        dependencies: { rxzt: `file:./${tarball}`, ...TEST_ONLY_DEPENDENCIES },
       },
       null,
       2,

@@ -164,3 +164,57 @@ export function isNodeAddress(
   return own(parseIp(sixPlaneAddress(net, node))!, 10) ||
     own(parseIp(rfc4193Address(net, node))!, 16);
 }
+
+/**
+ * The ZeroTier node id (10 hex digits) that `address` encodes on network
+ * `networkId`, the inverse of {@link sixPlaneAddress} and
+ * {@link rfc4193Address}: any address inside a node's 6PLANE /80 (bytes 5–9
+ * are the node id) or its RFC 4193 address (the last 5 bytes). `undefined`
+ * when the address is not one of those on this network: another network's,
+ * an address a controller assigned, a name, or IPv4. An ad-hoc IPv4 address
+ * encodes only the low 24 bits of the 40-bit node id, which names no node
+ * for sure (test a known candidate with {@link isNodeAddress} instead).
+ *
+ * Apps that authorise peers by ZeroTier identity use it on a connection's
+ * remote address (`node.serve()` hands it to handlers as `info.peerId`).
+ * The id comes from the address, so it is as trustworthy as the network's
+ * guarantee that members send only from their own addresses: rely on it on
+ * private networks whose members you control.
+ *
+ * @example
+ * ```ts
+ * import { nodeIdOfAddress } from "@rxzt/rxzt";
+ * nodeIdOfAddress("fce9:16:89:e92c:eee5::1", "ff00160016000000"); // "89e92ceee5"
+ * nodeIdOfAddress("fd80:56c2:e21c:0:199:9389:e92c:eee5", "8056c2e21c000001"); // "89e92ceee5"
+ * nodeIdOfAddress("10.44.238.229", "ff0a000000000001"); // undefined
+ * ```
+ */
+export function nodeIdOfAddress(address: string, networkId: NetworkIdInput): string | undefined {
+  const net = toNetworkId(networkId);
+  if (typeof address !== "string") {
+    throw new InvalidArgumentError("address", "must be a string", address);
+  }
+  const bytes = parseIp(address);
+  if (!bytes || bytes.length !== 16) return undefined;
+  const nodeAt = (offset: number) => {
+    let id = 0n;
+    for (let i = 0; i < 5; i++) id = (id << 8n) | BigInt(bytes[offset + i]);
+    return hexId(id, 10);
+  };
+  // 6PLANE: fc, the network id folded to 32 bits, the node id, then the node's own /80.
+  if (bytes[0] === 0xfc) {
+    const folded = (net ^ (net >> 32n)) & 0xffffffffn;
+    for (let i = 0; i < 4; i++) {
+      if (bytes[1 + i] !== Number((folded >> BigInt(24 - 8 * i)) & 0xffn)) return undefined;
+    }
+    return nodeAt(5);
+  }
+  // RFC 4193: fd, the network id, 99 93, the node id.
+  if (bytes[0] === 0xfd && bytes[9] === 0x99 && bytes[10] === 0x93) {
+    for (let i = 0; i < 8; i++) {
+      if (bytes[1 + i] !== Number((net >> BigInt(56 - 8 * i)) & 0xffn)) return undefined;
+    }
+    return nodeAt(11);
+  }
+  return undefined;
+}

@@ -19,6 +19,7 @@ export {
   SocketClosedError,
   TimeoutError,
   UnavailableError,
+  UnsupportedProtocolError,
   ZeroTierError,
   ZTS_ERRNO_NAMES,
   ZTS_RETURN_CODES,
@@ -66,6 +67,7 @@ export {
   adhocIPv4NetworkId,
   adhocNetworkId,
   isNodeAddress,
+  nodeIdOfAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "./addressing.ts";
@@ -95,6 +97,8 @@ export type { NodeSocketOptions } from "./streams/node_socket.ts";
 export { dialNodeSocket, toNodeSocket } from "./streams/node_socket_wrap.ts";
 export type { NodeSocketDialer } from "./streams/node_socket_wrap.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
+export { HttpClient, MAX_REDIRECTS } from "./http/fetch.ts";
+export type { HttpHandler, HttpServeInfo, HttpServeOptions, HttpServer } from "./http/serve.ts";
 export { fromReadable, reconnecting, toReadable } from "./streams/rx.ts";
 export type { ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
 export { connectWhenDirect, whenDirect } from "./node/when_direct.ts";

@@ -362,6 +362,41 @@ export class UnavailableError extends ZeroTierError {
   }
 }
 
+/**
+ * `node.fetch()` was given a URL whose scheme it cannot serve over ZeroTier
+ * (code `UNSUPPORTED_PROTOCOL`): only `http:` is supported. `https:` is not
+ * yet: `node:tls` runs over an rxzt socket in both runtimes
+ * (`tls.connect({ socket: dialNodeSocket(...) })`), but `fetch`'s options
+ * have no way to name the CA or certificate a peer's ZeroTier IP address
+ * would be checked against. ZeroTier already encrypts and authenticates
+ * every packet between peers; use `http://` to the peer's ZeroTier address,
+ * or `node:https` with your own `createConnection` for end-to-end TLS.
+ *
+ * @example
+ * ```ts
+ * import { UnsupportedProtocolError } from "@rxzt/rxzt";
+ * const err = new UnsupportedProtocolError("https:", "https://10.1.2.3/");
+ * console.log(err.code, err.protocol); // "UNSUPPORTED_PROTOCOL" "https:"
+ * ```
+ */
+export class UnsupportedProtocolError extends ZeroTierError {
+  /** The scheme that was refused, with its colon (`"https:"`). */
+  readonly protocol: string;
+  /** `protocol` is the URL's scheme, `url` the URL asked for (named in the message). */
+  constructor(protocol: string, url: string) {
+    super(
+      "UNSUPPORTED_PROTOCOL",
+      protocol === "https:"
+        ? `node.fetch(${url}): https: is not supported over ZeroTier yet. ZeroTier encrypts ` +
+          "and authenticates traffic between peers already: use http:// with the peer's " +
+          "ZeroTier address (or node:https with createConnection over dialNodeSocket for " +
+          "end-to-end TLS)."
+        : `node.fetch(${url}): only http: URLs can be fetched over ZeroTier, not ${protocol}`,
+    );
+    this.protocol = protocol;
+  }
+}
+
 // 128 hex digits after "nodeId:0:" and a colon: the secret half of an identity follows.
 const SECRET_IDENTITY_LIKE = /[0-9a-fA-F]{10}:0:[0-9a-fA-F]{128}:/;
 

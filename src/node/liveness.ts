@@ -15,10 +15,10 @@ import type { PeerState } from "./state.ts";
 /**
  * How long a peer may stay `UNREACHABLE` before the node fails its TCP
  * connections with `PeerUnreachableError`, in milliseconds: the default of
- * the `peerUnreachableTimeout` start option. ZeroTier reports a relayed peer
- * 42–87 s after a direct path is cut and a node offline ~28 s after its roots
- * stop answering, so a peer cut off completely fails its connections 72–117 s
- * after the cut, before the keep-alive bound (150 s) would.
+ * the `peerUnreachableTimeout` start option. A node counts as offline ~30 s
+ * after its roots stop answering, so the connections to a relayed peer fail
+ * about a minute after this node lost its root, long before the keep-alive
+ * bound (300 s) would fail them.
  *
  * @example
  * ```ts ignore

@@ -22,6 +22,13 @@ import type { TcpConn } from "../streams/tcp.ts";
 import type { TcpListener } from "../streams/tcp_listener.ts";
 import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
 import { type NetworkIdInput, toNetworkId, toNodeId } from "../validate.ts";
+import { HttpClient } from "../http/fetch.ts";
+import {
+  type HttpHandler,
+  type HttpServeOptions,
+  type HttpServer,
+  serveHttp,
+} from "../http/serve.ts";
 import { type AddressChange, type EventCounters, EventPump } from "./event_pump.ts";
 import { failConnectionsOf, type UnreachablePeers, unreachablePeersFor } from "./liveness.ts";
 import {
@@ -83,6 +90,7 @@ export class ZeroTierNode {
     keepAlive: DEFAULT_KEEPALIVE,
   };
   #unreachable?: UnreachablePeers;
+  #http?: HttpClient;
   readonly #stopped = new AbortController();
   readonly #sockets = new Set<Closable>();
 
@@ -283,6 +291,48 @@ export class ZeroTierNode {
     return listenDatagram(this.#sockets$(), options);
   }
 
+  /**
+   * Serves HTTP over ZeroTier, like `Deno.serve`: `handler(request, info)`
+   * returns a `Response` (a Hono app's `app.fetch` serves as it is). See
+   * {@link HttpServeOptions}; `info.peerId` is the client's node id where its
+   * address encodes it. Runs `node:http` over rxzt connections.
+   *
+   * @example
+   * ```ts
+   * const server = node.serve({ port: 8000 }, (req) => Response.json({ path: new URL(req.url).pathname }));
+   * await server.shutdown();
+   * ```
+   */
+  serve(options: HttpServeOptions, handler: HttpHandler): HttpServer {
+    this.#assertRunning("serve");
+    const networks = this.#pump.networks;
+    return serveHttp(
+      { listen: (o) => this.listen(o), networkIds: () => networks.value.keys() },
+      options,
+      handler,
+    );
+  }
+
+  /**
+   * `fetch` over ZeroTier (`http:` URLs to peers' ZeroTier addresses), with the global
+   * `fetch`'s signature and semantics; keep-alive connections are pooled per origin and
+   * closed at `stop()`. `https:` rejects with `UnsupportedProtocolError`.
+   *
+   * @example
+   * ```ts
+   * const res = await node.fetch("http://10.44.238.229:8000/", { signal: AbortSignal.timeout(10_000) });
+   * console.log(await res.json());
+   * ```
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+    try {
+      this.#assertRunning("fetch");
+      return (this.#http ??= new HttpClient(this)).fetch(input, init);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   /** Sockets this node has open now (connections, listeners, UDP sockets). */
   get openSockets(): number {
     return this.#sockets.size;
@@ -411,6 +461,7 @@ export class ZeroTierNode {
     const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
     this.#stopped.abort(reason);
     this.#unreachable?.dispose();
+    this.#http?.close();
     for (const socket of [...this.#sockets]) socket.terminate(reason);
     if (this.#socketHost) await closeSocketHost(this.#socketHost, reason);
     try {

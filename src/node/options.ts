@@ -137,10 +137,10 @@ export interface StartOptions {
    * TCP keep-alive every connection starts with (seconds and probes; change
    * it per connection with `conn.setKeepAlive()`), or `false` for none. A
    * killed peer is noticed idle + interval × count seconds after it was last
-   * heard from. Keep that bound above ~100 s, or connections may fail while
+   * heard from. Keep that bound above ~260 s, or connections may fail while
    * ZeroTier reroutes a cut path through a root (see {@link DEFAULT_KEEPALIVE}).
    *
-   * @default {{ idle: 60, interval: 10, count: 9 }}
+   * @default {{ idle: 60, interval: 15, count: 16 }}
    */
   keepAlive?: KeepAlive | false;
   /**

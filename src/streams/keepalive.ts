@@ -20,15 +20,16 @@ export interface KeepAlive {
  * start option says otherwise: probes after `idle` seconds without a received
  * segment, every `interval` seconds, and `count` unanswered ones fail the
  * connection with `ECONNABORTED`. So a killed peer is noticed at most
- * idle + interval × count = 150 s after it was last heard from.
+ * idle + interval × count = 300 s after it was last heard from.
  *
  * Why so long: lwIP counts that time from the last segment *received*, even
- * while data waits for retransmission, and ZeroTier reroutes through a root
- * only 42–87 s after a direct path is cut. lwIP retransmits 1.5, 4.5, 10.5,
- * 22.5, 46.5 and 94.5 s into an outage (then at 190.5 s), so the segment that
- * first gets through after such a failover is sent at 94.5 s at the latest:
- * a 150 s bound lets it through, where the former 50 s bound raced the
- * failover. Change it per connection with `conn.setKeepAlive()`.
+ * while data waits for retransmission, and ZeroTier may keep sending into a
+ * cut direct path for a while: 42–87 s when both ends fall silent (ZeroTier
+ * forgets the peer and finds it anew through a root), but up to the path's
+ * expiry, 243 s after the last packet on it, when the peer's own traffic
+ * still arrives through the root. A probe every 15 s gets through within
+ * 15 s of the reroute; the bound must outlast the reroute itself. Change it
+ * per connection with `conn.setKeepAlive()`.
  *
  * @example
  * ```ts ignore
@@ -36,4 +37,4 @@ export interface KeepAlive {
  * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
  * ```
  */
-export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 10, count: 9 });
+export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 15, count: 16 });

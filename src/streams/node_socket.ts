@@ -274,6 +274,7 @@ export class ZeroTierSocket extends Duplex {
     return this;
   }
 
+  /** `Duplex` internals: reads the next chunk from the connection once the stream asks for more. */
   override _read(): void {
     if (this.#reading) return;
     this.#reading = true;
@@ -303,6 +304,7 @@ export class ZeroTierSocket extends Duplex {
     }
   }
 
+  /** `Duplex` internals: hands one chunk to libzt; the callback runs once libzt took it. */
   override _write(
     chunk: Buffer,
     _encoding: string,
@@ -314,6 +316,7 @@ export class ZeroTierSocket extends Duplex {
     );
   }
 
+  /** `Duplex` internals: corked chunks, sent as one write when they total 64 KiB or less. */
   override _writev(
     chunks: { chunk: Buffer; encoding: string }[],
     callback: (error?: Error | null) => void,
@@ -338,6 +341,7 @@ export class ZeroTierSocket extends Duplex {
     this.#touch();
   }
 
+  /** `Duplex` internals: `end()` half-closes the connection (the peer reads end of stream). */
   override _final(callback: (error?: Error | null) => void): void {
     // Half-close: the peer reads end of stream; reading goes on.
     this.#writerOf().then((w) => w.close()).then(
@@ -346,6 +350,7 @@ export class ZeroTierSocket extends Duplex {
     );
   }
 
+  /** `Duplex` internals: closes the connection, or abandons the connect still under way. */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;

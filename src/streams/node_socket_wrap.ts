@@ -20,6 +20,7 @@ const SOCKET_OPTION_KEYS = ["allowHalfOpen", "highWaterMark"] as const;
 
 /** What {@link dialNodeSocket} needs of a node: its `connect` (a `ZeroTierNode` has it). */
 export interface NodeSocketDialer {
+  /** Opens a TCP connection, as `ZeroTierNode.connect`. */
   connect(options: ConnectOptions): Promise<TcpConn>;
 }
 

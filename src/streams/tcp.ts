@@ -340,7 +340,7 @@ export class TcpConn {
    * Enables TCP keep-alive (optionally with idle time, probe interval in
    * seconds and probe count), so a dead peer is noticed, or disables it.
    * Connections start with the node's `keepAlive` start option, by default
-   * {@link DEFAULT_KEEPALIVE} (60 s, 10 s, 9 probes: a 150 s bound).
+   * {@link DEFAULT_KEEPALIVE} (60 s, 15 s, 16 probes: a 300 s bound).
    */
   setKeepAlive(
     keepAlive = true,

@@ -11,6 +11,9 @@
  * `benchSink`'s `io`). After `stop` it stops reading and must exit by itself.
  * `benchStart`, `benchSink`, `benchSend`, `benchSendParallel`, `cpu`,
  * `memory` and `eventDelays` serve the benchmark (bench/run.ts, bench/node.ts).
+ * `httpServe`, `httpServeConnections`, `httpFetchJson`, `httpFetchUpload`,
+ * `httpFetchDownload`, `httpFetchMany` and `httpRequestsPerSecond` serve
+ * tests/real/http_test.ts and the benchmark's HTTP lines.
  */
 import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
@@ -789,6 +792,132 @@ async function handle(c: Command): Promise<unknown> {
       );
       return { state, waitedMs: performance.now() - t0 };
     }
+    case "httpServe": {
+      // node.serve(): /json echoes a JSON body with what the handler saw, /upload answers the
+      // SHA-256 of the request body, /download?bytes=N&seed=S streams seeded bytes, /small?bytes=N
+      // answers N bytes. `?tag=` counts the client ports (connections) a set of requests used.
+      const server = node!.serve({ port: c.port as number }, async (request, info) => {
+        const url = new URL(request.url);
+        const tag = url.searchParams.get("tag");
+        if (tag) {
+          const ports = httpPorts.get(tag) ?? new Set<number>();
+          ports.add(info.remoteAddr.port);
+          httpPorts.set(tag, ports);
+        }
+        switch (url.pathname) {
+          case "/json":
+            return Response.json({
+              echo: await request.json(),
+              remoteAddr: info.remoteAddr,
+              peerId: info.peerId ?? null,
+            });
+          case "/upload": {
+            const hash = createHash("sha256");
+            let bytes = 0;
+            for await (const chunk of request.body!) {
+              hash.update(chunk);
+              bytes += chunk.byteLength;
+            }
+            return Response.json({ sha256: hash.digest("hex"), bytes });
+          }
+          case "/download": {
+            const total = Number(url.searchParams.get("bytes"));
+            // fixed=1: the benchmark's fixed buffer, as benchSend sends (no generating cost).
+            if (url.searchParams.get("fixed")) return new Response(fixedStream(total));
+            return new Response(seededStream(total, Number(url.searchParams.get("seed") ?? 0)));
+          }
+          case "/small":
+            return new Response(new Uint8Array(Number(url.searchParams.get("bytes") ?? 1024)));
+          default:
+            return new Response("not found", { status: 404 });
+        }
+      });
+      httpServers.push(server);
+      return { addr: server.addr };
+    }
+    case "httpServeConnections":
+      return { connections: httpPorts.get(c.tag as string)?.size ?? 0 };
+    case "httpFetchJson": {
+      const res = await node!.fetch(c.url as string, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(c.body),
+        signal: AbortSignal.timeout(c.timeout as number ?? 60_000),
+      });
+      return { status: res.status, json: await res.json() };
+    }
+    case "httpFetchUpload": {
+      // Streams `bytes` seeded bytes as the request body; the server answers their SHA-256.
+      const total = c.bytes as number;
+      const hash = createHash("sha256");
+      const t0 = performance.now();
+      const res = await node!.fetch(c.url as string, {
+        method: "POST",
+        body: seededStream(total, c.seed as number ?? 0, hash),
+        duplex: "half",
+      } as RequestInit);
+      const server = await res.json();
+      return {
+        status: res.status,
+        server,
+        sentSha256: hash.digest("hex"),
+        seconds: (performance.now() - t0) / 1000,
+      };
+    }
+    case "httpFetchDownload": {
+      // Reads a /download body; `expectedSha256` is the same seeded bytes hashed here.
+      // count: true only counts the bytes (the benchmark: as its raw sink does).
+      const t0 = performance.now();
+      const res = await node!.fetch(c.url as string);
+      const hash = createHash("sha256");
+      let bytes = 0;
+      for await (const chunk of res.body!) {
+        if (!c.count) hash.update(chunk);
+        bytes += chunk.byteLength;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      if (c.count) return { status: res.status, bytes, seconds };
+      const expected = createHash("sha256");
+      for await (const chunk of seededStream(bytes, c.seed as number ?? 0)) expected.update(chunk);
+      return {
+        status: res.status,
+        bytes,
+        sha256: hash.digest("hex"),
+        expectedSha256: expected.digest("hex"),
+        seconds,
+      };
+    }
+    case "httpFetchMany": {
+      // `count` requests to `url`, all at once (`concurrent`) or one after the other.
+      const one = async (i: number) => {
+        const res = await node!.fetch(c.url as string, {
+          method: "POST",
+          body: JSON.stringify({ i }),
+          headers: { "content-type": "application/json" },
+        });
+        const j = await res.json() as { echo?: { i: number } };
+        return res.status === 200 && j.echo?.i === i;
+      };
+      const t0 = performance.now();
+      const count = c.count as number;
+      const results: boolean[] = [];
+      if (c.concurrent) {
+        results.push(...await Promise.all(Array.from({ length: count }, (_, i) => one(i))));
+      } else for (let i = 0; i < count; i++) results.push(await one(i));
+      return { ok: results.filter(Boolean).length, seconds: (performance.now() - t0) / 1000 };
+    }
+    case "httpRequestsPerSecond": {
+      // Keep-alive requests of `bytes` in turn for `seconds`: requests per second.
+      const url = c.url as string;
+      const until = performance.now() + (c.seconds as number) * 1000;
+      let n = 0;
+      while (performance.now() < until) {
+        const res = await node!.fetch(url);
+        await res.arrayBuffer();
+        n++;
+      }
+      return { requests: n, perSecond: n / (c.seconds as number) };
+    }
     case "probe":
       return await denoOnly().probe(
         node!,
@@ -936,6 +1065,44 @@ async function sendSeeded(
   }
   await w.close();
   return hash.digest("hex");
+}
+
+const httpServers: { shutdown(): Promise<void> }[] = [];
+/** Client ports seen by httpServe per `?tag=` (one port = one connection). */
+const httpPorts = new Map<string, Set<number>>();
+
+/** `total` bytes of the benchmark's fixed buffer (benchBuffer), 256 KiB at a time. */
+function fixedStream(total: number): ReadableStream<Uint8Array> {
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const n = Math.min(BENCH_CHUNK, total - sent);
+      sent += n;
+      // A copy: the stream's consumer may keep or transfer what it reads.
+      controller.enqueue(benchBuffer.slice(0, n));
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** `total` seeded pseudo-random bytes (see seededFiller) as a stream of 256 KiB chunks, hashed into `hash` if given. */
+function seededStream(
+  total: number,
+  seed: number,
+  hash?: ReturnType<typeof createHash>,
+): ReadableStream<Uint8Array> {
+  const next = seededFiller(seed);
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (sent >= total) return controller.close();
+      const chunk = new Uint8Array(Math.min(256 * 1024, total - sent));
+      next(chunk);
+      hash?.update(chunk);
+      sent += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  }, { highWaterMark: 0 });
 }
 
 const BENCH_CHUNK = 256 * 1024;

@@ -673,8 +673,9 @@ describe("a node on the libzt stand-in (one per process, started once)", () => {
           peerId: string;
           link: string;
         }[];
+        // Going offline and online also re-reports relayed peers (UNREACHABLE, then RELAY).
         await until(
-          () => peerAll.at(-1)?.peerId === hex(peerId, 10) && peerAll.at(-1)?.link === "DIRECT",
+          () => peerAll.findLast((p) => p.peerId === hex(peerId, 10))?.link === "DIRECT",
           "peer$(): the change after the replay",
         );
         await quiet();

@@ -473,7 +473,7 @@ describe("TCP streams on the stand-in (a child process per scenario)", () => {
     counts(facts<DataFacts>("data").finalCounts, 0, "at the end");
   });
 
-  test("connections start with keep-alive (DEFAULT_KEEPALIVE: 60 s idle, 10 s interval, 9 probes); setKeepAlive(false) turns it off", () => {
+  test("connections start with keep-alive (DEFAULT_KEEPALIVE: 60 s idle, 15 s interval, 16 probes); setKeepAlive(false) turns it off", () => {
     const f = facts<DataFacts>("data").keepAlive;
     const want = [1, DEFAULT_KEEPALIVE.idle, DEFAULT_KEEPALIVE.interval, DEFAULT_KEEPALIVE.count];
     assert.deepEqual(

@@ -11,6 +11,7 @@ import {
   adhocIPv4NetworkId,
   adhocNetworkId,
   isNodeAddress,
+  nodeIdOfAddress,
   rfc4193Address,
   sixPlaneAddress,
 } from "../../src/addressing.ts";
@@ -247,5 +248,39 @@ describe("isNodeAddress", () => {
     assert.equal(isNodeAddress("192.0.2.1", "8056c2e21c000001", "89e92ceee5"), false);
     throwsArg(() => isNodeAddress("10.0.0.1", "nope", "89e92ceee5"), "networkId");
     throwsArg(() => isNodeAddress("10.0.0.1", ADHOC4, "xyz"), "nodeId");
+  });
+});
+
+describe("nodeIdOfAddress", () => {
+  const ADHOC4 = adhocIPv4NetworkId(10);
+
+  test("gives back the node id of any 6PLANE /80 host and of the RFC 4193 address", () => {
+    for (const net of [...NETWORK_IDS, BigInt(`0x${ADHOC4}`)]) {
+      for (const node of NODE_IDS) {
+        const id = hex(BigInt(node), 10);
+        const six = parseIp(sixPlaneAddress(net, node))!;
+        six[12] = 0x42;
+        six[15] = 0x99;
+        for (
+          const address of [sixPlaneAddress(net, node), formatIp(six), rfc4193Address(net, node)]
+        ) {
+          assert.equal(nodeIdOfAddress(address, net), id, address);
+          assert.equal(isNodeAddress(address, net, id), true);
+          // On another network the same address names nobody.
+          assert.equal(nodeIdOfAddress(address, net ^ 0x0100000000n), undefined, address);
+          assert.equal(nodeIdOfAddress(address, net ^ 0x01n), undefined, address);
+        }
+      }
+    }
+  });
+
+  test("IPv4 (ad-hoc IPv4 encodes only 24 bits), assigned addresses and names give undefined", () => {
+    assert.equal(nodeIdOfAddress(adhocIPv4Address(ADHOC4, "89e92ceee5"), ADHOC4), undefined);
+    assert.equal(nodeIdOfAddress("::ffff:10.233.44.238", ADHOC4), undefined);
+    assert.equal(nodeIdOfAddress("fd00::1", "8056c2e21c000001"), undefined);
+    assert.equal(nodeIdOfAddress("2001:db8::1", "8056c2e21c000001"), undefined);
+    assert.equal(nodeIdOfAddress("example.com", "8056c2e21c000001"), undefined);
+    throwsArg(() => nodeIdOfAddress("fd00::1", "nope"), "networkId");
+    throwsArg(() => nodeIdOfAddress(42 as unknown as string, ADHOC4), "address");
   });
 });
