@@ -73,7 +73,7 @@ export {
 } from "./addressing.ts";
 export type { NetworkIdInput, NodeIdInput } from "./validate.ts";
 export { ZeroTierNode } from "./node/node.ts";
-export type { NodeLifecycle } from "./node/node.ts";
+export type { NodeLifecycle } from "./node/lifecycle.ts";
 export type { JoinOptions, StartOptions, WaitUntilOptions } from "./node/options.ts";
 export type { AddressChange, EventCounters } from "./node/event_pump.ts";
 export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./node/state.ts";

@@ -1,56 +1,44 @@
 /**
  * {@link ZeroTierNode}: one embedded ZeroTier node with a clear lifecycle
  * (start, wait until online, join networks, stop) and every libzt event as
- * RxJS observables. The node's public face: its events come through the
- * event pump (`event_pump.ts`), its sockets through its socket host
- * (`socket_host.ts`), libzt's init calls are in `src/ffi/init.ts`.
+ * RxJS observables. The node's public face: its machinery (start, what it
+ * holds, stop) is in `lifecycle.ts`, its events come through the event pump
+ * (`event_pump.ts`), its sockets through its socket host (`socket_host.ts`).
  *
  * @module
  */
 import { distinctUntilChanged, type Observable } from "rxjs";
 import { NodeStateError } from "../errors.ts";
-import type { NativeLibrary } from "../ffi/backend.ts";
 import { addressesOf, secretIdentityOf, statsOf } from "../ffi/calls.ts";
 import { hexId, type IpPrefix, type StoreEvent, type ZeroTierEvent } from "../ffi/events.ts";
-import { check, ensurePrivateDirectory, initializeNode, startNode } from "../ffi/init.ts";
-import { loadLibrary } from "../ffi/runtime.ts";
+import { check } from "../ffi/init.ts";
 import type { NodeStats } from "../ffi/stats.ts";
-import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
-import type { Closable, SocketHost } from "../streams/host.ts";
-import { DEFAULT_KEEPALIVE } from "../streams/keepalive.ts";
-import type { TcpConn } from "../streams/tcp.ts";
-import type { TcpListener } from "../streams/tcp_listener.ts";
-import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
-import { type NetworkIdInput, toNetworkId, toNodeId } from "../validate.ts";
-import { HttpClient } from "../http/fetch.ts";
 import {
   type HttpHandler,
   type HttpServeOptions,
   type HttpServer,
   serveHttp,
 } from "../http/serve.ts";
-import { type AddressChange, type EventCounters, EventPump } from "./event_pump.ts";
-import { failConnectionsOf, type UnreachablePeers, unreachablePeersFor } from "./liveness.ts";
+import { type ConnectOptions, connectTcp, type ListenOptions, listenTcp } from "../streams/dial.ts";
+import type { TcpConn } from "../streams/tcp.ts";
+import type { TcpListener } from "../streams/tcp_listener.ts";
+import { type DatagramConn, type DatagramOptions, listenDatagram } from "../streams/udp.ts";
+import { type NetworkIdInput, toNetworkId, toNodeId } from "../validate.ts";
+import type { AddressChange, EventCounters } from "./event_pump.ts";
+import { exposeInternals } from "./internals.ts";
+import { NodeCore, type NodeLifecycle } from "./lifecycle.ts";
+import { joinNetwork, leaveNetwork } from "./membership.ts";
 import {
   DEFAULT_LEAVE_TIMEOUT,
-  DEFAULT_START_TIMEOUT,
   type JoinOptions,
   readJoinOptions,
   readWaitOptions,
-  receiveTuningOf,
   type StartOptions,
   validateStartOptions,
   type WaitUntilOptions,
 } from "./options.ts";
-import { closeSocketHost, createSocketHost, type SocketHostParts } from "./socket_host.ts";
 import type { NetworkState, PeerState } from "./state.ts";
-import { assertNoProcessNode, claimProcessNode, releaseProcessNode } from "./process_node.ts";
-import { describeInternals, exposeInternals } from "./internals.ts";
-import { joinNetwork, leaveNetwork } from "./membership.ts";
 import { waitFor } from "./wait.ts";
-
-/** Lifecycle of a node. */
-export type NodeLifecycle = "starting" | "running" | "stopping" | "stopped";
 
 // Only start() may construct a node.
 const CONSTRUCT = Symbol("ZeroTierNode.start");
@@ -78,54 +66,44 @@ const CONSTRUCT = Symbol("ZeroTierNode.start");
  * ```
  */
 export class ZeroTierNode {
-  readonly #lib: NativeLibrary;
-  readonly #pump = new EventPump((peer) => this.#unreachable?.update(peer));
-  #lifecycle: NodeLifecycle = "starting";
-  #stopping?: Promise<void>;
-  #nodeId = "";
-  #nativeStarted = false;
-  #socketHost?: SocketHost;
-  /** What its sockets start with (not the start options: those hold the secret identity). */
-  #socketOptions: Pick<SocketHostParts, "receiveTuning" | "keepAlive"> = {
-    keepAlive: DEFAULT_KEEPALIVE,
-  };
-  #unreachable?: UnreachablePeers;
-  #http?: HttpClient;
-  readonly #stopped = new AbortController();
-  readonly #sockets = new Set<Closable>();
+  readonly #core: NodeCore;
 
   /** Every libzt event, decoded. Hot: subscribers see events from when they subscribe. */
-  readonly events$: Observable<ZeroTierEvent> = this.#pump.events.asObservable();
+  readonly events$: Observable<ZeroTierEvent>;
   /** Whether the node reaches the ZeroTier roots. Replays the current value. */
-  readonly online$: Observable<boolean> = this.#pump.online.pipe(
-    distinctUntilChanged(),
-  );
+  readonly online$: Observable<boolean>;
   /** Every known network's state, keyed by network id. Replays the current map. */
-  readonly networks$: Observable<ReadonlyMap<string, NetworkState>> = this.#pump.networks
-    .asObservable();
+  readonly networks$: Observable<ReadonlyMap<string, NetworkState>>;
   /** Every known peer's state, keyed by peer id. Replays the current map. */
-  readonly peers$: Observable<ReadonlyMap<string, PeerState>> = this.#pump.peers.asObservable();
+  readonly peers$: Observable<ReadonlyMap<string, PeerState>>;
   /** Addresses the node gains and loses on its networks. Hot. */
-  readonly address$: Observable<AddressChange> = this.#pump.address$;
+  readonly address$: Observable<AddressChange>;
   /**
    * Data libzt would persist (`STORE_IDENTITY_SECRET`, `STORE_IDENTITY_PUBLIC`,
    * `STORE_PLANET`, `STORE_PEER`, `STORE_NETWORK`), so an app can keep it
    * itself. Hot. The secret identity is sensitive: store it owner-only.
    */
-  readonly store$: Observable<StoreEvent> = this.#pump.store$;
+  readonly store$: Observable<StoreEvent>;
 
   static {
-    exposeInternals((n) => describeInternals(n.#pump, n.#sockets.size, n.#socketHost?.receiver));
+    exposeInternals((n) => n.#core.internals);
   }
 
-  private constructor(token: symbol, lib: NativeLibrary) {
+  private constructor(token: symbol, core: NodeCore) {
     if (token !== CONSTRUCT) {
       throw new NodeStateError(
         "NODE_NOT_STARTED",
         "A ZeroTierNode is made by `await ZeroTierNode.start(options)`, not by `new ZeroTierNode()`.",
       );
     }
-    this.#lib = lib;
+    this.#core = core;
+    const pump = core.pump;
+    this.events$ = pump.events.asObservable();
+    this.online$ = pump.online.pipe(distinctUntilChanged());
+    this.networks$ = pump.networks.asObservable();
+    this.peers$ = pump.peers.asObservable();
+    this.address$ = pump.address$;
+    this.store$ = pump.store$;
   }
 
   /**
@@ -146,68 +124,38 @@ export class ZeroTierNode {
    * @throws {LibraryNotFoundError | LibraryLoadError} when libzt is missing or unusable.
    */
   static async start(options: StartOptions = {}): Promise<ZeroTierNode> {
-    const opts = validateStartOptions(options);
-    // An aborted start must not use up the process's one node.
-    opts.signal?.throwIfAborted();
-    assertNoProcessNode();
-    const lib = loadLibrary(opts.libraryPath);
-    if (opts.storagePath !== undefined) ensurePrivateDirectory(opts.storagePath);
-    const node = new ZeroTierNode(CONSTRUCT, lib);
-    node.#socketOptions = {
-      receiveTuning: receiveTuningOf(opts),
-      keepAlive: opts.keepAlive ?? DEFAULT_KEEPALIVE,
-    };
-    node.#unreachable = unreachablePeersFor(opts.peerUnreachableTimeout, (peerId, ms) => {
-      if (node.#lifecycle !== "running") return;
-      failConnectionsOf(node.#sockets, [...node.#pump.networks.value.keys()], peerId, ms);
-    });
-    claimProcessNode(node);
-    try {
-      initializeNode(lib, opts, (raw) => node.#pump.receive(raw));
-      const up = node.#pump.nodeUp(opts.timeout ?? DEFAULT_START_TIMEOUT, opts.signal);
-      startNode(lib);
-      node.#nativeStarted = true;
-      await up;
-      node.#nodeId = hexId(lib.fn.zts_node_get_id(), 10);
-      node.#lifecycle = "running";
-      return node;
-    } catch (err) {
-      await node.#shutdown();
-      // Nothing ran natively: a corrected retry in this process is fine.
-      if (!node.#nativeStarted) releaseProcessNode(node);
-      throw err;
-    }
+    return new ZeroTierNode(CONSTRUCT, await NodeCore.start(validateStartOptions(options)));
   }
 
   /** This node's id: 10 hex digits. */
   get nodeId(): string {
-    return this.#nodeId;
+    return this.#core.nodeId;
   }
 
   /** Where the node is in its lifecycle. */
   get lifecycle(): NodeLifecycle {
-    return this.#lifecycle;
+    return this.#core.lifecycle;
   }
 
   /** Whether the node is online now. */
   get isOnline(): boolean {
-    return this.#pump.online.value;
+    return this.#core.pump.online.value;
   }
 
   /** Path of the libzt this node runs on. */
   get libraryPath(): string {
-    return this.#lib.path;
+    return this.#core.lib.path;
   }
 
   /** Counters of the event pipeline (received, decode errors, dropped). */
   get eventCounters(): EventCounters {
-    return this.#pump.counters;
+    return this.#core.pump.counters;
   }
 
   /** The primary UDP port libzt bound. */
   get port(): number {
-    this.#assertRunning("port");
-    const port = this.#lib.fn.zts_node_get_port();
+    this.#core.assertRunning("port");
+    const port = this.#core.lib.fn.zts_node_get_port();
     check("zts_node_get_port", port);
     return port;
   }
@@ -222,7 +170,7 @@ export class ZeroTierNode {
    * ```
    */
   network$(networkId: NetworkIdInput): Observable<NetworkState> {
-    return this.#pump.network$(hexId(toNetworkId(networkId), 16));
+    return this.#core.pump.network$(hexId(toNetworkId(networkId), 16));
   }
 
   /**
@@ -236,7 +184,7 @@ export class ZeroTierNode {
    * ```
    */
   peer$(peerId?: string | bigint): Observable<PeerState> {
-    return this.#pump.peer$(
+    return this.#core.pump.peer$(
       peerId === undefined ? undefined : hexId(toNodeId(peerId, "peerId"), 10),
     );
   }
@@ -255,8 +203,8 @@ export class ZeroTierNode {
    */
   connect(options: ConnectOptions): Promise<TcpConn> {
     try {
-      this.#assertRunning("connect");
-      return connectTcp(this.#sockets$(), options);
+      this.#core.assertRunning("connect");
+      return connectTcp(this.#core.socketHost, options);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -272,8 +220,8 @@ export class ZeroTierNode {
    * ```
    */
   listen(options: ListenOptions): TcpListener {
-    this.#assertRunning("listen");
-    return listenTcp(this.#sockets$(), options);
+    this.#core.assertRunning("listen");
+    return listenTcp(this.#core.socketHost, options);
   }
 
   /**
@@ -287,8 +235,8 @@ export class ZeroTierNode {
    * ```
    */
   listenDatagram(options: DatagramOptions): DatagramConn {
-    this.#assertRunning("listenDatagram");
-    return listenDatagram(this.#sockets$(), options);
+    this.#core.assertRunning("listenDatagram");
+    return listenDatagram(this.#core.socketHost, options);
   }
 
   /**
@@ -304,8 +252,8 @@ export class ZeroTierNode {
    * ```
    */
   serve(options: HttpServeOptions, handler: HttpHandler): HttpServer {
-    this.#assertRunning("serve");
-    const networks = this.#pump.networks;
+    this.#core.assertRunning("serve");
+    const networks = this.#core.pump.networks;
     return serveHttp(
       { listen: (o) => this.listen(o), networkIds: () => networks.value.keys() },
       options,
@@ -326,8 +274,8 @@ export class ZeroTierNode {
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
     try {
-      this.#assertRunning("fetch");
-      return (this.#http ??= new HttpClient(this)).fetch(input, init);
+      this.#core.assertRunning("fetch");
+      return this.#core.httpClient(this).fetch(input, init);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -335,24 +283,13 @@ export class ZeroTierNode {
 
   /** Sockets this node has open now (connections, listeners, UDP sockets). */
   get openSockets(): number {
-    return this.#sockets.size;
-  }
-
-  #sockets$(): SocketHost {
-    this.#socketHost ??= createSocketHost({
-      lib: this.#lib,
-      sockets: this.#sockets,
-      networks: this.#pump.networks,
-      ...this.#socketOptions,
-      stopped: this.#stopped.signal,
-    });
-    return this.#socketHost;
+    return this.#core.sockets.size;
   }
 
   /** Resolves when the node is online (immediately if it is). */
   async waitUntilOnline(options: WaitUntilOptions = {}): Promise<void> {
     const { timeout, signal } = readWaitOptions(options);
-    this.#assertRunning("waitUntilOnline");
+    this.#core.assertRunning("waitUntilOnline");
     return await waitFor(this.online$, (up) => (up ? { done: undefined } : undefined), {
       timeout,
       signal,
@@ -377,8 +314,8 @@ export class ZeroTierNode {
   async join(networkId: NetworkIdInput, options: JoinOptions = {}): Promise<NetworkState> {
     const id = toNetworkId(networkId);
     const { family, timeout, signal } = readJoinOptions(options);
-    this.#assertRunning("join");
-    return await joinNetwork(this.#lib, this.#pump, id, hexId(id, 16), family, {
+    this.#core.assertRunning("join");
+    return await joinNetwork(this.#core.lib, this.#core.pump, id, hexId(id, 16), family, {
       timeout,
       signal,
     });
@@ -395,8 +332,8 @@ export class ZeroTierNode {
   async leave(networkId: NetworkIdInput, options: WaitUntilOptions = {}): Promise<void> {
     const id = toNetworkId(networkId);
     const { timeout = DEFAULT_LEAVE_TIMEOUT, signal } = readWaitOptions(options);
-    this.#assertRunning("leave");
-    await leaveNetwork(this.#lib, this.#pump, id, hexId(id, 16), { timeout, signal });
+    this.#core.assertRunning("leave");
+    await leaveNetwork(this.#core.lib, this.#core.pump, id, hexId(id, 16), { timeout, signal });
   }
 
   /**
@@ -409,8 +346,8 @@ export class ZeroTierNode {
    */
   addresses(networkId: NetworkIdInput): IpPrefix[] {
     const id = toNetworkId(networkId);
-    this.#assertRunning("addresses");
-    return addressesOf(this.#lib, id);
+    this.#core.assertRunning("addresses");
+    return addressesOf(this.#core.lib, id);
   }
 
   /**
@@ -418,8 +355,8 @@ export class ZeroTierNode {
    * pass back as `StartOptions.identity`. Treat it like a private key.
    */
   secretIdentity(): string {
-    this.#assertRunning("secretIdentity");
-    return secretIdentityOf(this.#lib);
+    this.#core.assertRunning("secretIdentity");
+    return secretIdentityOf(this.#core.lib);
   }
 
   /**
@@ -428,8 +365,8 @@ export class ZeroTierNode {
    * @throws {UnavailableError} when this libzt build has no statistics.
    */
   stats(): NodeStats {
-    this.#assertRunning("stats");
-    return statsOf(this.#lib);
+    this.#core.assertRunning("stats");
+    return statsOf(this.#core.lib);
   }
 
   /**
@@ -446,8 +383,7 @@ export class ZeroTierNode {
    * ```
    */
   stop(): Promise<void> {
-    this.#stopping ??= this.#shutdown();
-    return this.#stopping;
+    return this.#core.stop();
   }
 
   /** `await using node = await ZeroTierNode.start()` stops it at scope end. */
@@ -455,43 +391,17 @@ export class ZeroTierNode {
     return this.stop();
   }
 
-  async #shutdown(): Promise<void> {
-    if (this.#lifecycle === "stopped") return;
-    this.#lifecycle = "stopping";
-    const reason = new NodeStateError("NODE_STOPPED", "The node stopped: its sockets are closed.");
-    this.#stopped.abort(reason);
-    this.#unreachable?.dispose();
-    this.#http?.close();
-    for (const socket of [...this.#sockets]) socket.terminate(reason);
-    if (this.#socketHost) await closeSocketHost(this.#socketHost, reason);
-    try {
-      // zts_node_stop takes libzt's service lock: run it off the JS thread.
-      if (this.#nativeStarted) {
-        await this.#lib.fn.zts_node_stop();
-        await this.#pump.untilQuiet();
-      }
-    } finally {
-      this.#pump.flush();
-      this.#pump.online.next(false);
-      this.#lifecycle = "stopped";
-      this.#pump.complete();
-      this.#lib.releaseEventHandler();
-    }
-  }
-
-  #assertRunning(what: string): void {
-    if (this.#lifecycle === "stopped" || this.#lifecycle === "stopping") {
-      throw new NodeStateError("NODE_STOPPED", `Cannot use ${what}: the node was stopped.`);
-    }
-  }
-
   /** A short description; internals stay out of logs. */
   toString(): string {
-    return `ZeroTierNode { nodeId: "${this.#nodeId}", lifecycle: "${this.#lifecycle}", online: ${this.#pump.online.value} }`;
+    return `ZeroTierNode { nodeId: "${this.#core.nodeId}", lifecycle: "${this.#core.lifecycle}", online: ${this.#core.pump.online.value} }`;
   }
   /** `JSON.stringify(node)`: the same short description, never internals or secrets. */
   toJSON(): { nodeId: string; lifecycle: NodeLifecycle; online: boolean } {
-    return { nodeId: this.#nodeId, lifecycle: this.#lifecycle, online: this.#pump.online.value };
+    return {
+      nodeId: this.#core.nodeId,
+      lifecycle: this.#core.lifecycle,
+      online: this.#core.pump.online.value,
+    };
   }
   /** Deno's inspect hook: keeps internals out of `console.log`. */
   [Symbol.for("Deno.customInspect")](): string {
