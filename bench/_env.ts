@@ -4,20 +4,19 @@
  *
  * @module
  */
-import { canBuildTestNetwork } from "../tests/real/netns.ts";
+import { cannotRunTier3 } from "../tests/_net/netns.ts";
 
 /**
  * Exits 0 with one line saying why when `what` cannot run here (no
  * LIBZT_PATH, not root, no iproute2 or nftables); returns LIBZT_PATH otherwise.
  */
 export async function libztOrExit(what: string): Promise<string> {
-  const libzt = Deno.env.get("LIBZT_PATH");
-  const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+  const skip = await cannotRunTier3();
   if (skip) {
     console.log(`${what} skipped: ${skip}`);
     Deno.exit(0);
   }
-  return libzt!;
+  return Deno.env.get("LIBZT_PATH")!;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The Node part of `deno task bench`: the same single-stream transfers as the
- * Deno rxzt runs, between two Node agents (tests/npm/_agent.ts compiled into
+ * Deno rxzt runs, between two Node agents (tests/_net/agent.ts compiled into
  * the npm test project, rxzt from the installed npm package, libzt through
  * koffi) in the same namespaces, beside the C and Deno nodes (on a ZeroTier
  * port of their own), their runs interleaved with theirs.
@@ -15,9 +15,9 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Agent } from "../tests/npm/_agents.ts";
+import { Agent } from "../tests/_net/agent_client.ts";
 import { prepareNodeProject, SCRATCH } from "../scripts/test_npm.ts";
-import type { SinkStats } from "../tests/npm/_bench_sink.ts";
+import type { SinkStats } from "../tests/_net/bench_sink.ts";
 import { receiveInto, type Sent } from "./_receive.ts";
 
 /** One measured transfer, as bench/run.ts records it, with what the Node sink saw. */
@@ -82,7 +82,7 @@ export interface NodeSide {
  */
 export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
   const rebuild = Deno.env.get("BENCH_NODE_REBUILD") === "1";
-  if (!existsSync(join(SCRATCH, "tests", "_agent.js")) || rebuild) {
+  if (!existsSync(join(SCRATCH, "tests", "_net", "agent.js")) || rebuild) {
     console.error("preparing the npm package for the Node agents (build, pack, install) ...");
     if (rebuild) {
       const build = new URL("../scripts/build_npm.ts", import.meta.url).pathname;
@@ -100,8 +100,8 @@ export async function startNodeSide(o: NodeBenchOptions): Promise<NodeSide> {
     LIBZT_PATH: o.libzt,
     UV_THREADPOOL_SIZE: pool === "default" ? "" : pool,
   };
-  const a = new Agent("nodeA", o.namespaces[0], "node", env);
-  const b = new Agent("nodeB", o.namespaces[1], "node", env);
+  const a = new Agent("nodeA", o.namespaces[0], { runtime: "node", env });
+  const b = new Agent("nodeB", o.namespaces[1], { runtime: "node", env });
   const kill = () => {
     a.kill();
     b.kill();

@@ -20,8 +20,9 @@
  * SOAK_PARTITION_EVERY_S (150), SOAK_PARTITION_FOR_S (until RELAY + 30 s).
  */
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../mod.ts";
-import { Agent } from "../tests/real/_agent_client.ts";
-import { createTestNetwork, type TestNetwork } from "../tests/real/netns.ts";
+import type { Agent } from "../tests/_net/agent_client.ts";
+import { startZeroTierNodes } from "../tests/_net/zerotier.ts";
+import { createTestNetwork, type TestNetwork } from "../tests/_net/netns.ts";
 import { envNumber, libztOrExit } from "./_env.ts";
 
 await libztOrExit("soak"); // exits, saying why, when the soak cannot run here
@@ -34,7 +35,6 @@ const PARTITION_FOR_S = Deno.env.get("SOAK_PARTITION_FOR_S")
   ? envNumber("SOAK_PARTITION_FOR_S", 60)
   : undefined;
 const HOLD_RELAY_S = 30;
-const ZT_PORT = 9993;
 const ECHO_PORT = 7300;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,20 +47,10 @@ const agents: Agent[] = [];
 let failed = false;
 try {
   net = await createTestNetwork(3);
-  const [rootHost, hostA, hostB] = net.hosts;
-  const root = new Agent("root", rootHost);
-  agents.push(root);
-  const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-    endpoint: `${rootHost.address}/${ZT_PORT}`,
-  });
-  const a = new Agent("leafA", hostA);
-  const b = new Agent("leafB", hostB);
-  agents.push(a, b);
-  const [{ nodeId: rootId }, { nodeId: idA }, { nodeId: idB }] = await Promise.all([
-    root.call<{ nodeId: string }>("start", { identity: secret, roots, port: ZT_PORT }),
-    a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-  ]);
+  const [, hostA, hostB] = net.hosts;
+  const nodes = await startZeroTierNodes(net, ["leafA", "leafB"]);
+  const { root, leaves: [a, b], rootId, leafIds: [idA, idB] } = nodes;
+  agents.push(root, a, b);
   for (const x of agents) await x.call("memory");
   await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 60_000 }, 70_000)));
   const network = adhocIPv4NetworkId(10, rootId);

@@ -32,7 +32,8 @@ function sh(cmd: string, args: string[], cwd: string): string {
 
 /**
  * Packs npm/, installs the tarball into a fresh scratch project and compiles
- * tests/npm/ into it. Returns the directory of the compiled tests.
+ * tests/npm/ (and the agent of tests/_net/) into it. Returns the directory of
+ * the compiled tests/npm/.
  */
 export function prepareNodeProject(): string {
   ensureTools();
@@ -64,9 +65,11 @@ export function prepareNodeProject(): string {
   sh("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], SCRATCH);
 
   const testsDir = join(SCRATCH, "tests");
+  // The shared tests, and the agent they (and the benchmark) run as a Node process; the rest of
+  // tests/_net/ comes along as imported.
   const sources = readdirSync(join(root, "tests", "npm")).filter((f) => f.endsWith(".ts")).map((
     f,
-  ) => join(root, "tests", "npm", f));
+  ) => join(root, "tests", "npm", f)).concat(join(root, "tests", "_net", "agent.ts"));
   const tsconfig = {
     compilerOptions: {
       target: "ES2022",
@@ -81,7 +84,7 @@ export function prepareNodeProject(): string {
       noImplicitAny: false,
       rewriteRelativeImportExtensions: true,
       skipLibCheck: true,
-      rootDir: join(root, "tests", "npm"),
+      rootDir: join(root, "tests"),
       outDir: testsDir,
       newLine: "lf",
     },
@@ -93,7 +96,7 @@ export function prepareNodeProject(): string {
     cwd: SCRATCH,
     stdio: "inherit",
   });
-  return testsDir;
+  return join(testsDir, "npm");
 }
 
 if (import.meta.main) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { loadLibrary } from "./ffi/runtime.ts";
-import { libraryPathOf } from "./observables/identity.ts";
+import { libraryPathOf } from "./identity.ts";
 
 export {
   InvalidArgumentError,
@@ -16,6 +16,7 @@ export {
   NodeStateError,
   PeerUnreachableError,
   PermissionError,
+  SocketClosedError,
   TimeoutError,
   UnavailableError,
   UnsupportedProtocolError,
@@ -25,6 +26,7 @@ export {
 } from "./errors.ts";
 export type { ZeroTierErrorOptions } from "./errors.ts";
 export { EVENT_CODES, eventName } from "./ffi/events.ts";
+export type { SocketAddress } from "./ffi/sockaddr.ts";
 export type {
   AddrEvent,
   AddrEventType,
@@ -50,7 +52,6 @@ export type {
   RouteEvent,
   RouteEventType,
   RouteInfo,
-  SocketAddress,
   StackEvent,
   StackEventType,
   StoreEvent,
@@ -71,49 +72,39 @@ export {
   sixPlaneAddress,
 } from "./addressing.ts";
 export type { NetworkIdInput, NodeIdInput } from "./validate.ts";
-export { ZeroTierNode } from "./observables/node.ts";
-export type {
-  AddressChange,
-  EventCounters,
-  JoinOptions,
-  NodeLifecycle,
-  StartOptions,
-  WaitUntilOptions,
-} from "./observables/node.ts";
-export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./observables/state.ts";
-export {
-  generateIdentity,
-  identityNodeId,
-  isValidIdentity,
-  publicIdentity,
-} from "./observables/identity.ts";
-export type { IdentityOptions } from "./observables/identity.ts";
-export { createRootSet } from "./observables/roots.ts";
-export { DEFAULT_KEEPALIVE, SocketClosedError } from "./streams/tcp.ts";
-export type { KeepAlive } from "./streams/tcp.ts";
+export { ZeroTierNode } from "./node/node.ts";
+export type { NodeLifecycle } from "./node/lifecycle.ts";
+export type { JoinOptions, StartOptions, WaitUntilOptions } from "./node/options.ts";
+export type { AddressChange, EventCounters } from "./node/event_pump.ts";
+export type { NetworkPhase, NetworkState, PeerLink, PeerState } from "./node/state.ts";
+export { generateIdentity, identityNodeId, isValidIdentity, publicIdentity } from "./identity.ts";
+export type { IdentityOptions } from "./identity.ts";
+export { createRootSet } from "./roots.ts";
+export { DEFAULT_KEEPALIVE } from "./streams/keepalive.ts";
+export type { KeepAlive } from "./streams/keepalive.ts";
 export { DEFAULT_PACING_RATE } from "./streams/pacing.ts";
 export { DEFAULT_READ_BUFFER_SIZE } from "./streams/receive_ring.ts";
 export { DEFAULT_RECEIVE_TUNING } from "./streams/receive_thread.ts";
-export { DEFAULT_PEER_UNREACHABLE_TIMEOUT } from "./observables/liveness.ts";
+export { DEFAULT_PEER_UNREACHABLE_TIMEOUT } from "./node/liveness.ts";
 export type { ReceiveTuning } from "./streams/receive_loop.ts";
 export { MAX_CONNECTS_IN_FLIGHT } from "./streams/connect_slots.ts";
-export type { NetAddr, TcpConn, TcpListener } from "./streams/tcp.ts";
+export type { NetAddr } from "./streams/net_addr.ts";
+export type { TcpConn } from "./streams/tcp.ts";
+export type { TcpListener } from "./streams/tcp_listener.ts";
 export type { ConnectOptions, ListenOptions } from "./streams/dial.ts";
-export { dialNodeSocket, toNodeSocket, ZeroTierSocket } from "./streams/node_socket.ts";
-export type { NodeSocketDialer, NodeSocketOptions } from "./streams/node_socket.ts";
+export { ZeroTierSocket } from "./streams/node_socket.ts";
+export type { NodeSocketOptions } from "./streams/node_socket.ts";
+export { dialNodeSocket, toNodeSocket } from "./streams/node_socket_wrap.ts";
+export type { NodeSocketDialer } from "./streams/node_socket_wrap.ts";
 export { MAX_DATAGRAM } from "./streams/udp.ts";
 export { HttpClient, MAX_REDIRECTS } from "./http/fetch.ts";
 export type { HttpHandler, HttpServeInfo, HttpServeOptions, HttpServer } from "./http/serve.ts";
-export {
-  connectWhenDirect,
-  fromReadable,
-  reconnecting,
-  toReadable,
-  whenDirect,
-} from "./streams/rx.ts";
-export type { Dialer, PeerSource, ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
+export { fromReadable, reconnecting, toReadable } from "./streams/rx.ts";
+export type { ReconnectOptions, ToReadableOptions } from "./streams/rx.ts";
+export { connectWhenDirect, whenDirect } from "./node/when_direct.ts";
+export type { Dialer, PeerSource } from "./node/when_direct.ts";
 export type { Datagram, DatagramConn, DatagramOptions, OutgoingDatagram } from "./streams/udp.ts";
-export type { CreateRootSetOptions, RootDefinition, RootSet } from "./observables/roots.ts";
+export type { CreateRootSetOptions, RootDefinition, RootSet } from "./roots.ts";
 
 /**
  * Loads libzt now (it is otherwise loaded on first use) and returns its path,

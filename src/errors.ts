@@ -5,62 +5,18 @@
  *
  * @module
  */
+import { ERRNO, RETURN } from "./ffi/codes.ts";
+
+/** A table of names by value, from one of values by name. */
+function byValue(table: Readonly<Record<string, number>>): Readonly<Record<number, string>> {
+  return Object.fromEntries(Object.entries(table).map(([name, value]) => [value, name]));
+}
 
 /** libzt's own return codes (`ZTS_ERR_*`), by value. */
-export const ZTS_RETURN_CODES: Readonly<Record<number, string>> = {
-  0: "ZTS_ERR_OK",
-  [-1]: "ZTS_ERR_SOCKET",
-  [-2]: "ZTS_ERR_SERVICE",
-  [-3]: "ZTS_ERR_ARG",
-  [-4]: "ZTS_ERR_NO_RESULT",
-  [-5]: "ZTS_ERR_GENERAL",
-};
+export const ZTS_RETURN_CODES: Readonly<Record<number, string>> = byValue(RETURN);
 
 /** libzt's `zts_errno` values (lwIP's errno numbering), by value. */
-export const ZTS_ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: "EPERM",
-  2: "ENOENT",
-  3: "ESRCH",
-  4: "EINTR",
-  5: "EIO",
-  6: "ENXIO",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  16: "EBUSY",
-  17: "EEXIST",
-  19: "ENODEV",
-  22: "EINVAL",
-  23: "ENFILE",
-  24: "EMFILE",
-  38: "ENOSYS",
-  88: "ENOTSOCK",
-  89: "EDESTADDRREQ",
-  90: "EMSGSIZE",
-  91: "EPROTOTYPE",
-  92: "ENOPROTOOPT",
-  93: "EPROTONOSUPPORT",
-  94: "ESOCKTNOSUPPORT",
-  95: "EOPNOTSUPP",
-  96: "EPFNOSUPPORT",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  100: "ENETDOWN",
-  101: "ENETUNREACH",
-  103: "ECONNABORTED",
-  104: "ECONNRESET",
-  105: "ENOBUFS",
-  106: "EISCONN",
-  107: "ENOTCONN",
-  110: "ETIMEDOUT",
-  111: "ECONNREFUSED",
-  113: "EHOSTUNREACH",
-  114: "EALREADY",
-  115: "EINPROGRESS",
-};
+export const ZTS_ERRNO_NAMES: Readonly<Record<number, string>> = byValue(ERRNO);
 
 /** Options shared by all rxzt errors. */
 export interface ZeroTierErrorOptions {
@@ -323,6 +279,23 @@ export class PeerUnreachableError extends ZeroTierError {
     );
     this.peerId = peerId;
     this.unreachableMs = unreachableMs;
+  }
+}
+
+/**
+ * The socket was closed (by `close()`, `node.stop()` or the peer) while an
+ * operation was pending or after it (code `SOCKET_CLOSED`).
+ *
+ * @example
+ * ```ts
+ * import { SocketClosedError } from "@rxzt/rxzt";
+ * console.log(new SocketClosedError("read").code); // "SOCKET_CLOSED"
+ * ```
+ */
+export class SocketClosedError extends ZeroTierError {
+  /** `what` names the operation that failed (`"read"`, `"write"`, ...). */
+  constructor(what: string) {
+    super("SOCKET_CLOSED", `Cannot ${what}: the socket is closed.`);
   }
 }
 

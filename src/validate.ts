@@ -332,15 +332,6 @@ export function toSignal(value: unknown, name = "signal"): AbortSignal | undefin
   throw new InvalidArgumentError(name, "must be an AbortSignal", value);
 }
 
-/** Validates an options object (undefined becomes `{}`). */
-export function toOptions<T extends object>(value: unknown, name = "options"): Partial<T> {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new InvalidArgumentError(name, "must be an object", value);
-  }
-  return value as Partial<T>;
-}
-
 /** Validates a non-empty string without NUL characters, at most `max` bytes of UTF-8. */
 export function toCString(value: unknown, name: string, max = 4096): string {
   if (

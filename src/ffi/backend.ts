@@ -75,6 +75,13 @@ export interface NativeLibrary {
 }
 
 /**
+ * Most `zts_bsd_poll` calls the layers above keep in flight at once (the
+ * readiness poller's pool, `src/streams/poller.ts`): each holds a thread of
+ * the backend's while it waits, so a backend sizes its threads by it.
+ */
+export const MAX_POLLS = 16;
+
+/**
  * A node's I/O thread as the backend started it (a Deno `Worker`, a Node
  * worker thread): it opens the same libzt (one process, one library
  * instance) and runs `runReceiveLoop` (`src/streams/receive_loop.ts`).

@@ -6,23 +6,11 @@
  * @module
  */
 import { LibraryLoadError, PermissionError } from "../errors.ts";
-import type {
-  HostInfo,
-  NativeLibrary,
-  RawEvent,
-  ReceiveWorker,
-  ReceiveWorkerInit,
-} from "./backend.ts";
+import type { HostInfo, NativeLibrary, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
-import {
-  ADDR_INFO,
-  EVENT_MSG,
-  NET_INFO,
-  NETIF_INFO,
-  NODE_INFO,
-  PEER_INFO,
-  ROUTE_INFO,
-} from "./layout.ts";
+import { copyEvent } from "./event_copy.ts";
+import { SERVICE_STATE } from "./layout.ts";
+import { inScratchDirectory } from "./scratch.ts";
 import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 const NATIVE: Record<CType, Deno.NativeResultType> = {
@@ -91,43 +79,29 @@ function buildDefinitions() {
 
 const EVENT_CALLBACK = { parameters: ["pointer"], result: "void" } as const;
 
-/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
-function copyOut(ptr: Deno.PointerObject, size: number): DataView {
+/** A copy of `size` bytes at `address` (the event copier's primitive). */
+function copyMemory(address: bigint, size: number): ArrayBuffer {
   const bytes = new Uint8Array(size);
-  Deno.UnsafePointerView.copyInto(ptr, bytes);
-  return new DataView(bytes.buffer);
+  Deno.UnsafePointerView.copyInto(Deno.UnsafePointer.create(address)!, bytes);
+  return bytes.buffer;
 }
 
-/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
-function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
-  if (msgPtr === null) return undefined;
-  const msg = new Deno.UnsafePointerView(msgPtr);
-  const at = (offset: number) => msg.getPointer(offset);
-  const code = msg.getInt16(EVENT_MSG.eventCode);
-  const node = at(EVENT_MSG.node);
-  const network = at(EVENT_MSG.network);
-  const netif = at(EVENT_MSG.netif);
-  const route = at(EVENT_MSG.route);
-  const peer = at(EVENT_MSG.peer);
-  const addr = at(EVENT_MSG.addr);
-  const cache = at(EVENT_MSG.cache);
-  const len = msg.getInt32(EVENT_MSG.len);
-  let cacheCopy: Uint8Array | undefined;
-  if (cache !== null && len > 0) {
-    cacheCopy = new Uint8Array(len);
-    Deno.UnsafePointerView.copyInto(cache, cacheCopy);
+/**
+ * Runs `read` over a second, short-lived handle on the library at `path`
+ * (for statics and lookups that need no lasting binding) and closes it; the
+ * library stays loaded through its main handle.
+ */
+function lookUp<T>(
+  path: string,
+  definitions: Record<string, unknown>,
+  read: (symbols: Record<string, unknown>) => T,
+): T {
+  const handle = Deno.dlopen(path, definitions as Record<string, Deno.ForeignFunction>);
+  try {
+    return read(handle.symbols as Record<string, unknown>);
+  } finally {
+    handle.close();
   }
-  return {
-    code,
-    node: node ? copyOut(node, NODE_INFO.size) : undefined,
-    // The 16 KiB multicast table at the end is not decoded: copy the header only.
-    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
-    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
-    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
-    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
-    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
-    cache: cacheCopy,
-  };
 }
 
 /**
@@ -139,15 +113,11 @@ function copyEvent(msgPtr: Deno.PointerValue): RawEvent | undefined {
 export function threadErrno(path: string, globalErrno?: Deno.PointerValue): () => number {
   for (const name of ["__errno_location", "__error"]) {
     try {
-      const lib = Deno.dlopen(
-        path,
-        { [name]: { parameters: [], result: "pointer", optional: true } } as Record<
-          string,
-          Deno.ForeignFunction
-        >,
-      );
-      const fn = lib.symbols[name] as unknown as (() => Deno.PointerValue) | null;
-      const ptr = fn?.();
+      const definitions = { [name]: { parameters: [], result: "pointer", optional: true } };
+      const ptr = lookUp(path, definitions, (symbols) => {
+        const fn = symbols[name] as (() => Deno.PointerValue) | null;
+        return fn?.();
+      });
       if (ptr) {
         const view = new Deno.UnsafePointerView(ptr);
         return () => view.getInt32();
@@ -158,20 +128,16 @@ export function threadErrno(path: string, globalErrno?: Deno.PointerValue): () =
   return () => view?.getInt32() ?? 0;
 }
 
-/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
-export const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
-export const STATE_CALLBACKS_RUNNING = 0x08;
-
 function markCallbacksRunning(path: string): boolean {
   try {
-    const lib = Deno.dlopen(path, {
-      [SERVICE_STATE_SYMBOL]: { type: "pointer", optional: true },
-    } as unknown as Record<string, Deno.ForeignFunction>);
-    const ptr = (lib.symbols as unknown as Record<string, Deno.PointerValue>)[SERVICE_STATE_SYMBOL];
-    if (!ptr) return false;
-    const state = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 1));
-    state[0] |= STATE_CALLBACKS_RUNNING;
-    return true;
+    const definitions = { [SERVICE_STATE.symbol]: { type: "pointer", optional: true } };
+    return lookUp(path, definitions, (symbols) => {
+      const ptr = symbols[SERVICE_STATE.symbol] as Deno.PointerValue;
+      if (!ptr) return false;
+      const state = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, 1));
+      state[0] |= SERVICE_STATE.callbacksRunning;
+      return true;
+    });
   } catch {
     return false;
   }
@@ -224,17 +190,14 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
   // Deno wraps a missing optional nonblocking symbol instead of giving null, so
   // presence is checked with plain dlsym lookups (pointer statics) instead.
   const names = [...Object.keys(buildDefinitions()), "zts_errno"];
-  const present = Deno.dlopen(
-    path,
-    Object.fromEntries(
-      names.map((n) => [n, { type: "pointer", optional: true }]),
-    ) as unknown as Record<
-      string,
-      Deno.ForeignFunction
-    >,
-  ).symbols as unknown as Record<string, Deno.PointerValue>;
-  const missing = names.filter((name) => present[name] == null);
-  const errno = threadErrno(path, present.zts_errno);
+  const definitions = Object.fromEntries(
+    names.map((n) => [n, { type: "pointer", optional: true }]),
+  );
+  const { missing, globalErrno } = lookUp(path, definitions, (present) => ({
+    missing: names.filter((name) => present[name] == null),
+    globalErrno: present.zts_errno as Deno.PointerValue,
+  }));
+  const errno = threadErrno(path, globalErrno);
   if (missing.length > 0) {
     lib.close();
     throw LibraryLoadError.missingSymbols(path, missing);
@@ -251,7 +214,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
       if (callback) callback.unref();
       callback = Deno.UnsafeCallback.threadSafe(EVENT_CALLBACK, (msgPtr) => {
         // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
-        const event = copyEvent(msgPtr);
+        const event = copyEvent(msgPtr ? Deno.UnsafePointer.value(msgPtr) : 0n, copyMemory);
         if (event) handler(event);
       });
       return setEvent(callback.pointer);
@@ -265,20 +228,7 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
       );
     },
     inScratchDirectory(files, fn) {
-      const dir = Deno.makeTempDirSync({ prefix: "rxzt-" });
-      const previous = Deno.cwd();
-      try {
-        // Owner only: libzt writes the signing keys here with its own file modes.
-        Deno.chmodSync(dir, 0o700);
-        for (const [name, data] of Object.entries(files)) {
-          Deno.writeFileSync(`${dir}/${name}`, data, { mode: 0o600 });
-        }
-        Deno.chdir(dir);
-        return fn();
-      } finally {
-        Deno.chdir(previous);
-        Deno.removeSync(dir, { recursive: true });
-      }
+      return inScratchDirectory(() => Deno.makeTempDirSync({ prefix: "rxzt-" }), files, fn);
     },
     releaseEventHandler() {
       // Never close(): libzt's thread may still call the pointer. Unref lets the process exit.

@@ -1,23 +1,11 @@
 /**
  * Every libzt event (`ZTS_EVENT_*`, codes 200–274) as a typed discriminated
- * union of plain objects, and the decoder from the bytes libzt hands over.
+ * union of plain objects (decoded from libzt's bytes by `event_decode.ts`).
  *
  * @module
  */
-import { formatIp, type IpFamily } from "../ip.ts";
-import type { RawEvent } from "./backend.ts";
-import { redactedBytes, redactInspection } from "../redact.ts";
-import {
-  ADDR_INFO,
-  AF_INET,
-  AF_INET6,
-  NET_INFO,
-  NETIF_INFO,
-  NODE_INFO,
-  PEER_INFO,
-  ROUTE_INFO,
-  SOCKADDR_STORAGE,
-} from "./layout.ts";
+import type { IpFamily } from "../ip.ts";
+import type { SocketAddress } from "./sockaddr.ts";
 
 /** Event names by libzt code. */
 export const EVENT_CODES = {
@@ -73,16 +61,6 @@ export function eventName(code: number): EventType | undefined {
   return NAME_BY_CODE.get(code);
 }
 
-/** An address with its port (or, for assigned addresses and routes, prefix length). */
-export interface SocketAddress {
-  /** `"IPv4"` or `"IPv6"`. */
-  readonly family: IpFamily;
-  /** The address in text form (`"10.0.0.1"`, `"fd00::1"`). */
-  readonly address: string;
-  /** The port (or, for assigned addresses and routes, the prefix length). */
-  readonly port: number;
-}
-
 /** An address assigned on a network, or a route target: address and prefix length. */
 export interface IpPrefix {
   /** `"IPv4"` or `"IPv6"`. */
@@ -115,15 +93,6 @@ export type NetworkStatus =
   | "NOT_FOUND"
   | "PORT_ERROR"
   | "CLIENT_TOO_OLD";
-
-const NETWORK_STATUS: readonly NetworkStatus[] = [
-  "REQUESTING_CONFIGURATION",
-  "OK",
-  "ACCESS_DENIED",
-  "NOT_FOUND",
-  "PORT_ERROR",
-  "CLIENT_TOO_OLD",
-];
 
 /** A route of a network. */
 export interface RouteInfo {
@@ -186,15 +155,8 @@ export interface NetifInfo {
 /** Role of a peer in the ZeroTier topology. */
 export type PeerRole = "leaf" | "moon" | "planet";
 
-/** A physical path to a peer. */
-export interface PeerPath {
-  /** `"IPv4"` or `"IPv6"`. */
-  readonly family: IpFamily;
-  /** The peer's physical address. */
-  readonly address: string;
-  /** The peer's physical UDP port. */
-  readonly port: number;
-}
+/** A physical path to a peer: the peer's physical address and UDP port. */
+export type PeerPath = SocketAddress;
 
 /** Another ZeroTier node this node talks to (payload of `PEER_*` events). */
 export interface PeerInfo {
@@ -307,202 +269,4 @@ export type ZeroTierEvent =
 /** 10 or 16 hex digits of an id. */
 export function hexId(value: bigint, digits: number): string {
   return value.toString(16).padStart(digits, "0");
-}
-
-function macString(value: bigint): string {
-  return hexId(value & 0xffffffffffffn, 12).replace(/(..)(?!$)/g, "$1:");
-}
-
-function cString(view: DataView, offset: number, max: number): string {
-  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, max);
-  const end = bytes.indexOf(0);
-  return new TextDecoder().decode(bytes.subarray(0, end < 0 ? max : end));
-}
-
-/** Decodes a `zts_sockaddr_storage` at `offset`; `undefined` for an empty/unknown family. */
-export function decodeSockaddr(view: DataView, offset: number): SocketAddress | undefined {
-  const family = view.getUint8(offset + SOCKADDR_STORAGE.family);
-  const port = view.getUint16(offset + SOCKADDR_STORAGE.port, false);
-  const base = view.byteOffset + offset;
-  if (family === AF_INET) {
-    const bytes = new Uint8Array(view.buffer, base + SOCKADDR_STORAGE.in4Addr, 4);
-    return { family: "IPv4", address: formatIp(bytes), port };
-  }
-  if (family === AF_INET6) {
-    const bytes = new Uint8Array(view.buffer, base + SOCKADDR_STORAGE.in6Addr, 16);
-    return { family: "IPv6", address: formatIp(bytes), port };
-  }
-  return undefined;
-}
-
-function prefixAt(view: DataView, offset: number): IpPrefix | undefined {
-  const sa = decodeSockaddr(view, offset);
-  // libzt stores the prefix length of assigned addresses and routes in the port field.
-  return sa && { family: sa.family, address: sa.address, prefixLength: sa.port };
-}
-
-function decodeNode(view: DataView): NodeInfo {
-  return {
-    nodeId: hexId(view.getBigUint64(NODE_INFO.nodeId, true), 10),
-    primaryPort: view.getUint16(NODE_INFO.portPrimary, true),
-    secondaryPort: view.getUint16(NODE_INFO.portSecondary, true),
-    tertiaryPort: view.getUint16(NODE_INFO.portTertiary, true),
-    version: `${view.getUint8(NODE_INFO.verMajor)}.${view.getUint8(NODE_INFO.verMinor)}.${
-      view.getUint8(NODE_INFO.verRev)
-    }`,
-  };
-}
-
-function decodeRoute(view: DataView, offset: number): RouteInfo {
-  return {
-    target: prefixAt(view, offset + ROUTE_INFO.target),
-    via: decodeSockaddr(view, offset + ROUTE_INFO.via)?.address,
-    flags: view.getUint16(offset + ROUTE_INFO.flags, true),
-    metric: view.getUint16(offset + ROUTE_INFO.metric, true),
-  };
-}
-
-/** Decodes a `zts_net_info_t` (header part). */
-export function decodeNetwork(view: DataView): NetworkInfo {
-  const le = true;
-  const addrCount = Math.min(
-    view.getUint32(NET_INFO.assignedAddrCount, le),
-    NET_INFO.maxAssignedAddrs,
-  );
-  const assignedAddresses: IpPrefix[] = [];
-  for (let i = 0; i < addrCount; i++) {
-    const p = prefixAt(view, NET_INFO.assignedAddrs + i * SOCKADDR_STORAGE.size);
-    if (p) assignedAddresses.push(p);
-  }
-  const routeCount = Math.min(view.getUint32(NET_INFO.routeCount, le), NET_INFO.maxRoutes);
-  const routes: RouteInfo[] = [];
-  for (let i = 0; i < routeCount; i++) {
-    routes.push(decodeRoute(view, NET_INFO.routes + i * ROUTE_INFO.size));
-  }
-  const status = view.getInt32(NET_INFO.status, le);
-  return {
-    networkId: hexId(view.getBigUint64(NET_INFO.netId, le), 16),
-    mac: macString(view.getBigUint64(NET_INFO.mac, le)),
-    name: cString(view, NET_INFO.name, NET_INFO.nameMax),
-    status: NETWORK_STATUS[status] ?? "REQUESTING_CONFIGURATION",
-    type: view.getInt32(NET_INFO.type, le) === 1 ? "public" : "private",
-    mtu: view.getUint32(NET_INFO.mtu, le),
-    dhcp: view.getInt32(NET_INFO.dhcp, le) !== 0,
-    bridge: view.getInt32(NET_INFO.bridge, le) !== 0,
-    broadcastEnabled: view.getInt32(NET_INFO.broadcastEnabled, le) !== 0,
-    portError: view.getInt32(NET_INFO.portError, le),
-    configRevision: Number(view.getBigUint64(NET_INFO.netconfRev, le)),
-    assignedAddresses,
-    routes,
-    multicastSubscriptionCount: view.getUint32(NET_INFO.multicastSubCount, le),
-  };
-}
-
-const ROLES: readonly PeerRole[] = ["leaf", "moon", "planet"];
-
-/** Decodes a peer payload as libzt 1.8 actually lays it out (see `PEER_INFO`). */
-export function decodePeer(view: DataView): PeerInfo {
-  const le = true;
-  const major = view.getInt32(PEER_INFO.verMajor, le);
-  const minor = view.getInt32(PEER_INFO.verMinor, le);
-  const rev = view.getInt32(PEER_INFO.verRev, le);
-  const latency = view.getInt32(PEER_INFO.latency, le);
-  const count = Math.min(view.getUint32(PEER_INFO.pathCountActual, le), PEER_INFO.maxPaths);
-  const paths: PeerPath[] = [];
-  for (let i = 0; i < count; i++) {
-    const offset = PEER_INFO.paths + i * PEER_INFO.pathStride;
-    if (offset + SOCKADDR_STORAGE.size > view.byteLength) break;
-    const sa = decodeSockaddr(view, offset);
-    if (sa) paths.push(sa);
-  }
-  return {
-    peerId: hexId(view.getBigUint64(PEER_INFO.peerId, le), 10),
-    version: major < 0 ? undefined : `${major}.${minor}.${rev}`,
-    latency: latency < 0 ? undefined : latency,
-    role: ROLES[view.getInt32(PEER_INFO.role, le)] ?? "leaf",
-    paths,
-  };
-}
-
-function decodeAddr(view: DataView): AddrInfo {
-  const sa = decodeSockaddr(view, ADDR_INFO.addr);
-  return {
-    networkId: hexId(view.getBigUint64(ADDR_INFO.netId, true), 16),
-    family: sa?.family ?? "IPv4",
-    address: sa?.address ?? "",
-  };
-}
-
-function decodeNetif(view: DataView): NetifInfo {
-  return {
-    networkId: hexId(view.getBigUint64(NETIF_INFO.netId, true), 16),
-    mac: macString(view.getBigUint64(NETIF_INFO.mac, true)),
-    mtu: view.getInt32(NETIF_INFO.mtu, true),
-  };
-}
-
-const EMPTY_NETWORK: Omit<NetworkInfo, "networkId"> = {
-  mac: "",
-  name: "",
-  status: "REQUESTING_CONFIGURATION",
-  type: "private",
-  mtu: 0,
-  dhcp: false,
-  bridge: false,
-  broadcastEnabled: false,
-  portError: 0,
-  configRevision: 0,
-  assignedAddresses: [],
-  routes: [],
-  multicastSubscriptionCount: 0,
-};
-
-/**
- * Turns a copied libzt event into a typed {@link ZeroTierEvent}. Missing
- * payloads never throw: fields fall back to empty values.
- */
-export function decodeEvent(raw: RawEvent, receivedAt: number): ZeroTierEvent {
-  const type = eventName(raw.code);
-  if (type === undefined) return { type: "UNKNOWN", code: raw.code, receivedAt };
-  const base = { type, code: raw.code, receivedAt };
-  const c = raw.code;
-  if (c <= 204) return { ...base, node: raw.node && decodeNode(raw.node) } as NodeEvent;
-  if (c <= 219) {
-    const network = raw.network
-      ? decodeNetwork(raw.network)
-      : { ...EMPTY_NETWORK, networkId: "0".repeat(16) };
-    return { ...base, network } as NetworkEvent;
-  }
-  if (c <= 221) return base as StackEvent;
-  if (c <= 234) {
-    const netif = raw.netif
-      ? decodeNetif(raw.netif)
-      : { networkId: "0".repeat(16), mac: "", mtu: 0 };
-    return { ...base, netif } as NetifEvent;
-  }
-  if (c <= 244) {
-    const peer = raw.peer
-      ? decodePeer(raw.peer)
-      : { peerId: "0".repeat(10), version: undefined, latency: undefined, role: "leaf", paths: [] };
-    return { ...base, peer } as PeerEvent;
-  }
-  if (c <= 251) {
-    const route = raw.route
-      ? decodeRoute(raw.route, 0)
-      : { target: undefined, via: undefined, flags: 0, metric: 0 };
-    return { ...base, route } as RouteEvent;
-  }
-  if (c <= 263) {
-    const addr = raw.addr
-      ? decodeAddr(raw.addr)
-      : { networkId: "0".repeat(16), family: "IPv4", address: "" };
-    return { ...base, addr } as AddrEvent;
-  }
-  const store = { ...base, data: raw.cache ?? new Uint8Array(0) } as StoreEvent;
-  if (store.type === "STORE_IDENTITY_SECRET") {
-    // The secret key: readable as `data`, but never printed or serialised.
-    const data = store.data;
-    redactInspection(store, () => ({ ...store, data: redactedBytes(data) }));
-  }
-  return store;
 }

@@ -22,51 +22,45 @@
  *   loader reads the app's files, before any module code runs: a library
  *   cannot enlarge it, only the environment of the process can
  *   (`UV_THREADPOOL_SIZE=20 node app.mjs`). The readiness poller keeps up to
- *   16 polls in flight, each holding a thread for up to its timeout. So this
+ *   {@link MAX_POLLS} polls in flight, each holding a thread for up to its timeout. So this
  *   backend never runs more blocking calls at once than
  *   {@link blockingCallLimit} of the pool (the pool minus the threads kept for
  *   Node's own work); further calls wait their turn in JS (a poll that must
  *   wait first looks without waiting, so a socket that is ready already
  *   goes on at once). When that leaves
- *   fewer threads than the poller's 16 polls (any pool below 20), each poll is
+ *   fewer threads than the poller's polls (any pool below 4 + MAX_POLLS), each poll is
  *   cut to {@link SHARED_POLL_TIMEOUT_MS}, so that a waiting socket gets a
  *   thread within milliseconds. Either way the event loop never stalls and
- *   Node's own I/O keeps threads; a pool of 20 gives rxzt its full 16 polls.
+ *   Node's own I/O keeps threads; a pool of 4 + MAX_POLLS gives rxzt all its polls.
  * - **libzt stays loaded.** koffi unloads libraries at Node's teardown, while
  *   libzt's threads still run after `zts_node_stop`; see {@link pinLibrary}.
  *
  * @module
  */
-import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
 import { LibraryLoadError, UnavailableError } from "../errors.ts";
+import { Semaphore } from "../semaphore.ts";
 import { isMainThread, Worker } from "node:worker_threads";
-import type {
-  HostInfo,
-  NativeLibrary,
-  RawEvent,
-  ReceiveWorker,
-  ReceiveWorkerInit,
+import {
+  type HostInfo,
+  MAX_POLLS,
+  type NativeLibrary,
+  type RawEvent,
+  type ReceiveWorker,
+  type ReceiveWorkerInit,
 } from "./backend.ts";
 import { findLibrary } from "./discover.ts";
-import {
-  ADDR_INFO,
-  EVENT_MSG,
-  NET_INFO,
-  NETIF_INFO,
-  NODE_INFO,
-  PEER_INFO,
-  ROUTE_INFO,
-} from "./layout.ts";
+import { copyEvent } from "./event_copy.ts";
+import { SERVICE_STATE } from "./layout.ts";
+import { inScratchDirectory } from "./scratch.ts";
 import { type BoundSymbols, type CType, SYMBOLS } from "./symbols.ts";
 
 /** libuv's own default threadpool size. */
 const UV_DEFAULT_THREADS = 4;
-/** The threadpool size that gives rxzt all its 16 polls and leaves Node its 4 threads. */
-export const RXZT_THREADPOOL_SIZE = UV_DEFAULT_THREADS + 16;
 
 /** libuv's threadpool size in this process (what libuv read at start: the environment, or 4). */
 export function threadpoolSize(env: string | undefined = process.env.UV_THREADPOOL_SIZE): number {
@@ -122,32 +116,6 @@ export const nodeHost: HostInfo = {
   },
 };
 
-/** A counting semaphore: at most `limit` blocking calls in flight. */
-class Slots {
-  #free: number;
-  readonly #queue: (() => void)[] = [];
-  constructor(readonly limit: number) {
-    this.#free = limit;
-  }
-  /** Whether a new call would have to wait for a thread. */
-  get exhausted(): boolean {
-    return this.#free === 0;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#queue.push(resolve));
-    try {
-      return await fn();
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
-}
-
-/** Polls the readiness poller (`src/streams/poller.ts` MAX_POLLS) keeps in flight at most. */
-const POLLER_MAX_POLLS = 16;
 /** Longest `zts_bsd_poll` when fewer threads than the poller's polls are available. */
 export const SHARED_POLL_TIMEOUT_MS = 10;
 
@@ -157,12 +125,12 @@ function bind(
   f: KoffiFunction,
   result: CType,
   blocking: boolean,
-  slots: Slots,
+  slots: Semaphore,
 ): (...args: unknown[]) => unknown {
   const big = result === "u64";
   // With fewer threads than polls (a small UV_THREADPOOL_SIZE chosen by the app), a long
   // poll would hold a thread other sockets wait for: keep each poll short instead.
-  const clampPoll = name === "zts_bsd_poll" && slots.limit < POLLER_MAX_POLLS;
+  const clampPoll = name === "zts_bsd_poll" && slots.limit < MAX_POLLS;
   if (blocking) {
     return (...args) => {
       if (clampPoll && slots.exhausted) {
@@ -188,40 +156,10 @@ function bind(
   return big ? (...args) => BigInt(f(...args)) : f;
 }
 
-/** Copies `size` bytes at `ptr` into a fresh buffer (the source dies with the callback). */
-function copyOut(ptr: bigint, size: number): DataView {
-  return new DataView(koffi.view(ptr, size).slice(0));
+/** A copy of `size` bytes at `address` (the event copier's primitive). */
+function copyMemory(address: bigint, size: number): ArrayBuffer {
+  return koffi.view(address, size).slice(0);
 }
-
-/** Decodes the pointers of one `zts_event_msg_t` into private copies. */
-function copyEvent(msgPtr: bigint | null): RawEvent | undefined {
-  if (!msgPtr) return undefined;
-  const msg = new DataView(koffi.view(msgPtr, EVENT_MSG.size));
-  const at = (offset: number) => msg.getBigUint64(offset, true);
-  const node = at(EVENT_MSG.node);
-  const network = at(EVENT_MSG.network);
-  const netif = at(EVENT_MSG.netif);
-  const route = at(EVENT_MSG.route);
-  const peer = at(EVENT_MSG.peer);
-  const addr = at(EVENT_MSG.addr);
-  const cache = at(EVENT_MSG.cache);
-  const len = msg.getInt32(EVENT_MSG.len, true);
-  return {
-    code: msg.getInt16(EVENT_MSG.eventCode, true),
-    node: node ? copyOut(node, NODE_INFO.size) : undefined,
-    // The 16 KiB multicast table at the end is not decoded: copy the header only.
-    network: network ? copyOut(network, NET_INFO.headerSize) : undefined,
-    netif: netif ? copyOut(netif, NETIF_INFO.size) : undefined,
-    route: route ? copyOut(route, ROUTE_INFO.size) : undefined,
-    peer: peer ? copyOut(peer, PEER_INFO.size) : undefined,
-    addr: addr ? copyOut(addr, ADDR_INFO.size) : undefined,
-    cache: cache && len > 0 ? new Uint8Array(koffi.view(cache, len).slice(0)) : undefined,
-  };
-}
-
-/** libzt 1.8's `ZeroTier::service_state` and its "callbacks running" bit (`Events.hpp`). */
-const SERVICE_STATE_SYMBOL = "_ZN8ZeroTier13service_stateE";
-const STATE_CALLBACKS_RUNNING = 0x08;
 
 // An exported variable's address, or undefined when the library lacks it.
 function variable(lib: LibraryHandle, name: string): bigint | undefined {
@@ -277,7 +215,8 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
   } catch (cause) {
     throw LibraryLoadError.loadFailed(path, cause);
   }
-  const slots = new Slots(blockingCallLimit(threadpoolSize()));
+  // At most this many blocking calls in flight, each holding a libuv thread.
+  const slots = new Semaphore(blockingCallLimit(threadpoolSize()));
   const fns: Record<string, unknown> = {};
   const missing: string[] = [];
   for (const [name, def] of Object.entries(SYMBOLS)) {
@@ -319,16 +258,16 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       // One native callback for the library's lifetime, never unregistered (libzt may hold it).
       callback ??= koffi.register((msgPtr: bigint | null) => {
         // Runs on the JS thread while libzt's callback thread waits: copy, hand over, return.
-        const event = copyEvent(msgPtr);
+        const event = copyEvent(msgPtr ?? 0n, copyMemory);
         if (event) handler?.(event);
       }, koffi.pointer(eventProto!));
       return setEvent!(callback);
     },
     markCallbacksRunning() {
-      const ptr = variable(lib, SERVICE_STATE_SYMBOL);
+      const ptr = variable(lib, SERVICE_STATE.symbol);
       if (ptr === undefined) return false;
       const state = new Uint8Array(koffi.view(ptr, 1));
-      state[0] |= STATE_CALLBACKS_RUNNING;
+      state[0] |= SERVICE_STATE.callbacksRunning;
       return true;
     },
     addressOf(buffer) {
@@ -342,20 +281,7 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
             "main thread change; call createRootSet on the main thread",
         );
       }
-      const dir = mkdtempSync(join(tmpdir(), "rxzt-"));
-      // Owner only (mkdtemp's default, made explicit): libzt writes signing keys here.
-      chmodSync(dir, 0o700);
-      const previous = process.cwd();
-      try {
-        for (const [name, data] of Object.entries(files)) {
-          writeFileSync(join(dir, name), data, { mode: 0o600 });
-        }
-        process.chdir(dir);
-        return fn();
-      } finally {
-        process.chdir(previous);
-        rmSync(dir, { recursive: true, force: true });
-      }
+      return inScratchDirectory(() => mkdtempSync(join(tmpdir(), "rxzt-")), files, fn);
     },
     releaseEventHandler() {
       // Never unregister: libzt's thread may still call the pointer. Only stop keeping Node alive.

@@ -1,7 +1,7 @@
 /**
  * Memory layout of the libzt 1.8 C ABI (`ZeroTierSockets.h`) on LP64 platforms
- * (Linux and macOS, x86_64 and arm64). This file and the backends beside it are
- * the only places in rxzt that know struct sizes and field offsets.
+ * (Linux and macOS, x86_64 and arm64): the one place in rxzt that states
+ * struct sizes and field offsets (the codecs beside it read them from here).
  *
  * Offsets were read from the real header with `offsetof`/`sizeof` and are
  * re-checked against a real libzt by the tier-3 suite.
@@ -9,9 +9,16 @@
  * @module
  */
 
-/** `struct zts_sockaddr_storage`: len u8, family u8, then the address. */
+/**
+ * `struct zts_sockaddr_storage`: len u8, family u8, then the address; a
+ * `zts_sockaddr_in` is the first `in4Size` bytes of it, a `zts_sockaddr_in6`
+ * the first `in6Size`.
+ */
 export const SOCKADDR_STORAGE = {
   size: 28,
+  in4Size: 16,
+  in6Size: 28,
+  len: 0,
   family: 1,
   port: 2, // network byte order, both families
   in4Addr: 4,
@@ -107,8 +114,6 @@ export const PEER_INFO = {
 
 /** Length libzt expects for identity buffers (`ZTS_ID_STR_BUF_LEN`). */
 export const ID_STR_BUF_LEN = 384;
-/** Length libzt expects for IP string buffers (`ZTS_IP_MAX_STR_LEN`). */
-export const IP_MAX_STR_LEN = 46;
 /** `zts_root_set_t`: 16 id pointers, then 16 × 32 endpoint pointers. */
 export const ROOT_SET = {
   size: 4224,
@@ -123,6 +128,21 @@ export const STATS_COUNTERS_SIZE = 144;
 export const ROOT_SET_BUF_LEN = 65536;
 /** `previous.c25519` / `current.c25519` signing key pairs: public 64 + private 64 bytes. */
 export const SIGNING_KEY_LEN = 128;
+
+/** `struct zts_pollfd`: int fd, short events, short revents. */
+export const POLLFD = { size: 8, fd: 0, events: 4, revents: 6 } as const;
+
+/** `struct zts_linger`: int l_onoff, int l_linger (seconds). */
+export const LINGER = { size: 8, onoff: 0, seconds: 4 } as const;
+
+/** `sizeof(int)`: the value of an integer socket option. */
+export const INT_SIZE = 4;
+
+/**
+ * libzt 1.8's `ZeroTier::service_state` (a byte, `Events.hpp`) and its
+ * "callbacks running" bit (see `NativeLibrary.markCallbacksRunning`).
+ */
+export const SERVICE_STATE = { symbol: "_ZN8ZeroTier13service_stateE", callbacksRunning: 0x08 };
 
 /** Address families used by libzt. */
 export const AF_INET = 2;

@@ -5,9 +5,22 @@
  *
  * @module
  */
-import type { ReceiveCalls } from "../streams/receive_loop.ts";
 import { AF_INET } from "./layout.ts";
 import { SOCK } from "./sockets.ts";
+
+/** The libzt calls the loop makes, all blocking ones run on the calling (I/O) thread. */
+export interface ReceiveCalls {
+  /** `zts_bsd_poll`, blocking this thread up to `timeoutMs` (-1: no limit). */
+  poll(pollfds: Uint8Array, count: number, timeoutMs: number): number;
+  /** `zts_bsd_recv` on a non-blocking socket. */
+  recv(fd: number, into: Uint8Array): number;
+  /** libzt's `zts_errno`. */
+  errno(): number;
+  /** A new TCP socket (`zts_bsd_socket`), never connected: the wake socket. */
+  socket(): number;
+  /** `zts_bsd_close`. */
+  close(fd: number): number;
+}
 
 /** The raw functions, bound to block the calling thread. */
 export interface RawReceiveFunctions {

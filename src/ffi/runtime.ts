@@ -1,7 +1,7 @@
 /**
  * Which FFI backend opens libzt in this runtime. The Deno entry point
  * registers the `Deno.dlopen` backend and the npm entry point the koffi one,
- * so `src/observables/` and `src/streams/` never import a backend directly.
+ * so `src/node/` and `src/streams/` never import a backend directly.
  *
  * @module
  */

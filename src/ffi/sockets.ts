@@ -6,9 +6,10 @@
  * @module
  */
 import { LibztCallError } from "../errors.ts";
-import { formatIp, parseIp } from "../ip.ts";
 import type { NativeLibrary } from "./backend.ts";
-import { AF_INET, AF_INET6 } from "./layout.ts";
+import { ERRNO } from "./codes.ts";
+import { AF_INET, AF_INET6, INT_SIZE, LINGER, SOCKADDR_STORAGE } from "./layout.ts";
+import { decodeSockaddr, type SocketAddress } from "./sockaddr.ts";
 
 /** libzt's socket constants (`ZeroTierSockets.h`). */
 export const SOCK = {
@@ -40,56 +41,8 @@ export const SOCK = {
   MSG_DONTWAIT: 0x0008,
 } as const;
 
-/** lwIP errno values rxzt branches on. */
-export const ERRNO = {
-  EAGAIN: 11,
-  EINPROGRESS: 115,
-  EALREADY: 114,
-  EISCONN: 106,
-  EMSGSIZE: 90,
-  ECONNRESET: 104,
-  ECONNREFUSED: 111,
-} as const;
-
-/** Size of a `zts_pollfd` (int fd, short events, short revents). */
-export const POLLFD_SIZE = 8;
-const SOCKADDR_IN_SIZE = 16;
-const SOCKADDR_IN6_SIZE = 28;
 /** Room for either family when libzt writes an address back. */
-export const SOCKADDR_MAX = 28;
-
-/** An endpoint as rxzt's stream layer sees it. */
-export interface Endpoint {
-  readonly hostname: string;
-  readonly port: number;
-  readonly family: "IPv4" | "IPv6";
-}
-
-/** Encodes an IP literal and port as a libzt sockaddr; `undefined` if not an IP literal. */
-export function encodeSockaddr(hostname: string, port: number): Uint8Array | undefined {
-  const ip = parseIp(hostname);
-  if (!ip) return undefined;
-  const v6 = ip.length === 16;
-  const out = new Uint8Array(v6 ? SOCKADDR_IN6_SIZE : SOCKADDR_IN_SIZE);
-  out[0] = out.length;
-  out[1] = v6 ? AF_INET6 : AF_INET;
-  out[2] = port >> 8;
-  out[3] = port & 0xff;
-  out.set(ip, v6 ? 8 : 4);
-  return out;
-}
-
-/** Decodes a libzt sockaddr written back by accept/recvfrom/getsockname. */
-export function decodeSockaddr(bytes: Uint8Array): Endpoint | undefined {
-  const port = (bytes[2] << 8) | bytes[3];
-  if (bytes[1] === AF_INET) {
-    return { hostname: formatIp(bytes.subarray(4, 8)), port, family: "IPv4" };
-  }
-  if (bytes[1] === AF_INET6) {
-    return { hostname: formatIp(bytes.subarray(8, 24)), port, family: "IPv6" };
-  }
-  return undefined;
-}
+const SOCKADDR_MAX = SOCKADDR_STORAGE.size;
 
 /** Result of a call that may fail with an errno. */
 export type Outcome = { ok: true; value: number } | { ok: false; rc: number; errno: number };
@@ -167,11 +120,11 @@ export class SocketCalls {
   /** Accepts one pending connection: the new fd and the peer's endpoint. */
   accept(
     fd: number,
-  ): { ok: true; fd: number; peer: Endpoint | undefined } | (Outcome & { ok: false }) {
+  ): { ok: true; fd: number; peer: SocketAddress | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#dataOutcome(this.#lib.fn.zts_bsd_accept(fd, this.#addrBuf, this.#addrLen));
     if (!o.ok) return o;
-    const peer = decodeSockaddr(this.#addrBuf);
+    const peer = decodeSockaddr(new DataView(this.#addrBuf.buffer));
     const nb = this.#nonBlocking(o.value);
     return nb.ok ? { ok: true, fd: o.value, peer } : nb;
   }
@@ -190,7 +143,7 @@ export class SocketCalls {
   recvfrom(
     fd: number,
     buf: Uint8Array,
-  ): { ok: true; size: number; from: Endpoint | undefined } | (Outcome & { ok: false }) {
+  ): { ok: true; size: number; from: SocketAddress | undefined } | (Outcome & { ok: false }) {
     this.#addrLen[0] = SOCKADDR_MAX;
     const o = this.#dataOutcome(
       Number(
@@ -198,7 +151,7 @@ export class SocketCalls {
       ),
     );
     if (!o.ok) return o;
-    return { ok: true, size: o.value, from: decodeSockaddr(this.#addrBuf) };
+    return { ok: true, size: o.value, from: decodeSockaddr(new DataView(this.#addrBuf.buffer)) };
   }
 
   sendto(fd: number, buf: Uint8Array, addr: Uint8Array): Outcome {
@@ -219,13 +172,19 @@ export class SocketCalls {
   setInt(fd: number, level: number, option: number, value: number): Outcome {
     this.#int[0] = value;
     return this.#outcome(
-      this.#lib.fn.zts_bsd_setsockopt(fd, level, option, new Uint8Array(this.#int.buffer), 4),
+      this.#lib.fn.zts_bsd_setsockopt(
+        fd,
+        level,
+        option,
+        new Uint8Array(this.#int.buffer),
+        INT_SIZE,
+      ),
     );
   }
 
   getInt(fd: number, level: number, option: number): Outcome {
     this.#int[0] = 0;
-    this.#intLen[0] = 4;
+    this.#intLen[0] = INT_SIZE;
     const o = this.#outcome(
       this.#lib.fn.zts_bsd_getsockopt(
         fd,
@@ -240,27 +199,30 @@ export class SocketCalls {
 
   /** `SO_LINGER` as libzt lays out `struct linger` (two ints). */
   setLinger(fd: number, seconds: number | undefined): Outcome {
-    const v = new Int32Array([seconds === undefined ? 0 : 1, seconds ?? 0]);
+    const linger = new Uint8Array(LINGER.size);
+    const view = new DataView(linger.buffer);
+    view.setInt32(LINGER.onoff, seconds === undefined ? 0 : 1, true);
+    view.setInt32(LINGER.seconds, seconds ?? 0, true);
     return this.#outcome(
       this.#lib.fn.zts_bsd_setsockopt(
         fd,
         SOCK.SOL_SOCKET,
         SOCK.SO_LINGER,
-        new Uint8Array(v.buffer),
-        8,
+        linger,
+        LINGER.size,
       ),
     );
   }
 
   /** The local (`peer` false) or remote endpoint of a socket. */
-  endpoint(fd: number, peer: boolean): Endpoint | undefined {
+  endpoint(fd: number, peer: boolean): SocketAddress | undefined {
     this.#addrLen[0] = SOCKADDR_MAX;
     this.#addrBuf.fill(0);
     const f = this.#lib.fn;
     const rc = peer
       ? f.zts_bsd_getpeername(fd, this.#addrBuf, this.#addrLen)
       : f.zts_bsd_getsockname(fd, this.#addrBuf, this.#addrLen);
-    return rc < 0 ? undefined : decodeSockaddr(this.#addrBuf);
+    return rc < 0 ? undefined : decodeSockaddr(new DataView(this.#addrBuf.buffer));
   }
 
   /** Waits (off the JS thread) for readiness of the fds in `pollfds`. */

@@ -7,7 +7,7 @@
  */
 import http from "node:http";
 import { UnsupportedProtocolError } from "../errors.ts";
-import { dialNodeSocket, type NodeSocketDialer } from "../streams/node_socket.ts";
+import { dialNodeSocket, type NodeSocketDialer } from "../streams/node_socket_wrap.ts";
 import { readableToWeb, writeWebToNode } from "./convert.ts";
 
 /** At most this many redirects are followed, as `fetch` does. */

@@ -8,11 +8,13 @@
  */
 import http from "node:http";
 import { nodeIdOfAddress } from "../addressing.ts";
-import { InvalidArgumentError, NodeStateError } from "../errors.ts";
+import { InvalidArgumentError, NodeStateError, SocketClosedError } from "../errors.ts";
 import { readOptions, toInteger, toPort, toSignal } from "../validate.ts";
 import type { ListenOptions } from "../streams/dial.ts";
-import { type NetAddr, SocketClosedError, type TcpListener } from "../streams/tcp.ts";
-import { toNodeSocket, type ZeroTierSocket } from "../streams/node_socket.ts";
+import type { NetAddr } from "../streams/net_addr.ts";
+import type { TcpListener } from "../streams/tcp_listener.ts";
+import type { ZeroTierSocket } from "../streams/node_socket.ts";
+import { toNodeSocket } from "../streams/node_socket_wrap.ts";
 import { toWebRequest, writeWebResponse } from "./messages.ts";
 
 /** Options of `node.serve()`, as `Deno.serve`'s where they apply. */

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { Semaphore } from "../semaphore.ts";
 
 /**
  * Most connection attempts one node has in flight at once; more wait their
@@ -20,11 +21,7 @@
  */
 export const MAX_CONNECTS_IN_FLIGHT = 64;
 
-interface ConnectSlots {
-  active: number;
-  readonly waiting: (() => void)[];
-}
-const connectSlots = new WeakMap<object, ConnectSlots>();
+const connectSlots = new WeakMap<object, Semaphore>();
 
 /**
  * @internal Waits for one of the node's connect slots (`host`: the node's
@@ -38,32 +35,11 @@ const connectSlots = new WeakMap<object, ConnectSlots>();
  */
 export function takeConnectSlot(host: object, signal: AbortSignal): Promise<void> {
   let slots = connectSlots.get(host);
-  if (!slots) connectSlots.set(host, slots = { active: 0, waiting: [] });
-  if (slots.active < MAX_CONNECTS_IN_FLIGHT) {
-    slots.active++;
-    return Promise.resolve();
-  }
-  const s = slots;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      const i = s.waiting.indexOf(grant);
-      if (i >= 0) s.waiting.splice(i, 1);
-      reject(signal.reason);
-    };
-    const grant = () => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    };
-    if (signal.aborted) return reject(signal.reason);
-    s.waiting.push(grant);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+  if (!slots) connectSlots.set(host, slots = new Semaphore(MAX_CONNECTS_IN_FLIGHT));
+  return slots.acquire(signal);
 }
 
 /** @internal Returns a slot: the longest waiter gets it. */
 export function giveConnectSlot(host: object): void {
-  const slots = connectSlots.get(host)!;
-  const next = slots.waiting.shift();
-  if (next) next(); // the slot passes on
-  else slots.active--;
+  connectSlots.get(host)!.release();
 }

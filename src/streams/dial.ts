@@ -4,8 +4,11 @@
  *
  * @module
  */
+import { delay } from "../delay.ts";
 import { InvalidArgumentError, LibztCallError, TimeoutError } from "../errors.ts";
-import { encodeSockaddr, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { encodeSockaddr } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
 import {
   readOptions,
   toDestination,
@@ -17,7 +20,8 @@ import {
 } from "../validate.ts";
 import type { SocketHost } from "./host.ts";
 import { giveConnectSlot, takeConnectSlot } from "./connect_slots.ts";
-import { openTcpConn, openTcpListener, type TcpConn, type TcpListener } from "./tcp.ts";
+import { openTcpConn, type TcpConn } from "./tcp.ts";
+import { openTcpListener, type TcpListener } from "./tcp_listener.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
   MAX_READ_BUFFER_SIZE,
@@ -77,27 +81,12 @@ export interface ListenOptions {
 
 const DEFAULT_CONNECT_TIMEOUT = 30_000;
 // Errors that mean "the path is not there yet" while ZeroTier sets it up.
-const RETRYABLE = new Set([
-  101, /* ENETUNREACH */
-  113, /* EHOSTUNREACH */
-  110, /* ETIMEDOUT */
-  103, /* ECONNABORTED */
+const RETRYABLE = new Set<number>([
+  ERRNO.ENETUNREACH,
+  ERRNO.EHOSTUNREACH,
+  ERRNO.ETIMEDOUT,
+  ERRNO.ECONNABORTED,
 ]);
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
 
 /** The keys of {@link ConnectOptions}. */
 export const CONNECT_KEYS = ["hostname", "port", "timeout", "signal", "readBufferSize"] as const;
@@ -219,7 +208,7 @@ export async function connectTcp(host: SocketHost, options: ConnectOptions): Pro
         throw LibztCallError.fromReturn("zts_bsd_connect", -1, errno, `while trying to ${what}`);
       }
       // ZeroTier may still be setting up the path to the peer: try again shortly.
-      await abortableSleep(Math.min(1000, 100 * 2 ** attempt), signal).catch(rethrow);
+      await delay(Math.min(1000, 100 * 2 ** attempt), { signal }).catch(rethrow);
     }
   } finally {
     if (slot) giveConnectSlot(host);

@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { ERRNO, type Outcome, type SocketCalls } from "../ffi/sockets.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import type { Outcome, SocketCalls } from "../ffi/sockets.ts";
 import type { ReadinessPoller } from "./poller.ts";
 import type { ReceiveThread } from "./receive_thread.ts";
-import type { KeepAlive } from "./tcp.ts";
+import type { KeepAlive } from "./keepalive.ts";
 
 /** Something that holds a socket and can be closed by the node. */
 export interface Closable {

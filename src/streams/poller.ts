@@ -23,10 +23,10 @@
  * @module
  */
 import { NodeStateError } from "../errors.ts";
-import { POLLFD_SIZE, SOCK, type SocketCalls } from "../ffi/sockets.ts";
+import { MAX_POLLS } from "../ffi/backend.ts";
+import { pollfdBytes, revents as reventsAt, setPollfd } from "../ffi/pollfd.ts";
+import { SOCK, type SocketCalls } from "../ffi/sockets.ts";
 
-/** Most polls in flight at once (each holds one worker thread). */
-export const MAX_POLLS = 16;
 /** Timeout of each poll: the most a deferred close waits. */
 export const POLL_TIMEOUT_MS = 100;
 const PROBLEM = SOCK.POLLERR | SOCK.POLLHUP | SOCK.POLLNVAL;
@@ -141,13 +141,12 @@ export class ReadinessPoller {
   }
 
   async #poll(fds: number[]): Promise<void> {
-    const buf = new Uint8Array(fds.length * POLLFD_SIZE);
+    const buf = new Uint8Array(pollfdBytes(fds.length));
     const view = new DataView(buf.buffer);
     fds.forEach((fd, i) => {
       let events = 0;
       for (const w of this.#waiters.get(fd) ?? []) events |= w.events;
-      view.setInt32(i * POLLFD_SIZE, fd, true);
-      view.setInt16(i * POLLFD_SIZE + 4, events, true);
+      setPollfd(view, i, fd, events);
       this.#covered.set(fd, (this.#covered.get(fd) ?? 0) + 1);
     });
     let ready: number;
@@ -179,7 +178,7 @@ export class ReadinessPoller {
     // ready -1 (EBADF): some entry is not an open socket; lwIP marks it POLLNVAL and its
     // waiters are woken below to find out, like any other readiness.
     fds.forEach((fd, i) => {
-      const revents = view.getInt16(i * POLLFD_SIZE + 6, true);
+      const revents = reventsAt(view, i);
       if (revents === 0) return;
       const set = this.#waiters.get(fd);
       if (!set) return;

@@ -36,23 +36,12 @@
  *
  * @module
  */
-import { ERRNO, POLLFD_SIZE, SOCK } from "../ffi/sockets.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { pollfdBytes, revents, setPollfd } from "../ffi/pollfd.ts";
+import type { ReceiveCalls } from "../ffi/receive_calls.ts";
+import { SOCK } from "../ffi/sockets.ts";
 import { COMMAND, CONTROL, PHASE, takeCommands, WAKE } from "./receive_control.ts";
 import { allocateRing, RING, RING_SERVICE_GONE, ringFill, type RingView } from "./receive_ring.ts";
-
-/** The libzt calls the loop makes, all blocking ones run on the calling (I/O) thread. */
-export interface ReceiveCalls {
-  /** `zts_bsd_poll`, blocking this thread up to `timeoutMs` (-1: no limit). */
-  poll(pollfds: Uint8Array, count: number, timeoutMs: number): number;
-  /** `zts_bsd_recv` on a non-blocking socket. */
-  recv(fd: number, into: Uint8Array): number;
-  /** libzt's `zts_errno`. */
-  errno(): number;
-  /** A new TCP socket (`zts_bsd_socket`), never connected: the wake socket. */
-  socket(): number;
-  /** `zts_bsd_close`. */
-  close(fd: number): number;
-}
 
 /** When the JS thread is woken (see the module comment). */
 export interface ReceiveTuning {
@@ -121,7 +110,7 @@ export function runReceiveLoop(
   const { now, sleep } = clock;
   const tally = (slot: number) => Atomics.add(control, slot, 1);
   const readings = new Map<number, Reading>();
-  let pollfds = new Uint8Array(16 * POLLFD_SIZE);
+  let pollfds = new Uint8Array(pollfdBytes(16));
   let view = new DataView(pollfds.buffer);
   let serviceGone = false;
   let wakeFd = -1;
@@ -253,12 +242,12 @@ export function runReceiveLoop(
         }
       }
       const count = active.length + (wakeFd >= 0 ? 1 : 0);
-      if (pollfds.byteLength < count * POLLFD_SIZE) {
-        pollfds = new Uint8Array(count * 2 * POLLFD_SIZE);
+      if (pollfds.byteLength < pollfdBytes(count)) {
+        pollfds = new Uint8Array(pollfdBytes(count * 2));
         view = new DataView(pollfds.buffer);
       }
-      active.forEach((r, i) => setPollfd(view, i, r.fd));
-      if (wakeFd >= 0) setPollfd(view, active.length, wakeFd);
+      active.forEach((r, i) => setPollfd(view, i, r.fd, SOCK.POLLIN));
+      if (wakeFd >= 0) setPollfd(view, active.length, wakeFd, SOCK.POLLIN);
       // Announce the poll, then look for new commands: the JS thread bumps SEQ before it
       // reads PHASE, so either it sees POLLING (and shuts the wake socket) or we see SEQ.
       Atomics.store(control, CONTROL.PHASE, PHASE.POLLING);
@@ -313,14 +302,4 @@ export function runReceiveLoop(
   }
   while (!retireWakeSocket()) { /* the JS thread is inside its shutdown: a moment */ }
   post({ kind: "stopped" });
-}
-
-function setPollfd(view: DataView, i: number, fd: number): void {
-  view.setInt32(i * POLLFD_SIZE, fd, true);
-  view.setInt16(i * POLLFD_SIZE + 4, SOCK.POLLIN, true);
-  view.setInt16(i * POLLFD_SIZE + 6, 0, true);
-}
-
-function revents(view: DataView, i: number): number {
-  return view.getInt16(i * POLLFD_SIZE + 6, true);
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { delay } from "../delay.ts";
 import { NodeStateError, ZeroTierError } from "../errors.ts";
 import { SOCK, type SocketCalls } from "../ffi/sockets.ts";
 import {
@@ -173,14 +174,14 @@ export class ReceiveThread {
     this.#stopped ??= (async () => {
       Atomics.store(this.#control, CONTROL.STOP, 1);
       this.wake();
-      let timer: ReturnType<typeof setTimeout> | undefined;
       if (this.#failure === undefined) {
+        const stopped = new AbortController();
         await Promise.race([
           this.#stoppedMessage,
-          new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+          delay(STOP_GRACE_MS, { signal: stopped.signal }).catch(() => {}),
         ]);
+        stopped.abort(); // the grace timer is not needed any more
       }
-      clearTimeout(timer);
       this.#worker.terminate();
       this.#finish(stoppedError());
     })();

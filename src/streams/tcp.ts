@@ -1,16 +1,26 @@
 /**
- * TCP over ZeroTier as web streams, shaped like `Deno.connect` / `Deno.listen`:
- * a {@link TcpConn} has a byte `readable` (BYOB-capable) and a `writable`;
- * a {@link TcpListener} is an async iterable of connections.
+ * A TCP connection over ZeroTier as web streams, shaped like `Deno.connect`'s:
+ * a {@link TcpConn} has a byte `readable` (BYOB-capable) and a `writable`.
  *
  * @module
  */
-import { Observable } from "rxjs";
-import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
-import { type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
-import { isInstance, readOptions, toBool, toInteger, toSignal } from "../validate.ts";
+import { delay } from "../delay.ts";
+import {
+  InvalidArgumentError,
+  LibztCallError,
+  SocketClosedError,
+  ZeroTierError,
+} from "../errors.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import type { SocketAddress } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
+import { isInstance, readOptions, toBool, toInteger } from "../validate.ts";
 import { NodeStateError } from "../errors.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
+// For {@link} in the docs only.
+// deno-lint-ignore no-unused-vars
+import type { DEFAULT_KEEPALIVE } from "./keepalive.ts";
+import { type NetAddr, netAddr } from "./net_addr.ts";
 import { DEFAULT_PACING_RATE, SendPacer } from "./pacing.ts";
 import {
   DEFAULT_READ_BUFFER_SIZE,
@@ -21,114 +31,27 @@ import {
 
 const INT32_MAX = 2 ** 31 - 1;
 
-/** An address of a TCP or UDP socket, like Deno's `NetAddr`. */
-export interface NetAddr {
-  /** `"tcp"` or `"udp"`. */
-  readonly transport: "tcp" | "udp";
-  /** The IP address in text form. */
-  readonly hostname: string;
-  /** The port. */
-  readonly port: number;
-}
-
-/**
- * The socket was closed (by `close()`, `node.stop()` or the peer) while an
- * operation was pending or after it (code `SOCKET_CLOSED`).
- *
- * @example
- * ```ts
- * import { SocketClosedError } from "@rxzt/rxzt";
- * console.log(new SocketClosedError("read").code); // "SOCKET_CLOSED"
- * ```
- */
-export class SocketClosedError extends ZeroTierError {
-  /** `what` names the operation that failed (`"read"`, `"write"`, ...). */
-  constructor(what: string) {
-    super("SOCKET_CLOSED", `Cannot ${what}: the socket is closed.`);
-  }
-}
-
 const READ_CHUNK = 64 * 1024;
 /** Send pacing delays only writes with at least this much left to send: bulk, not interactive, traffic. */
 const PACED_MIN_BYTES = 64 * 1024;
 const MIN_PACING_RATE = 1_000_000;
 
-/** TCP keep-alive settings, in seconds (idle time, probe interval) and probes. */
-export interface KeepAlive {
-  /** Seconds without a received segment before the first probe. */
-  readonly idle: number;
-  /** Seconds between probes. */
-  readonly interval: number;
-  /** Unanswered probes that fail the connection. */
-  readonly count: number;
-}
-
-/**
- * Keep-alive every TCP connection starts with unless the node's `keepAlive`
- * start option says otherwise: probes after `idle` seconds without a received
- * segment, every `interval` seconds, and `count` unanswered ones fail the
- * connection with `ECONNABORTED`. So a killed peer is noticed at most
- * idle + interval × count = 300 s after it was last heard from.
- *
- * Why so long: lwIP counts that time from the last segment *received*, even
- * while data waits for retransmission, and ZeroTier may keep sending into a
- * cut direct path for a while: 42–87 s when both ends fall silent (ZeroTier
- * forgets the peer and finds it anew through a root), but up to the path's
- * expiry, 243 s after the last packet on it, when the peer's own traffic
- * still arrives through the root. A probe every 15 s gets through within
- * 15 s of the reroute; the bound must outlast the reroute itself. Change it
- * per connection with `conn.setKeepAlive()`.
- *
- * @example
- * ```ts ignore
- * conn.setKeepAlive(true, { idle: 5, interval: 1, count: 3 }); // notice within ~8 s
- * conn.setKeepAlive(false); // never probe (a vanished peer then goes unnoticed)
- * ```
- */
-export const DEFAULT_KEEPALIVE: KeepAlive = Object.freeze({ idle: 60, interval: 15, count: 16 });
-
-/** Resolves after `ms`, or rejects with `signal.reason` once it aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-// Constructors stay private (their parameters are internals); these factories are the way in.
+// The constructor stays private: its parameters (internals) stay out of the public types.
 let createConn: (
   host: SocketHost,
   fd: number,
-  remote?: Endpoint,
+  remote?: SocketAddress,
   readBufferSize?: number,
 ) => TcpConn;
-let createListener: (host: SocketHost, fd: number, readBufferSize?: number) => TcpListener;
 
 /** @internal Wraps a connected socket. */
 export function openTcpConn(
   host: SocketHost,
   fd: number,
-  remote?: Endpoint,
+  remote?: SocketAddress,
   readBufferSize?: number,
 ): TcpConn {
   return createConn(host, fd, remote, readBufferSize);
-}
-
-/** @internal Wraps a listening socket; its connections read ahead into `readBufferSize` bytes. */
-export function openTcpListener(
-  host: SocketHost,
-  fd: number,
-  readBufferSize?: number,
-): TcpListener {
-  return createListener(host, fd, readBufferSize);
 }
 
 /** The error a receive ring's end code stands for. */
@@ -138,10 +61,6 @@ function receiveFailure(end: number, host: SocketHost): unknown {
   }
   if (end === RING_THREAD_FAILED) return host.receiver?.failure ?? new SocketClosedError("read");
   return LibztCallError.fromReturn("zts_bsd_recv", -1, -end);
-}
-
-function netAddr(e: Endpoint | undefined): NetAddr {
-  return { transport: "tcp", hostname: e?.hostname ?? "", port: e?.port ?? 0 };
 }
 
 /**
@@ -199,15 +118,15 @@ export class TcpConn {
   private constructor(
     host: SocketHost,
     fd: number,
-    remote?: Endpoint,
+    remote?: SocketAddress,
     readBufferSize = DEFAULT_READ_BUFFER_SIZE,
   ) {
     this.#host = host;
     this.#fd = fd;
     this.#readBufferSize = readBufferSize;
     this.closed = new Promise((resolve) => (this.#markClosed = resolve));
-    this.localAddr = netAddr(host.calls.endpoint(fd, false));
-    this.remoteAddr = netAddr(remote ?? host.calls.endpoint(fd, true));
+    this.localAddr = netAddr("tcp", host.calls.endpoint(fd, false));
+    this.remoteAddr = netAddr("tcp", remote ?? host.calls.endpoint(fd, true));
     host.track(this);
     const calls = host.calls;
     // Keep-alive by default: without it a peer that vanished (process killed, link gone)
@@ -251,12 +170,12 @@ export class TcpConn {
               pacer?.sent(r.value, performance.now());
               continue;
             }
-            const delay = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES
+            const pause = pacer && chunk.byteLength - offset >= PACED_MIN_BYTES
               ? pacer.delay(performance.now())
               : 0;
-            if (r.errno === ERRNO.EAGAIN && delay > 0) {
+            if (r.errno === ERRNO.EAGAIN && pause > 0) {
               // Send pacing (see setSendPacing): ahead of the rate, so let the stack drain first.
-              await sleep(delay, controller.signal);
+              await delay(pause, { signal: controller.signal });
             } else if (r.errno === ERRNO.EAGAIN) {
               // abort() must not wait for a peer that stopped reading.
               await host.poller.wait(this.#fd, SOCK.POLLOUT, controller.signal);
@@ -510,101 +429,5 @@ export class TcpConn {
     this.#ringReader?.interrupt(); // a parked read sees the release
     this.#markClosed();
     releaseSocket(this.#host, this, this.#fd, reason, this.#linger);
-  }
-}
-
-/**
- * A listening TCP socket: `for await (const conn of listener)`, `accept()`,
- * or `connection$`. Closing it ends the iteration.
- *
- * @example
- * ```ts
- * const listener = node.listen({ port: 5000 });
- * for await (const conn of listener) conn.readable.pipeTo(conn.writable); // echo
- * ```
- */
-export class TcpListener implements AsyncIterable<TcpConn> {
-  /** The address it listens on. */
-  readonly addr: NetAddr;
-  readonly #host: SocketHost;
-  readonly #fd: number;
-  readonly #readBufferSize?: number;
-  #closed = false;
-
-  static {
-    createListener = (host, fd, readBufferSize) => new TcpListener(host, fd, readBufferSize);
-  }
-
-  private constructor(host: SocketHost, fd: number, readBufferSize?: number) {
-    this.#host = host;
-    this.#fd = fd;
-    this.#readBufferSize = readBufferSize;
-    this.addr = netAddr(host.calls.endpoint(fd, false));
-    host.track(this);
-  }
-
-  /**
-   * Waits for the next connection; rejects with `SocketClosedError` once
-   * closed, or with `signal.reason` when aborted (no connection is taken then).
-   */
-  async accept(options: { signal?: AbortSignal } = {}): Promise<TcpConn> {
-    const signal = toSignal(readOptions(options, "options", ["signal"]).signal);
-    for (;;) {
-      if (this.#closed) throw new SocketClosedError("accept");
-      signal?.throwIfAborted();
-      const r = this.#host.calls.accept(this.#fd);
-      if (r.ok) return openTcpConn(this.#host, r.fd, r.peer, this.#readBufferSize);
-      if (r.errno !== ERRNO.EAGAIN) SocketCalls.fail("zts_bsd_accept", r);
-      await this.#host.poller.wait(this.#fd, SOCK.POLLIN, signal);
-    }
-  }
-
-  /** Accepted connections, until the listener is closed (`for await (const conn of listener)`). */
-  async *[Symbol.asyncIterator](): AsyncIterator<TcpConn> {
-    for (;;) {
-      try {
-        yield await this.accept();
-      } catch (err) {
-        if (err instanceof SocketClosedError || this.#closed) return;
-        throw err;
-      }
-    }
-  }
-
-  /**
-   * Accepted connections as an observable: subscribing starts accepting,
-   * unsubscribing stops (the listener stays open; accepted connections are
-   * the subscriber's to close).
-   */
-  get connection$(): Observable<TcpConn> {
-    return new Observable<TcpConn>((subscriber) => {
-      const stop = new AbortController();
-      (async () => {
-        while (!stop.signal.aborted) {
-          try {
-            subscriber.next(await this.accept({ signal: stop.signal }));
-          } catch (err) {
-            if (stop.signal.aborted) return;
-            if (err instanceof SocketClosedError) subscriber.complete();
-            else subscriber.error(err);
-            return;
-          }
-        }
-      })();
-      // Unsubscribing withdraws the pending accept, so no connection is taken and dropped.
-      return () => stop.abort();
-    });
-  }
-
-  /** Stops listening; pending `accept()` calls reject, iteration ends. Safe to call twice. */
-  close(): void {
-    this.terminate(new SocketClosedError("accept"));
-  }
-
-  /** @internal */
-  terminate(reason: unknown): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    releaseSocket(this.#host, this, this.#fd, reason);
   }
 }

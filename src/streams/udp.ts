@@ -4,11 +4,18 @@
  *
  * @module
  */
-import { InvalidArgumentError, LibztCallError, ZeroTierError } from "../errors.ts";
-import { encodeSockaddr, type Endpoint, ERRNO, SOCK, SocketCalls } from "../ffi/sockets.ts";
+import {
+  InvalidArgumentError,
+  LibztCallError,
+  SocketClosedError,
+  ZeroTierError,
+} from "../errors.ts";
+import { ERRNO } from "../ffi/codes.ts";
+import { encodeSockaddr } from "../ffi/sockaddr.ts";
+import { SOCK, SocketCalls } from "../ffi/sockets.ts";
 import { isInstance, readOptions, toDestination, toIpAddress, toPort } from "../validate.ts";
 import { errorStreams, releaseSocket, type SocketHost } from "./host.ts";
-import { type NetAddr, SocketClosedError } from "./tcp.ts";
+import { type NetAddr, netAddr } from "./net_addr.ts";
 
 /** The largest UDP payload over IPv4 (65535 − 8 − 20); larger sends are refused. */
 export const MAX_DATAGRAM = 65507;
@@ -45,10 +52,7 @@ export interface DatagramOptions {
   hostname?: string;
 }
 
-function netAddr(e: Endpoint | undefined): NetAddr {
-  return { transport: "udp", hostname: e?.hostname ?? "", port: e?.port ?? 0 };
-}
-
+// The constructor stays private: its parameters (internals) stay out of the public types.
 let createDatagramConn: (host: SocketHost, fd: number) => DatagramConn;
 
 /**
@@ -84,7 +88,7 @@ export class DatagramConn {
   private constructor(host: SocketHost, fd: number) {
     this.#host = host;
     this.#fd = fd;
-    this.addr = netAddr(host.calls.endpoint(fd, false));
+    this.addr = netAddr("udp", host.calls.endpoint(fd, false));
     host.track(this);
     const buffer = new Uint8Array(65536); // larger than any datagram: nothing is truncated
     this.readable = new ReadableStream<Datagram>({
@@ -96,7 +100,7 @@ export class DatagramConn {
           if (this.#released) throw new SocketClosedError("receive");
           const r = host.calls.recvfrom(fd, buffer);
           if (r.ok) {
-            c.enqueue({ data: buffer.slice(0, r.size), remoteAddr: netAddr(r.from) });
+            c.enqueue({ data: buffer.slice(0, r.size), remoteAddr: netAddr("udp", r.from) });
             return;
           }
           if (r.errno !== ERRNO.EAGAIN) {

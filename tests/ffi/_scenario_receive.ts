@@ -12,7 +12,7 @@
  */
 import { createHash, randomFillSync } from "node:crypto";
 import { adhocIPv4NetworkId, type TcpListener, ZeroTierNode } from "../../mod.ts";
-import { nodeInternals } from "../../src/observables/node.ts";
+import { nodeInternals } from "../../src/node/internals.ts";
 import { reportError, sleep } from "./_helpers.ts";
 
 const [mode, libraryPath] = Deno.args;

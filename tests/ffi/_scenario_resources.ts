@@ -11,7 +11,7 @@
  */
 import type { Observable, Subscription } from "rxjs";
 import { adhocIPv4NetworkId, fromReadable, toReadable, ZeroTierNode } from "../../mod.ts";
-import { nodeInternals } from "../../src/observables/node.ts";
+import { nodeInternals } from "../../src/node/internals.ts";
 import { reportError, sleep } from "./_helpers.ts";
 
 const [libraryPath, connectsText, subsText] = Deno.args;

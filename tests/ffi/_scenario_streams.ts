@@ -18,7 +18,7 @@
  *   liveness the keepAlive start option; a peer UNREACHABLE (relayed while offline) past
  *            peerUnreachableTimeout fails its connections with PeerUnreachableError, others stay
  */
-import { nodeInternals } from "../../src/observables/node.ts";
+import { nodeInternals } from "../../src/node/internals.ts";
 import { createHash, randomFillSync } from "node:crypto";
 import type { Subscription } from "rxjs";
 import {

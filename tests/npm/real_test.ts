@@ -2,7 +2,7 @@
  * Tier 3 for the npm package (run by `deno task test:npm` under Node): rxzt
  * through koffi against a real libzt on a self-hosted network, mixed with a
  * Deno node. A root (Node), leaf A (Node) and leaf B (Deno), each in its own
- * process and network namespace (`_netns.ts`, names `rzn<pid>`, distinct from
+ * process and network namespace (`tests/_net/netns.ts`, names `rzn<pid>`, distinct from
  * a concurrent Deno tier-3 run). Needs LIBZT_PATH and root; otherwise
  * skipped with a reason. Under Deno it is skipped: tests/real/ covers Deno.
  */
@@ -10,19 +10,16 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { after, before, describe, test } from "node:test";
 import { adhocIPv4Address, adhocIPv4NetworkId, identityNodeId } from "rxzt";
-import { Agent } from "./_agents.ts";
-import { cannotBuildTestNetwork, createTestNetwork, type TestNetwork } from "./_netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { allOnline, relayThenDirect, startZeroTierNodes } from "../_net/zerotier.ts";
+import { cannotRunTier3, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 import { runtime } from "./_runtime.ts";
 
 const libzt = process.env.LIBZT_PATH;
 const skip = runtime === "deno"
   ? "the npm tier 3 runs under Node (deno task test:npm); tests/real/ is the Deno tier 3"
-  : !libzt
-  ? "LIBZT_PATH is not set"
-  : await cannotBuildTestNetwork();
+  : await cannotRunTier3();
 if (skip && runtime === "node") console.log(`tier 3 under node (real libzt) skipped: ${skip}`);
-
-const ZT_PORT = 9993;
 
 interface JoinReply {
   state: {
@@ -57,29 +54,19 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
 
   before(async () => {
     net = await createTestNetwork(3);
-    const [rootHost, hostA, hostB] = net.hosts;
+    const [, hostA, hostB] = net.hosts;
     // The leaves reach each other only through the root until the relay→direct test lifts this.
     await net.block(hostA, hostB, true);
     await net.block(hostB, hostA, true);
     const env = { LIBZT_PATH: libzt! };
-    root = new Agent("root", rootHost.ns, "node", env);
-    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    });
-    a = new Agent("leafA", hostA.ns, "node", env);
-    b = new Agent("leafB", hostB.ns, "deno", env);
-    const started = await Promise.all([
-      root.call<{ nodeId: string; runtime: string }>("start", {
-        identity: secret,
-        roots,
-        port: ZT_PORT,
-      }),
-      a.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string; runtime: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    assert.deepEqual(started.map((s) => s.runtime), ["node", "node", "deno"]);
-    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
-    assert.equal(ids.root, identityNodeId(secret));
+    const nodes = await startZeroTierNodes(net, [
+      { name: "leafA", runtime: "node", env },
+      { name: "leafB", runtime: "deno", env },
+    ], { runtime: "node", env });
+    ({ root, leaves: [a, b] } = nodes);
+    assert.deepEqual(nodes.runtimes, ["node", "node", "deno"]);
+    ids = { root: nodes.rootId, a: nodes.leafIds[0], b: nodes.leafIds[1] };
+    assert.equal(ids.root, identityNodeId(nodes.rootSecret));
   });
 
   after(async () => {
@@ -89,13 +76,8 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
   });
 
   test("every node comes online (Node root, Node leaf, Deno leaf)", async () => {
-    const online = await Promise.all(
-      [root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })),
-    );
-    online.forEach((o, i) => {
-      assert.ok(o.onlineMs > 0);
-      timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
-    });
+    const online = await allOnline({ root, a, b });
+    for (const [name, ms] of Object.entries(online)) timings[`online_${name}`] = Math.round(ms);
   });
 
   test("both leaves join an IPv4 ad-hoc network and get the computed address", async () => {
@@ -119,44 +101,8 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
     const [, hostA, hostB] = net.hosts;
     const target = adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), ids.b);
     const poke = () => a.call("poke", { address: target, port: 5001, timeout: 500 });
-    const seen = () => a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
-    for (let i = 0; i < 40 && !(await seen()).some((p) => p.link === "RELAY"); i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const before = await seen();
-    assert.ok(
-      before.some((p) => p.link === "RELAY"),
-      `B seen through the root: ${JSON.stringify(before)}`,
-    );
-    assert.ok(
-      !before.some((p) => p.link === "DIRECT"),
-      `no direct path while blocked: ${JSON.stringify(before)}`,
-    );
-    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", {
-      peer: ids.b,
-      link: "DIRECT",
-    }, 90_000);
-    await net.block(hostA, hostB, false);
-    await net.block(hostB, hostA, false);
-    const lifted = performance.now();
-    let done = false;
-    direct.then(() => (done = true), () => {});
-    for (let i = 0; i < 60 && !done; i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const result = await direct;
-    timings.direct_after_unblock = Math.round(performance.now() - lifted);
-    assert.equal(result.state.link, "DIRECT");
-    assert.ok(result.state.paths.length >= 1);
-    const history = await a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
-    const firstRelay = history.findIndex((s) => s.link === "RELAY");
-    const firstDirect = history.findIndex((s) => s.link === "DIRECT");
-    assert.ok(
-      firstRelay >= 0 && firstRelay < firstDirect,
-      `relay before direct: ${JSON.stringify(history)}`,
-    );
+    const r = await relayThenDirect(net, [hostA, hostB], a, ids.b, poke);
+    timings.direct_after_unblock = Math.round(r.directAfterMs);
   });
 
   test("TCP Node → Deno: 50 MB arrive intact (SHA-256)", async () => {

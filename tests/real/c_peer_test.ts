@@ -9,12 +9,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { buildCPeer, CProcess } from "./c_peer.ts";
-import { canBuildTestNetwork, createTestNetwork, type TestNetwork } from "./netns.ts";
+import { Agent } from "../_net/agent_client.ts";
+import { buildCPeer, CProcess } from "../_net/c_peer.ts";
+import { cannotRunTier3, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 
 const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 (rxzt against a C peer) skipped: ${skip}`);
 
 const ZT_PORT = 9993;

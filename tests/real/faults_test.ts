@@ -12,14 +12,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { adhocIPv4Address, adhocIPv4NetworkId } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { canBuildTestNetwork, createTestNetwork, type Host, type TestNetwork } from "./netns.ts";
+import { Agent } from "../_net/agent_client.ts";
+import { startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
+import { cannotRunTier3, createTestNetwork, type Host, type TestNetwork } from "../_net/netns.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 faults (real libzt) skipped: ${skip}`);
 
-const ZT_PORT = 9993;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("tier 3: faults on a self-hosted network", { skip }, () => {
@@ -34,21 +33,9 @@ describe("tier 3: faults on a self-hosted network", { skip }, () => {
   before(async () => {
     net = await createTestNetwork(3);
     [rootHost, hostA, hostB] = net.hosts;
-    root = new Agent("root", rootHost);
-    ({ secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>(
-      "makePlanet",
-      {
-        endpoint: `${rootHost.address}/${ZT_PORT}`,
-      },
-    ));
-    a = new Agent("leafA", hostA);
-    b = new Agent("leafB", hostB);
-    const started = await Promise.all([
-      root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT }),
-      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    ids = { root: started[0].nodeId, a: started[1].nodeId, b: started[2].nodeId };
+    const nodes = await startZeroTierNodes(net, ["leafA", "leafB"]);
+    ({ root, leaves: [a, b], rootSecret, roots } = nodes);
+    ids = { root: nodes.rootId, a: nodes.leafIds[0], b: nodes.leafIds[1] };
     await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 60_000 })));
     const network = adhocIPv4NetworkId(10, ids.root);
     await Promise.all(

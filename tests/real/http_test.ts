@@ -10,14 +10,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { adhocNetworkId, sixPlaneAddress } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { canBuildTestNetwork, createTestNetwork, type TestNetwork } from "./netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { cannotRunTier3, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
+import { startZeroTierNodes } from "../_net/zerotier.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 (HTTP) skipped: ${skip}`);
 
-const ZT_PORT = 9993;
 const HTTP_PORT = 5005;
 const BYTES = 50 * 1024 * 1024;
 const NETWORK = adhocNetworkId(5000, 5010);
@@ -31,19 +30,9 @@ describe("tier 3: node.serve() on leaf A, node.fetch() on leaf B", { skip }, () 
 
   before(async () => {
     net = await createTestNetwork(3);
-    const [rootHost, hostA, hostB] = net.hosts;
-    root = new Agent("root", rootHost);
-    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    });
-    a = new Agent("leafA", hostA);
-    b = new Agent("leafB", hostB);
-    const started = await Promise.all([
-      root.call<{ nodeId: string }>("start", { identity: secret, roots, port: ZT_PORT }),
-      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    ids = { a: started[1].nodeId, b: started[2].nodeId };
+    const nodes = await startZeroTierNodes(net, ["leafA", "leafB"]);
+    ({ root, leaves: [a, b] } = nodes);
+    ids = { a: nodes.leafIds[0], b: nodes.leafIds[1] };
     await Promise.all([a, b].map((x) => x.call("waitOnline", { timeout: 45_000 })));
     await Promise.all(
       [a, b].map((x) =>

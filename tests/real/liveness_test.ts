@@ -32,15 +32,15 @@ import {
   DEFAULT_KEEPALIVE,
   DEFAULT_PEER_UNREACHABLE_TIMEOUT,
 } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { buildCPeer, CProcess } from "./c_peer.ts";
-import { canBuildTestNetwork, createTestNetwork, type Host, type TestNetwork } from "./netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { startZeroTierNodes } from "../_net/zerotier.ts";
+import { buildCPeer, CProcess } from "../_net/c_peer.ts";
+import { cannotRunTier3, createTestNetwork, type Host, type TestNetwork } from "../_net/netns.ts";
 
 const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 liveness (real libzt) skipped: ${skip}`);
 
-const ZT_PORT = 9993;
 const RATE = 500_000; // bytes/s each way per connection
 const CYCLES = Number(Deno.env.get("LIVENESS_CYCLES") ?? 5);
 const HOLD_RELAY_MS = 30_000;
@@ -89,20 +89,12 @@ describe("tier 3: liveness with rxzt's defaults on a self-hosted network", { ski
     const bin = await buildCPeer(libzt!, tmp);
     net = await createTestNetwork(5);
     [rootHost, hostA, hostB, hostC, hostD] = net.hosts;
-    root = new Agent("root", rootHost);
-    const { secret, roots } = await root.call<{ secret: string; roots: string }>("makePlanet", {
-      endpoint: `${rootHost.address}/${ZT_PORT}`,
-    });
-    a = new Agent("leafA", hostA);
-    b = new Agent("leafB", hostB);
-    d = new Agent("leafD", hostD);
-    const started = await Promise.all([
-      root.call<{ nodeId: string }>("start", { identity: secret, roots, port: ZT_PORT }),
-      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      d.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    network = adhocIPv4NetworkId(10, started[0].nodeId);
+    // Host C is the C peer's.
+    const nodes = await startZeroTierNodes(net, ["leafA", "leafB", { name: "leafD", host: hostD }]);
+    ({ root, leaves: [a, b, d] } = nodes);
+    const started = [nodes.rootId, ...nodes.leafIds].map((nodeId) => ({ nodeId }));
+    const roots = nodes.roots;
+    network = adhocIPv4NetworkId(10, nodes.rootId);
     await Promise.all([a, b, d].map((x) => x.call("waitOnline", { timeout: 60_000 }, 65_000)));
     await Promise.all(
       [a, b, d].map((x) => x.call("join", { network, family: "IPv4", timeout: 60_000 }, 65_000)),

@@ -14,14 +14,12 @@ import {
   identityNodeId,
   sixPlaneAddress,
 } from "../../mod.ts";
-import { Agent } from "./_agent_client.ts";
-import { canBuildTestNetwork, createTestNetwork, type TestNetwork } from "./netns.ts";
+import type { Agent } from "../_net/agent_client.ts";
+import { allOnline, relayThenDirect, startZeroTierNodes, ZT_PORT } from "../_net/zerotier.ts";
+import { cannotRunTier3, createTestNetwork, type TestNetwork } from "../_net/netns.ts";
 
-const libzt = Deno.env.get("LIBZT_PATH");
-const skip = !libzt ? "LIBZT_PATH is not set" : await canBuildTestNetwork();
+const skip = await cannotRunTier3();
 if (skip) console.log(`tier 3 (real libzt) skipped: ${skip}`);
-
-const ZT_PORT = 9993;
 
 interface JoinReply {
   state: {
@@ -42,35 +40,17 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
 
   before(async () => {
     net = await createTestNetwork(4);
-    const [rootHost, hostA, hostB, hostC] = net.hosts;
+    const [, hostA, hostB] = net.hosts;
     // The leaves may reach each other only through the root until the relay→direct test
     // lifts this, so peer$ shows the relay phase whatever the timing.
     await net.block(hostA, hostB, true);
     await net.block(hostB, hostA, true);
-    root = new Agent("root", rootHost);
     // libzt is loaded only in the agents: this process may hold the CI stand-in.
-    const { secret: rootSecret, roots } = await root.call<{ secret: string; roots: string }>(
-      "makePlanet",
-      {
-        endpoint: `${rootHost.address}/${ZT_PORT}`,
-      },
-    );
-    a = new Agent("leafA", hostA);
-    b = new Agent("leafB", hostB);
-    c = new Agent("leafC", hostC);
-    const started = await Promise.all([
-      root.call<{ nodeId: string }>("start", { identity: rootSecret, roots, port: ZT_PORT }),
-      a.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      b.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-      c.call<{ nodeId: string }>("start", { roots, port: ZT_PORT }),
-    ]);
-    ids = {
-      root: started[0].nodeId,
-      a: started[1].nodeId,
-      b: started[2].nodeId,
-      c: started[3].nodeId,
-    };
-    assert.equal(ids.root, identityNodeId(rootSecret));
+    const nodes = await startZeroTierNodes(net, ["leafA", "leafB", "leafC"]);
+    ({ root, leaves: [a, b, c] } = nodes);
+    const [idA, idB, idC] = nodes.leafIds;
+    ids = { root: nodes.rootId, a: idA, b: idB, c: idC };
+    assert.equal(ids.root, identityNodeId(nodes.rootSecret));
   });
 
   after(async () => {
@@ -80,13 +60,8 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   });
 
   test("every node comes online", async () => {
-    const online = await Promise.all(
-      [root, a, b].map((x) => x.call<{ onlineMs: number }>("waitOnline", { timeout: 45_000 })),
-    );
-    online.forEach((o, i) => {
-      assert.ok(o.onlineMs > 0);
-      timings[`online_${["root", "a", "b"][i]}`] = Math.round(o.onlineMs);
-    });
+    const online = await allOnline({ root, a, b });
+    for (const [name, ms] of Object.entries(online)) timings[`online_${name}`] = Math.round(ms);
   });
 
   test("leaves join an IPv6 ad-hoc network and get their 6PLANE addresses", async () => {
@@ -157,56 +132,11 @@ describe("tier 3: real libzt on a self-hosted network", { skip }, () => {
   test("peer$ on one leaf reports the other going from relay to direct", async () => {
     const [, hostA, hostB] = net.hosts;
     const target = adhocIPv4Address(adhocIPv4NetworkId(10, ids.root), ids.b);
-    const poke = () => a.call("probe", { address: target, port: 5001, timeout: 1 });
     // Traffic toward B (a SYN to a closed port; B answers with a reset) goes through the root.
-    const seen = () => a.call<{ link: string }[]>("peerHistory", { peer: ids.b });
-    for (let i = 0; i < 40 && !(await seen()).some((p) => p.link === "RELAY"); i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const before = await seen();
-    assert.ok(
-      before.some((p) => p.link === "RELAY"),
-      `B seen through the root: ${JSON.stringify(before)}`,
-    );
-    assert.ok(
-      !before.some((p) => p.link === "DIRECT"),
-      `no direct path while blocked: ${JSON.stringify(before)}`,
-    );
-    // Lift the block: the root's introduction now leads to a direct path.
-    const direct = a.call<{ state: { link: string; paths: unknown[] } }>("waitPeerLink", {
-      peer: ids.b,
-      link: "DIRECT",
-    }, 90_000);
-    await net.block(hostA, hostB, false);
-    await net.block(hostB, hostA, false);
-    const lifted = performance.now();
-    let done = false;
-    direct.then(() => (done = true), () => {});
-    for (let i = 0; i < 60 && !done; i++) {
-      await poke();
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const result = await direct.catch(async (err) => {
-      throw new Error(
-        `${err.message}; peers seen by A: ${
-          JSON.stringify(await a.call("allPeers"))
-        }, B is ${ids.b}`,
-      );
-    });
-    timings.direct_after_unblock = Math.round(performance.now() - lifted);
-    assert.equal(result.state.link, "DIRECT");
-    assert.ok(result.state.paths.length >= 1, "a direct peer has at least one path");
-    const history = await a.call<{ link: string; event: string; at: number }[]>("peerHistory", {
-      peer: ids.b,
-    });
-    const firstRelay = history.findIndex((s) => s.link === "RELAY");
-    const firstDirect = history.findIndex((s) => s.link === "DIRECT");
-    assert.ok(
-      firstRelay >= 0 && firstRelay < firstDirect,
-      `relay before direct: ${JSON.stringify(history)}`,
-    );
-    console.log("A saw B:", history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
+    const poke = () => a.call("probe", { address: target, port: 5001, timeout: 1 });
+    const r = await relayThenDirect(net, [hostA, hostB], a, ids.b, poke);
+    timings.direct_after_unblock = Math.round(r.directAfterMs);
+    console.log("A saw B:", r.history.map((s) => `${s.event}@${s.at.toFixed(1)}ms`).join(" → "));
   });
 
   test("TCP over the IPv4 ad-hoc network: 100 MB arrive intact (SHA-256)", async () => {

@@ -6,7 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { RawEvent } from "../../src/ffi/backend.ts";
-import { decodeEvent, decodeSockaddr, EVENT_CODES, eventName } from "../../src/ffi/events.ts";
+import { decodeEvent } from "../../src/ffi/event_decode.ts";
+import { EVENT_CODES, eventName } from "../../src/ffi/events.ts";
+import { decodeSockaddr } from "../../src/ffi/sockaddr.ts";
 import type { ZeroTierEvent } from "../../src/ffi/events.ts";
 import * as L from "../../src/ffi/layout.ts";
 import {

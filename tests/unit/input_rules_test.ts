@@ -30,7 +30,7 @@ import {
   ZeroTierNode,
 } from "../../mod.ts";
 import { describe as describeValue } from "../../src/errors.ts";
-import { decodeEvent } from "../../src/ffi/events.ts";
+import { decodeEvent } from "../../src/ffi/event_decode.ts";
 import { redactInspection } from "../../src/redact.ts";
 import {
   MAX_DURATION_MS,

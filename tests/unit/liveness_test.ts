@@ -1,10 +1,10 @@
 /**
- * Tier 1: the timers over peers' UNREACHABLE spells (src/observables/liveness.ts).
+ * Tier 1: the timers over peers' UNREACHABLE spells (src/node/liveness.ts).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { UnreachablePeers } from "../../src/observables/liveness.ts";
-import type { PeerLink, PeerState } from "../../src/observables/state.ts";
+import { UnreachablePeers } from "../../src/node/liveness.ts";
+import type { PeerLink, PeerState } from "../../src/node/state.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

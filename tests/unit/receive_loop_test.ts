@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { POLLFD_SIZE, SOCK } from "../../src/ffi/sockets.ts";
+import { SOCK } from "../../src/ffi/sockets.ts";
+import { POLLFD } from "../../src/ffi/layout.ts";
 import {
   allocateControl,
   COMMAND,
@@ -17,11 +18,8 @@ import {
   readCounters,
   WAKE,
 } from "../../src/streams/receive_control.ts";
-import {
-  type ReceiveCalls,
-  type ReceiveMessage,
-  runReceiveLoop,
-} from "../../src/streams/receive_loop.ts";
+import { type ReceiveMessage, runReceiveLoop } from "../../src/streams/receive_loop.ts";
+import type { ReceiveCalls } from "../../src/ffi/receive_calls.ts";
 import { RING, RingReader, type RingView, viewRing } from "../../src/streams/receive_ring.ts";
 
 const EAGAIN = 11;
@@ -66,13 +64,13 @@ class FakeLibzt implements ReceiveCalls {
     this.timeouts.push(timeoutMs);
     const view = new DataView(pollfds.buffer, pollfds.byteOffset);
     const fds: number[] = [];
-    for (let i = 0; i < count; i++) fds.push(view.getInt32(i * POLLFD_SIZE, true));
+    for (let i = 0; i < count; i++) fds.push(view.getInt32(i * POLLFD.size + POLLFD.fd, true));
     this.polled.push(fds);
     this.next();
     let ready = 0;
     fds.forEach((fd, i) => {
       const has = (this.queues.get(fd)?.length ?? 0) > 0;
-      view.setInt16(i * POLLFD_SIZE + 6, has ? SOCK.POLLIN : 0, true);
+      view.setInt16(i * POLLFD.size + POLLFD.revents, has ? SOCK.POLLIN : 0, true);
       if (has) ready++;
     });
     return ready;

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BehaviorSubject, Observable, Subject } from "rxjs";
 import { TimeoutError, ZeroTierError } from "../../src/errors.ts";
-import type { PeerState } from "../../src/observables/state.ts";
-import { fromReadable, reconnecting, toReadable, whenDirect } from "../../src/streams/rx.ts";
+import type { PeerState } from "../../src/node/state.ts";
+import { fromReadable, reconnecting, toReadable } from "../../src/streams/rx.ts";
+import { whenDirect } from "../../src/node/when_direct.ts";
 import type { TcpConn } from "../../src/streams/tcp.ts";
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

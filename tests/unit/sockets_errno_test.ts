@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { NativeLibrary } from "../../src/ffi/backend.ts";
-import { ERRNO, SocketCalls } from "../../src/ffi/sockets.ts";
+import { ERRNO } from "../../src/ffi/codes.ts";
+import { SocketCalls } from "../../src/ffi/sockets.ts";
 
 /** A fake library whose data calls return `rc` and whose errno reads `errno`. */
 function fakeLibrary(rc: number, errno: number): NativeLibrary {

@@ -1,5 +1,5 @@
 /**
- * Tier 1: the pure reducers of `src/observables/state.ts`, driven with plain
+ * Tier 1: the pure reducers of `src/node/state.ts`, driven with plain
  * event objects (no libzt).
  */
 import { describe, test } from "node:test";
@@ -18,7 +18,7 @@ import {
   reduceNetwork,
   reducePeer,
   TERMINAL_PHASES,
-} from "../../src/observables/state.ts";
+} from "../../src/node/state.ts";
 
 const NET = "8056c2e21c000001";
 

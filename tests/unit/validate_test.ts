@@ -9,7 +9,6 @@ import {
   toCString,
   toNetworkId,
   toNodeId,
-  toOptions,
   toPort,
   toSignal,
   toTimeout,
@@ -162,21 +161,6 @@ describe("toSignal", () => {
       throwsArg(() => toSignal(v), "signal", String(v));
     }
     throwsArg(() => toSignal(1, "abort"), "abort");
-  });
-});
-
-describe("toOptions", () => {
-  test("undefined becomes {}; objects are returned as they are", () => {
-    assert.deepEqual(toOptions(undefined), {});
-    const o = { timeout: 5 };
-    assert.equal(toOptions(o), o);
-  });
-
-  test("rejects null, arrays and primitives", () => {
-    for (const v of [null, [], [1], "x", 5, true, 1n]) {
-      throwsArg(() => toOptions(v), "options", String(v));
-    }
-    throwsArg(() => toOptions(null, "joinOptions"), "joinOptions");
   });
 });
 

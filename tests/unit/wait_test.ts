@@ -1,12 +1,12 @@
 /**
- * Tier 1: `waitFor` (`src/observables/wait.ts`): how it settles, and that it
+ * Tier 1: `waitFor` (`src/node/wait.ts`): how it settles, and that it
  * always lets go of the source, its timer and the abort listener.
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Observable, type Subscriber } from "rxjs";
 import { NodeStateError, TimeoutError, ZeroTierError } from "../../src/errors.ts";
-import { waitFor, type WaitVerdict } from "../../src/observables/wait.ts";
+import { waitFor, type WaitVerdict } from "../../src/node/wait.ts";
 import { tick } from "./_helpers.ts";
 
 /** A hot source driven by the test, counting subscriptions and teardowns. */

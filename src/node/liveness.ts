@@ -6,6 +6,10 @@
  *
  * @module
  */
+import { isNodeAddress } from "../addressing.ts";
+import { PeerUnreachableError } from "../errors.ts";
+import type { Closable } from "../streams/host.ts";
+import type { TcpConn } from "../streams/tcp.ts";
 import type { PeerState } from "./state.ts";
 
 /**
@@ -22,6 +26,18 @@ import type { PeerState } from "./state.ts";
  * ```
  */
 export const DEFAULT_PEER_UNREACHABLE_TIMEOUT = 30_000;
+
+/**
+ * The timers a node's `peerUnreachableTimeout` start option asks for (its
+ * default when `undefined`; none for `false`).
+ */
+export function unreachablePeersFor(
+  option: number | false | undefined,
+  onExpired: (peerId: string, unreachableMs: number) => void,
+): UnreachablePeers | undefined {
+  const timeoutMs = option ?? DEFAULT_PEER_UNREACHABLE_TIMEOUT;
+  return timeoutMs === false ? undefined : new UnreachablePeers(timeoutMs, onExpired);
+}
 
 /** @internal Timers over peers' `UNREACHABLE` spells. */
 export class UnreachablePeers {
@@ -65,5 +81,27 @@ export class UnreachablePeers {
       if (timer !== undefined) clearTimeout(timer);
     }
     this.#timers.clear();
+  }
+}
+
+/**
+ * Fails, with `PeerUnreachableError`, the TCP connections among `sockets`
+ * whose remote address is `peerId`'s on one of `networkIds` (addresses a
+ * controller assigned cannot be told apart: only 6PLANE, RFC 4193 and ad-hoc
+ * IPv4 addresses encode the node id).
+ */
+export function failConnectionsOf(
+  sockets: Iterable<Closable>,
+  networkIds: readonly string[],
+  peerId: string,
+  unreachableMs: number,
+): void {
+  const reason = new PeerUnreachableError(peerId, unreachableMs);
+  for (const socket of [...sockets]) {
+    const remote = (socket as Partial<Pick<TcpConn, "remoteAddr">>).remoteAddr;
+    if (remote?.transport !== "tcp") continue;
+    if (networkIds.some((net) => isNodeAddress(remote.hostname, net, peerId))) {
+      socket.terminate(reason);
+    }
   }
 }

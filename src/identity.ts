@@ -4,16 +4,16 @@
  *
  * @module
  */
-import { InvalidArgumentError, LibztCallError } from "../errors.ts";
-import { identityIsValid, newIdentity } from "../ffi/calls.ts";
-import { loadLibrary } from "../ffi/runtime.ts";
+import { InvalidArgumentError } from "./errors.ts";
+import { identityIsValid, newIdentity } from "./ffi/calls.ts";
+import { loadLibrary } from "./ffi/runtime.ts";
 import {
   PUBLIC_IDENTITY,
   readOptions,
   SECRET_IDENTITY,
   toCString,
   toSecretIdentity,
-} from "../validate.ts";
+} from "./validate.ts";
 
 /** Options of the identity helpers. */
 export interface IdentityOptions {
@@ -38,9 +38,7 @@ export interface IdentityOptions {
  * ```
  */
 export function generateIdentity(options: IdentityOptions = {}): string {
-  const result = newIdentity(loadLibrary(libraryPathOf(options)));
-  if (typeof result === "number") throw LibztCallError.fromReturn("zts_id_new", result);
-  return result;
+  return newIdentity(loadLibrary(libraryPathOf(options)));
 }
 
 /**

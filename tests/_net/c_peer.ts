@@ -7,7 +7,21 @@
  * @module
  */
 import type { Host } from "./netns.ts";
-import { lines, withTimeout } from "./_agent_client.ts";
+import { withTimeout } from "./agent_client.ts";
+
+/** Lines of a byte stream. */
+export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+    }
+  }
+  if (buf) yield buf;
+}
 
 const dirname = (p: string) => p.replace(/\/[^/]*$/, "") || "/";
 

@@ -1,7 +1,9 @@
 /**
  * Pure reducers from libzt events to the state rxzt publishes: one
- * {@link NetworkState} per joined network and one {@link PeerState} per peer.
- * No I/O here, so they are unit-tested on plain event objects.
+ * {@link NetworkState} per joined network and one {@link PeerState} per peer,
+ * and the rules read off that state (when a network is ready, which address
+ * to send from, why a join failed). No I/O here, so they are unit-tested on
+ * plain event objects.
  *
  * @module
  */
@@ -14,7 +16,8 @@ import type {
   PeerInfo,
   RouteInfo,
 } from "../ffi/events.ts";
-import type { IpFamily } from "../ip.ts";
+import { NetworkError } from "../errors.ts";
+import { type IpFamily, prefixContains } from "../ip.ts";
 
 /** Where a network stands, as `network$` reports it. */
 export type NetworkPhase =
@@ -138,6 +141,50 @@ export function reduceNetwork(
     case "NETWORK_DOWN":
       return next({ status: "DOWN", readyIPv4: false, readyIPv6: false, addresses: [] });
   }
+}
+
+/** Which readiness a wait asks of a network: either family (`"any"`), one, or `"both"`. */
+export type Readiness = "any" | IpFamily | "both";
+
+/** Whether a network is ready for `family` (see {@link Readiness}). */
+export function isReady(state: NetworkState, family: Readiness): boolean {
+  return family === "IPv4"
+    ? state.readyIPv4
+    : family === "IPv6"
+    ? state.readyIPv6
+    : family === "both"
+    ? state.readyIPv4 && state.readyIPv6
+    : state.readyIPv4 || state.readyIPv6;
+}
+
+/**
+ * This node's address on the network whose assigned range holds
+ * `destination`, to bind a socket to before it connects or sends there:
+ * lwIP routes by source address, and would otherwise send through the last
+ * network joined. `undefined` when no network's range holds it.
+ */
+export function sourceAddressFor(
+  networks: Iterable<NetworkState>,
+  destination: string,
+): string | undefined {
+  for (const n of networks) {
+    for (const a of n.assignedAddresses) {
+      if (prefixContains(a.address, a.prefixLength, destination)) return a.address;
+    }
+  }
+  return undefined;
+}
+
+/** The error a join rejects with when its network ended in `status`. */
+export function networkFailure(networkId: string, status: NetworkPhase): NetworkError {
+  const detail: Record<string, string> = {
+    NOT_FOUND: "not found: no controller answers for it (check the network id)",
+    ACCESS_DENIED: "access denied: authorize this node on the network's controller",
+    CLIENT_TOO_OLD: "the controller requires a newer ZeroTier client",
+    PORT_ERROR: "libzt could not bring up the network's port",
+    DOWN: "the network went down (left or destroyed)",
+  };
+  return new NetworkError(`NETWORK_${status}`, networkId, detail[status] ?? status);
 }
 
 /**

@@ -6,8 +6,9 @@
  * removes everything, and is safe to call twice.
  *
  * Names and subnets: `<prefix><pid>` and 172.<octet>.X.0/24 (X from the pid).
- * The npm tests use `rzn` / 30 (the defaults here), the Deno tests `rz` / 31
- * (tests/real/netns.ts), so concurrent runs never collide.
+ * By default a run under Node (the npm tests) uses `rzn` / 30 and a run under
+ * Deno (tests/real, the benchmark, the soak) `rz` / 31, so concurrent runs
+ * never collide.
  *
  * Needs root, iproute2 and nftables.
  */
@@ -36,11 +37,13 @@ export interface TestNetwork {
 
 /** Names and subnet of a test network (see the module comment). */
 export interface TestNetworkOptions {
-  /** Namespace name prefix, followed by the pid. Default: "rzn". */
+  /** Namespace name prefix, followed by the pid. Default: "rzn" under Node, "rz" under Deno. */
   prefix?: string;
-  /** Second octet of the 172.X.Y.0/24 subnet. Default: 30. */
+  /** Second octet of the 172.X.Y.0/24 subnet. Default: 30 under Node, 31 under Deno. */
   octet?: number;
 }
+
+const DENO = "Deno" in globalThis;
 
 function run(args: string[], allowFailure = false): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -50,6 +53,14 @@ function run(args: string[], allowFailure = false): Promise<string> {
       } else resolve(String(stdout));
     });
   });
+}
+
+/**
+ * Why tier 3 (a real libzt, LIBZT_PATH, on the test network) cannot run
+ * here, or undefined when it can.
+ */
+export async function cannotRunTier3(): Promise<string | undefined> {
+  return process.env.LIBZT_PATH ? await cannotBuildTestNetwork() : "LIBZT_PATH is not set";
 }
 
 /** Why this machine cannot build the test network, or undefined when it can. */
@@ -72,7 +83,7 @@ export async function cannotBuildTestNetwork(): Promise<string | undefined> {
 /** Creates `count` bridged hosts, each in its own namespace. */
 export async function createTestNetwork(
   count: number,
-  { prefix = "rzn", octet = 30 }: TestNetworkOptions = {},
+  { prefix = DENO ? "rz" : "rzn", octet = DENO ? 31 : 30 }: TestNetworkOptions = {},
 ): Promise<TestNetwork> {
   const tag = `${prefix}${process.pid % 100000}`;
   const subnet = 10 + (process.pid % 200);

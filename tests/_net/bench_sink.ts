@@ -1,6 +1,6 @@
 /**
  * The receiving end of a benchmark transfer, shared by the Deno agent
- * (`tests/real/agent.ts`) and the Node agent (`tests/npm/_agent.ts`): it
+ * (`agent.ts`) in Deno and in Node: it
  * only needs web streams, so both runtimes count alike.
  *
  * @module

@@ -1,19 +1,25 @@
 /**
- * A ZeroTier node process for tier-3 tests, driven over stdin/stdout with one
+ * A ZeroTier node process for the tier-3 tests, the benchmark and the soak,
+ * in either runtime: the same file runs under Deno (`deno run -A --config
+ * deno.json`, rxzt from mod.ts) and under Node (compiled into the npm test
+ * project, rxzt from the npm package). It is driven over stdin/stdout with one
  * JSON object per line: `{ id, cmd, ...args }` in, `{ id, ok, result | error }`
- * out. It uses rxzt's public API only, except `probe`, which opens a raw libzt
- * socket to make traffic toward a peer (rxzt's own sockets are tested
- * elsewhere). After `stop` it stops reading and must exit by itself.
- * `benchStart`, `benchSink`, `benchSend`, `benchSendParallel`, `cpu` and
- * `eventDelays` serve the benchmark (bench/run.ts). `httpServe`, `httpServeConnections`,
- * `httpFetchJson`, `httpFetchUpload`, `httpFetchDownload`, `httpFetchMany` and
- * `httpRequestsPerSecond` serve tests/real/http_test.ts and the benchmark's HTTP lines.
+ * out (see `agent_client.ts`). It uses rxzt's public API only, except what
+ * Deno alone can do (`agent_deno.ts`): `probe`, which opens a raw libzt
+ * socket to make traffic toward a peer (`poke` does it with rxzt's own
+ * connect, in either runtime), and the I/O thread's counters (`ioState`,
+ * `benchSink`'s `io`). After `stop` it stops reading and must exit by itself.
+ * `benchStart`, `benchSink`, `benchSend`, `benchSendParallel`, `cpu`,
+ * `memory` and `eventDelays` serve the benchmark (bench/run.ts, bench/node.ts).
+ * `httpServe`, `httpServeConnections`, `httpFetchJson`, `httpFetchUpload`,
+ * `httpFetchDownload`, `httpFetchMany` and `httpRequestsPerSecond` serve
+ * tests/real/http_test.ts and the benchmark's HTTP lines.
  */
 import { createHash, randomFillSync } from "node:crypto";
 import process from "node:process";
+import { createInterface } from "node:readline";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
-import { sinkConnection, type SinkStats } from "../npm/_bench_sink.ts";
-import { nodeInternals } from "../../src/observables/node.ts";
+import { sinkConnection, type SinkStats } from "./bench_sink.ts";
 import {
   createRootSet,
   generateIdentity,
@@ -22,7 +28,27 @@ import {
   type TcpConn,
   type ZeroTierError,
   ZeroTierNode,
-} from "../../mod.ts";
+} from "rxzt";
+
+/** What only the Deno agent can do (`agent_deno.ts`: rxzt's internals, raw libzt calls). */
+interface DenoExtras {
+  receiveCounters(node: ZeroTierNode): Record<string, number> | undefined;
+  receiveState(node: ZeroTierNode): unknown;
+  probe(
+    node: ZeroTierNode,
+    address: string,
+    port: number,
+    timeoutMs: number,
+  ): Promise<{ rc: number; errno: number }>;
+}
+const runtime = "Deno" in globalThis ? "deno" : "node";
+// A specifier in a variable: the Node build (tsc) must not follow it into rxzt's sources.
+const DENO_EXTRAS = "./agent_deno.ts";
+const extras: DenoExtras | undefined = runtime === "deno" ? await import(DENO_EXTRAS) : undefined;
+function denoOnly(): DenoExtras {
+  if (!extras) throw new Error("this command needs the Deno agent (rxzt internals, raw libzt)");
+  return extras;
+}
 
 let node: ZeroTierNode | undefined;
 let startedAt = 0;
@@ -84,11 +110,11 @@ async function handle(c: Command): Promise<unknown> {
           networkHistory.set(id, list);
         }
       });
-      return { nodeId: node.nodeId, upMs: performance.now() - startedAt };
+      return { nodeId: node.nodeId, upMs: performance.now() - startedAt, runtime };
     }
     case "waitOnline":
       await node!.waitUntilOnline({ timeout: c.timeout as number });
-      return { onlineMs: onlineChanges.find((x) => x.online)?.at };
+      return { onlineMs: onlineChanges.find((x) => x.online)?.at, runtime };
     case "join": {
       const t0 = performance.now();
       const state = await node!.join(c.network as string, {
@@ -613,7 +639,7 @@ async function handle(c: Command): Promise<unknown> {
       return started;
     }
     case "benchSink": {
-      // Each connection: count everything received and answer with the count (see _bench_sink.ts).
+      // Each connection: count everything received and answer with the count (see bench_sink.ts).
       // consumer "sha256": a consumer that awaits the SHA-256 of every chunk (crypto.subtle).
       const listener = node!.listen({
         port: c.port as number,
@@ -638,10 +664,10 @@ async function handle(c: Command): Promise<unknown> {
       (async () => {
         for await (const conn of listener) {
           // What the I/O thread does over the transfer (an internal of rxzt's, for the bench only).
-          const io0 = nodeInternals(node!).receiveCounters;
+          const io0 = extras?.receiveCounters(node!);
           const consume = consumerFor();
           sinkConnection(conn, BENCH_CHUNK, consume).then((stats) => {
-            const io1 = nodeInternals(node!).receiveCounters;
+            const io1 = extras?.receiveCounters(node!);
             const checked = c.consumer === "pattern"
               ? { ...stats, patternErrors: patternErrors.count }
               : stats;
@@ -733,19 +759,18 @@ async function handle(c: Command): Promise<unknown> {
       // Peak RSS and heap since the first call (sampled every 500 ms on an unref'd timer).
       if (!memorySampler) {
         const sample = () => {
-          const m = Deno.memoryUsage();
+          const m = process.memoryUsage();
           memoryPeak.rss = Math.max(memoryPeak.rss, m.rss);
           memoryPeak.heapUsed = Math.max(memoryPeak.heapUsed, m.heapUsed);
         };
         sample();
-        memorySampler = setInterval(sample, 500) as unknown as number;
-        Deno.unrefTimer(memorySampler);
+        memorySampler = unref(setInterval(sample, 500));
       }
-      return { ...memoryPeak, now: Deno.memoryUsage() };
+      return { ...memoryPeak, now: process.memoryUsage() };
     }
     case "ioState":
       // The I/O thread's state (an internal of rxzt's, for diagnosing a stuck benchmark).
-      return nodeInternals(node!).receiveState;
+      return denoOnly().receiveState(node!);
     case "benchSinkStats":
       return benchSinkStats.splice(0);
     case "eventDelays":
@@ -894,7 +919,43 @@ async function handle(c: Command): Promise<unknown> {
       return { requests: n, perSecond: n / (c.seconds as number) };
     }
     case "probe":
-      return await probe(c.address as string, c.port as number, c.timeout as number);
+      return await denoOnly().probe(
+        node!,
+        c.address as string,
+        c.port as number,
+        c.timeout as number,
+      );
+    case "poke": {
+      // A connection attempt toward a closed port: packets flow to the peer (it answers with a reset).
+      try {
+        const conn = await node!.connect({
+          hostname: c.address as string,
+          port: c.port as number,
+          timeout: c.timeout as number,
+        });
+        await conn.close();
+      } catch { /* expected: refused or timed out */ }
+      return {};
+    }
+    case "echo": {
+      // Send `bytes` of random data to an echo server and compare what comes back.
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
+      const data = new Uint8Array(c.bytes as number).map(() => (Math.random() * 256) | 0);
+      const [, back] = await Promise.all([
+        (async () => {
+          const w = conn.writable.getWriter();
+          for (let o = 0; o < data.length; o += 65536) await w.write(data.subarray(o, o + 65536));
+          await w.close();
+        })(),
+        new Response(conn.readable).arrayBuffer().then((b) => new Uint8Array(b)),
+      ]);
+      const digest = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+      return { bytes: back.length, intact: digest(back) === digest(data) };
+    }
     case "stop": {
       let completed = false;
       node!.events$.subscribe({ complete: () => (completed = true) });
@@ -1045,7 +1106,15 @@ function seededStream(
 }
 
 const BENCH_CHUNK = 256 * 1024;
-let memorySampler: number | undefined;
+let memorySampler: unknown;
+
+/** Lets the process exit with `timer` pending (Deno's timers are numbers, Node's objects). */
+function unref(timer: unknown): unknown {
+  if (typeof timer === "number") {
+    (globalThis as unknown as { Deno: { unrefTimer(id: number): void } }).Deno.unrefTimer(timer);
+  } else (timer as { unref(): void }).unref();
+  return timer;
+}
 const memoryPeak = { rss: 0, heapUsed: 0 };
 const benchSinkStats: SinkStats[] = [];
 const benchBuffer = new Uint8Array(BENCH_CHUNK).map((_, i) => (i * 131 + 7) & 0xff);
@@ -1080,65 +1149,32 @@ async function benchTransfer(conn: TcpConn, bytes: number): Promise<number> {
   return Number(new DataView(reply.buffer).getBigUint64(0));
 }
 
-// Raw libzt TCP connect attempt, to make packets flow toward a peer.
-async function probe(address: string, port: number, timeoutMs: number) {
-  const lib = Deno.dlopen(node!.libraryPath, {
-    zts_socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-    zts_connect: { parameters: ["i32", "buffer", "u16", "i32"], result: "i32", nonblocking: true },
-    zts_close: { parameters: ["i32"], result: "i32" },
-    zts_errno: { type: "pointer" },
-  } as unknown as Record<string, Deno.ForeignFunction>) as unknown as Deno.DynamicLibrary<{
-    zts_socket: { parameters: ["i32", "i32", "i32"]; result: "i32" };
-    zts_connect: { parameters: ["i32", "buffer", "u16", "i32"]; result: "i32"; nonblocking: true };
-    zts_close: { parameters: ["i32"]; result: "i32" };
-  }>;
-  const errnoPtr = (lib.symbols as unknown as { zts_errno: Deno.PointerValue }).zts_errno;
-  const family = address.includes(":") ? 10 : 2;
-  const fd = lib.symbols.zts_socket(family, 1, 0);
-  const ip = new TextEncoder().encode(address + "\0");
-  const rc = await lib.symbols.zts_connect(fd, ip, port, timeoutMs);
-  const errno = errnoPtr ? new Deno.UnsafePointerView(errnoPtr).getInt32() : 0;
-  lib.symbols.zts_close(fd);
-  return { rc, errno };
-}
-
-const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
-let buffer = "";
-const reader = lines.getReader();
 const write = (obj: unknown) =>
-  Deno.stdout.writeSync(
-    new TextEncoder().encode(
-      JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n",
-    ),
+  process.stdout.write(
+    JSON.stringify(obj, (_k, v) => (typeof v === "bigint" ? String(v) : v)) + "\n",
   );
-let stopped = false;
-while (!stopped) {
-  const { value, done } = await reader.read();
-  if (done) break;
-  buffer += value;
-  let nl: number;
-  while ((nl = buffer.indexOf("\n")) >= 0) {
-    const line = buffer.slice(0, nl);
-    buffer = buffer.slice(nl + 1);
-    if (!line.trim()) continue;
-    const c = JSON.parse(line) as Command;
-    // Commands run concurrently (a wait must not block a probe), except stop.
-    const reply = handle(c).then(
-      (result) => write({ id: c.id, ok: true, result }),
-      (err) => {
-        const e = err as Error;
-        write({
-          id: c.id,
-          ok: false,
-          error: { name: e.name, code: (err as ZeroTierError).code, message: e.message },
-        });
-      },
-    );
+const input = createInterface({ input: process.stdin });
+let stopping = false;
+input.on("line", (line) => {
+  if (stopping || !line.trim()) return;
+  const c = JSON.parse(line) as Command;
+  // Commands run concurrently (a wait must not block a probe), except stop: nothing after it.
+  if (c.cmd === "stop" || c.cmd === "stopUnderLoad") stopping = true;
+  handle(c).then(
+    (result) => write({ id: c.id, ok: true, result }),
+    (err) => {
+      const e = err as Error;
+      write({
+        id: c.id,
+        ok: false,
+        error: { name: e.name, code: (err as ZeroTierError).code, message: e.message },
+      });
+    },
+  ).finally(() => {
+    // After stop nothing may keep the process alive: stop reading stdin.
     if (c.cmd === "stop" || c.cmd === "stopUnderLoad") {
-      await reply;
-      stopped = true;
+      input.close();
+      process.stdin.destroy();
     }
-  }
-}
-// Stop reading: from here nothing may keep the process alive.
-await reader.cancel().catch(() => {});
+  });
+});

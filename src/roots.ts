@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { InvalidArgumentError, LibztCallError } from "../errors.ts";
-import { signRootSet } from "../ffi/rootset.ts";
-import { loadLibrary } from "../ffi/runtime.ts";
-import { parseIp } from "../ip.ts";
-import { redactedBytes, redactInspection } from "../redact.ts";
-import { isInstance, readArray, readOptions, toCString, toPublicIdentity } from "../validate.ts";
+import { InvalidArgumentError, LibztCallError } from "./errors.ts";
+import { signRootSet } from "./ffi/rootset.ts";
+import { loadLibrary } from "./ffi/runtime.ts";
+import { parseIp } from "./ip.ts";
+import { redactedBytes, redactInspection } from "./redact.ts";
+import { isInstance, readArray, readOptions, toCString, toPublicIdentity } from "./validate.ts";
 
 /** One root of a root set. */
 export interface RootDefinition {
