@@ -21,8 +21,16 @@ import { ensureTools } from "./build_npm.ts";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const tools = join(root, "scripts", "node_modules");
 const pkgDir = join(root, "npm");
-/** Packages the shared tests use besides rxzt (tests/npm/http_test.ts); not dependencies of rxzt. */
-export const TEST_ONLY_DEPENDENCIES = { hono: "^4", express: "^5" } as const;
+/**
+ * Packages the shared tests use besides rxzt (tests/npm/http_test.ts, snippets_test.ts); not
+ * dependencies of rxzt. undici 7 needs Node 20.18.1 or newer.
+ */
+export const TEST_ONLY_DEPENDENCIES = {
+  hono: "^4",
+  express: "^5",
+  fastify: "^5",
+  undici: "^7",
+} as const;
 /** The scratch project (gitignored via /.cache/). */
 export const SCRATCH = join(root, ".cache", "npm_test");
 
@@ -54,7 +62,8 @@ export function prepareNodeProject(): string {
         name: "rxzt-npm-test",
         private: true,
         type: "module",
-        // Test-only: the HTTP tests serve a Hono app and Express (never the package's own).
+        // Test-only: the HTTP tests serve a Hono app, Express and Fastify and dial with undici
+        // (never the package's own).
         dependencies: { rxzt: `file:./${tarball}`, ...TEST_ONLY_DEPENDENCIES },
       },
       null,
