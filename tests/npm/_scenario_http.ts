@@ -20,18 +20,20 @@ import {
   ZeroTierNode,
 } from "rxzt";
 import { runtime, standinControl } from "./_runtime.ts";
+import {
+  describeError,
+  printFacts,
+  recordUnexpected,
+  stopAndCount,
+  watchUnhandled,
+} from "./_scenario_end.ts";
 
 const [libraryPath, mbArg] = process.argv.slice(2);
 const MB = Number(mbArg ?? 50);
 const out: Record<string, unknown> = { runtime, mb: MB };
-const unhandled: string[] = [];
-process.on("unhandledRejection", (e) => unhandled.push(`unhandledRejection: ${describe(e)}`));
-process.on("uncaughtException", (e) => unhandled.push(`uncaughtException: ${describe(e)}`));
+const unhandled = watchUnhandled();
 
-function describe(e: unknown): string {
-  const err = e as { name?: string; code?: string; message?: string };
-  return `${err?.name ?? typeof e} ${err?.code ?? ""} ${err?.message ?? String(e)}`;
-}
+const describe = describeError;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -560,14 +562,8 @@ try {
   }
 
   await server.shutdown();
-  await node.stop();
-  out.lifecycle = node.lifecycle;
-  out.openSockets = node.openSockets;
-  out.standinSockets = ctl.openSockets();
+  await stopAndCount(out, node, ctl);
 } catch (err) {
-  const e = err as Error & { code?: string };
-  out.unexpected = { name: e.name, code: e.code, message: e.message, stack: e.stack };
-  process.exitCode = 1;
+  recordUnexpected(out, err);
 }
-out.unhandled = unhandled;
-console.log(JSON.stringify(out));
+printFacts(out, unhandled);

@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { before, describe, test } from "node:test";
 import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd } from "./_scenario_end.ts";
 
 const MB = Number(process.env.RXZT_HTTP_TEST_MB ?? 50);
 
@@ -119,12 +120,7 @@ describe(`tier 2 under ${runtime}: node.serve() and node.fetch()`, () => {
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {
-    assert.equal(f.unexpected, undefined, JSON.stringify(f.unexpected));
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(f.unhandled, [], "no unhandled rejection or uncaught exception");
-    assert.equal(f.lifecycle, "stopped");
-    assert.equal(f.openSockets, 0);
-    assert.equal(f.standinSockets, 0);
+    assertCleanEnd(run, f);
   });
 
   test("onListen and server.addr give the address; a JSON POST round-trips with its headers", () => {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd } from "./_scenario_end.ts";
 
 const NO_EVENT = "no event in time";
 
@@ -106,12 +107,7 @@ describe(`tier 2 under ${runtime}: rxzt connections as net.Socket-like Duplexes`
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {
-    assert.equal(f.unexpected, undefined, JSON.stringify(f.unexpected));
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(f.unhandled, [], "no unhandled rejection or uncaught exception");
-    assert.equal(f.lifecycle, "stopped");
-    assert.equal(f.openSockets, 0);
-    assert.equal(f.standinSockets, 0);
+    assertCleanEnd(run, f);
   });
 
   test("8 MB echoed through a Duplex on each end arrives intact (SHA-256), both ends count every byte", () => {

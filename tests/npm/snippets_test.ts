@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd } from "./_scenario_end.ts";
 
 type Failed = { failed?: string };
 type Json = { status: number; body: unknown };
@@ -57,12 +58,7 @@ describe(`tier 2 under ${runtime}: the README's framework and client snippets`, 
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {
-    assert.equal(f.unexpected, undefined, JSON.stringify(f.unexpected));
-    assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(f.unhandled, [], "no unhandled rejection or uncaught exception");
-    assert.equal(f.lifecycle, "stopped");
-    assert.equal(f.openSockets, 0);
-    assert.equal(f.standinSockets, 0);
+    assertCleanEnd(run, f);
   });
 
   test("Express over an rxzt listener: JSON, two requests in turn over one kept-alive connection", () => {
