@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import type { ZeroTierNode } from "rxzt";
-import type { ScenarioRun, StandinControl } from "./_runtime.ts";
+import { runScenario, type ScenarioRun, type StandinControl } from "./_runtime.ts";
 
 /** What a scenario reports about how it ended. */
 export interface ScenarioEnd {
@@ -70,4 +70,18 @@ export function assertCleanEnd(run: ScenarioRun<unknown>, facts: ScenarioEnd): v
   assert.equal(facts.lifecycle, "stopped");
   assert.equal(facts.openSockets, 0);
   assert.equal(facts.standinSockets, 0);
+}
+
+/** Runs a scenario (see `runScenario`) and returns its run and its JSON facts, which must exist. */
+export async function runToEnd<T>(
+  script: string,
+  args: string[],
+  limitMs: number,
+): Promise<{ run: ScenarioRun<T>; facts: T }> {
+  const run = await runScenario<T>(script, args, { limitMs });
+  assert.ok(
+    run.json,
+    `no JSON from the scenario (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
+  );
+  return { run, facts: run.json };
 }

@@ -13,8 +13,8 @@
 import assert from "node:assert/strict";
 import process from "node:process";
 import { before, describe, test } from "node:test";
-import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
-import { assertCleanEnd } from "./_scenario_end.ts";
+import { runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd, runToEnd } from "./_scenario_end.ts";
 
 const MB = Number(process.env.RXZT_HTTP_TEST_MB ?? 50);
 
@@ -109,14 +109,11 @@ describe(`tier 2 under ${runtime}: node.serve() and node.fetch()`, () => {
   let run: ScenarioRun<Facts>;
   let f: Facts;
   before(async () => {
-    run = await runScenario<Facts>("_scenario_http", [standinPath(), String(MB)], {
-      limitMs: 240_000,
-    });
-    assert.ok(
-      run.json,
-      `no JSON from the scenario (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
-    );
-    f = run.json;
+    ({ run, facts: f } = await runToEnd<Facts>(
+      "_scenario_http",
+      [standinPath(), String(MB)],
+      240_000,
+    ));
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {

@@ -7,8 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
-import { assertCleanEnd } from "./_scenario_end.ts";
+import { runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd, runToEnd } from "./_scenario_end.ts";
 
 const NO_EVENT = "no event in time";
 
@@ -98,12 +98,7 @@ describe(`tier 2 under ${runtime}: rxzt connections as net.Socket-like Duplexes`
   let run: ScenarioRun<Facts>;
   let f: Facts;
   before(async () => {
-    run = await runScenario<Facts>("_scenario_node_socket", [standinPath()], { limitMs: 90_000 });
-    assert.ok(
-      run.json,
-      `no JSON from the scenario (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
-    );
-    f = run.json;
+    ({ run, facts: f } = await runToEnd<Facts>("_scenario_node_socket", [standinPath()], 90_000));
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {

@@ -11,8 +11,8 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { runScenario, runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
-import { assertCleanEnd } from "./_scenario_end.ts";
+import { runtime, type ScenarioRun, standinPath } from "./_runtime.ts";
+import { assertCleanEnd, runToEnd } from "./_scenario_end.ts";
 
 type Failed = { failed?: string };
 type Json = { status: number; body: unknown };
@@ -49,12 +49,7 @@ describe(`tier 2 under ${runtime}: the README's framework and client snippets`, 
   let run: ScenarioRun<Facts>;
   let f: Facts;
   before(async () => {
-    run = await runScenario<Facts>("_scenario_snippets", [standinPath()], { limitMs: 120_000 });
-    assert.ok(
-      run.json,
-      `no JSON from the scenario (exit ${run.code}):\n${run.stdout}\n${run.stderr}`,
-    );
-    f = run.json;
+    ({ run, facts: f } = await runToEnd<Facts>("_scenario_snippets", [standinPath()], 120_000));
   });
 
   test("the scenario ran to its end, exited by itself, and nothing was unhandled", () => {

@@ -1,7 +1,9 @@
 /**
- * Helpers shared by the tier-1 unit tests. Nothing here imports from `src/`:
- * expected values in the tests are built with these independent routines.
+ * Helpers shared by the tier-1 unit tests. Nothing here imports code from
+ * `src/` (types only): expected values in the tests are built with these
+ * independent routines.
  */
+import type { PeerState } from "../../src/node/state.ts";
 
 /** Deterministic PRNG (mulberry32) so "random" cases are reproducible. */
 export function rng(seed: number): () => number {
@@ -137,4 +139,18 @@ export function idBytes(value: bigint, byteCount: number): number[] {
 /** Resolves after the current macrotask, so deferred (microtask) work has run. */
 export function tick(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/** A peer's state as `peer$` reports it, for tests that need one (id `aaaaaaaaaa` unless given). */
+export function peerState(link: PeerState["link"], peerId = "aaaaaaaaaa"): PeerState {
+  return {
+    peerId,
+    version: "1.8.4",
+    latency: 1,
+    role: "leaf",
+    paths: [],
+    link,
+    lastEvent: "PEER_RELAY",
+    changedAt: 0,
+  };
 }

@@ -4,22 +4,12 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { UnreachablePeers } from "../../src/node/liveness.ts";
-import type { PeerLink, PeerState } from "../../src/node/state.ts";
+import type { PeerLink } from "../../src/node/state.ts";
+import { peerState } from "./_helpers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function state(peerId: string, link: PeerLink): PeerState {
-  return {
-    peerId,
-    version: "1.8.0",
-    latency: 1,
-    role: "leaf",
-    paths: [],
-    link,
-    lastEvent: "PEER_RELAY",
-    changedAt: 0,
-  };
-}
+const state = (peerId: string, link: PeerLink) => peerState(link, peerId);
 
 describe("UnreachablePeers", () => {
   test("fires once per unreachable spell, after the timeout, naming the peer", async () => {

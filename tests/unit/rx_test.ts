@@ -6,6 +6,7 @@ import type { PeerState } from "../../src/node/state.ts";
 import { fromReadable, reconnecting, toReadable } from "../../src/streams/rx.ts";
 import { whenDirect } from "../../src/node/when_direct.ts";
 import type { TcpConn } from "../../src/streams/tcp.ts";
+import { peerState } from "./_helpers.ts";
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -121,18 +122,7 @@ describe("toReadable", () => {
   });
 });
 
-function peer(link: PeerState["link"]): PeerState {
-  return {
-    peerId: "aaaaaaaaaa",
-    version: "1.8.4",
-    latency: 1,
-    role: "leaf",
-    paths: [],
-    link,
-    lastEvent: "PEER_RELAY",
-    changedAt: 0,
-  };
-}
+const peer = (link: PeerState["link"]) => peerState(link);
 
 describe("whenDirect", () => {
   test("resolves when the peer turns DIRECT", async () => {
