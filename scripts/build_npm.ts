@@ -54,13 +54,21 @@ export const REPOSITORY = "https://github.com/rxzt/rxzt";
  * 20.3, `Symbol.asyncDispose` (`await using node`) 20.4.
  */
 export const NODE_ENGINES = ">=20.4.0";
-/** Modules loaded as worker threads (by URL, so no import reaches them): compiled beside the rest. */
-export const WORKER_ENTRY_POINTS = ["src/ffi/receive_worker_node.ts"] as const;
+/**
+ * Modules loaded by path, so no import reaches them: the I/O worker thread and
+ * the root-set signer (a child `node` process in the signing scratch
+ * directory, `createRootSet`). Compiled beside the rest.
+ */
+export const WORKER_ENTRY_POINTS = [
+  "src/ffi/receive_worker_node.ts",
+  "src/ffi/rootset_child_node.ts",
+] as const;
 /** Source files that must never ship in the npm package (Deno-only FFI). */
 export const DENO_ONLY = [
   "mod.ts",
   "src/ffi/deno.ts",
   "src/ffi/receive_worker_deno.ts",
+  "src/ffi/rootset_child_deno.ts",
 ] as const;
 
 interface DenoConfig {
@@ -272,6 +280,11 @@ function checkOutput(): void {
       throw new Error(
         `Deno-only ${ts} ended up in the npm package: ${leaked.join(", ")}`,
       );
+    }
+  }
+  for (const ts of WORKER_ENTRY_POINTS) {
+    if (!files.includes(ts.replace(/\.ts$/, ".js"))) {
+      throw new Error(`${ts} (loaded by path) is missing from the npm package`);
     }
   }
   for (const f of files.filter((f) => f.endsWith(".d.ts"))) {

@@ -65,14 +65,32 @@ export interface RootSet {
 /**
  * Creates and signs a root set with `zts_util_sign_root_set`. libzt reads and
  * writes the signing keys (`previous.c25519`, `current.c25519`) in the
- * working directory, so the call switches the process's working directory to
- * a private scratch directory for its duration (a few ms) and then restores
- * it: the caller's directory is neither read nor written, but other threads
- * (Workers, libzt's, Node's threadpool) that use relative paths meanwhile see
- * the scratch directory. Call it at startup, not while such work runs. Under
- * Node it works only on the main thread (a worker thread cannot change the
- * working directory: `UnavailableError`). Deno needs `--allow-write` and
- * `--allow-read` for the temporary directory.
+ * working directory, so rxzt signs in a child process of the same runtime
+ * (`deno run --allow-ffi` of rxzt's `rootset_child_deno.ts`, or `node` of the
+ * npm package's `rootset_child_node.js`) started in a private scratch
+ * directory (0700, deleted afterwards) that holds exactly the keys given. The
+ * child opens the same libzt file as this process. This process's working
+ * directory never changes: the call is safe beside Workers, Node worker
+ * threads (it works on them too) and any code that uses relative paths, and
+ * the caller's directory is neither read nor written.
+ *
+ * The cost is one child process per call, which blocks the calling thread
+ * while a runtime starts: measured on a 2-core test machine, 35 to 40 ms a
+ * call under Deno and 130 ms under Node (where `node -e 0` alone takes 90 ms
+ * there). Create root sets at setup time, not on a hot path. Deno needs
+ * `--allow-run=<deno>` (`Deno.execPath()`; a `PermissionError` names it)
+ * besides `--allow-write` and `--allow-read` for the temporary directory.
+ * When rxzt is imported from a remote URL (JSR), the child's module is remote
+ * too: Deno downloads it at the first call and runs it from its cache after
+ * that, offline as well. `--allow-run` lets the process start programs with
+ * any permissions, so an app that wants a narrow sandbox creates its root set
+ * in a separate setup script.
+ *
+ * @throws {InvalidArgumentError} for a bad definition, before libzt is called.
+ * @throws {LibztCallError} when libzt refuses to sign (`zts_util_sign_root_set`).
+ * @throws {PermissionError} (Deno) when a permission is missing.
+ * @throws {UnavailableError} when the signing process cannot run (e.g. a remote
+ * child module that is not cached, offline).
  *
  * @example
  * ```ts

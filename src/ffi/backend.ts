@@ -62,11 +62,19 @@ export interface NativeLibrary {
   /** Address of a buffer, for the one struct (`zts_root_set_t`) that holds pointers. */
   addressOf(buffer: Uint8Array): bigint;
   /**
-   * Runs `fn` with the process's working directory set to a fresh private
-   * directory holding `files`, then restores it and deletes the directory.
-   * Needed because `zts_util_sign_root_set` reads its keys from the cwd.
+   * Runs `fn` with a fresh private (0700) directory holding `files` (0600),
+   * then deletes the directory. The working directory of this process is
+   * left alone: the root-set signer runs there as a child process.
    */
-  inScratchDirectory<T>(files: Record<string, Uint8Array>, fn: () => T): T;
+  inScratchDirectory<T>(files: Record<string, Uint8Array>, fn: (dir: string) => T): T;
+  /**
+   * Runs the root-set signer (`rootset_child_deno.ts` / `rootset_child_node.js`)
+   * in a child process of this runtime whose working directory is `cwd`, with
+   * `request` as its argument, and waits for it (`zts_util_sign_root_set`
+   * reads its keys from the working directory). Throws a `PermissionError`
+   * when the runtime refuses to start it.
+   */
+  runRootSetSigner(cwd: string, request: string): ChildOutput;
   /** Starts an I/O thread that reads sockets with blocking libzt calls of its own. */
   startReceiveWorker(
     control: SharedArrayBuffer,
@@ -103,6 +111,14 @@ export interface ReceiveWorkerInit {
   readonly control: SharedArrayBuffer;
   /** Wake-up batching (`ReceiveTuning`). */
   readonly tuning: { readonly wakeAfterBytes: number; readonly wakeWithinMs: number };
+}
+
+/** What a backend reports of a child process it ran (the root-set signer). */
+export interface ChildOutput {
+  /** Exit code (null when killed by a signal). */
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
 }
 
 /** Host facilities a backend needs to find a library, injected for testability. */

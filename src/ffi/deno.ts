@@ -6,7 +6,13 @@
  * @module
  */
 import { LibraryLoadError, PermissionError } from "../errors.ts";
-import type { HostInfo, NativeLibrary, ReceiveWorker, ReceiveWorkerInit } from "./backend.ts";
+import type {
+  ChildOutput,
+  HostInfo,
+  NativeLibrary,
+  ReceiveWorker,
+  ReceiveWorkerInit,
+} from "./backend.ts";
 import { findLibrary } from "./discover.ts";
 import { copyEvent } from "./event_copy.ts";
 import { SERVICE_STATE } from "./layout.ts";
@@ -230,6 +236,9 @@ export function openDenoLibrary(libraryPath?: string, host: HostInfo = denoHost)
     inScratchDirectory(files, fn) {
       return inScratchDirectory(() => Deno.makeTempDirSync({ prefix: "rxzt-" }), files, fn);
     },
+    runRootSetSigner(cwd, request) {
+      return runDenoRootSetSigner(cwd, request);
+    },
     releaseEventHandler() {
       // Never close(): libzt's thread may still call the pointer. Unref lets the process exit.
       callback?.unref();
@@ -259,4 +268,49 @@ function startDenoReceiveWorker(init: ReceiveWorkerInit): ReceiveWorker {
     },
     terminate: () => worker.terminate(),
   };
+}
+
+/**
+ * The signer's module, beside this one: a `file:` URL in a checkout or a
+ * vendored copy, an `https:` URL when rxzt is imported from JSR (Deno then
+ * fetches it once and runs it from its module cache, offline too).
+ */
+export const ROOT_SET_SIGNER_URL: string = new URL("./rootset_child_deno.ts", import.meta.url).href;
+
+/**
+ * The permissions the signer runs with: FFI only (unscoped, as here: it passes
+ * libzt buffer addresses). `--no-config` keeps a `deno.json` of the scratch
+ * directory's parents out of it, `--no-prompt` any permission prompt.
+ */
+export const ROOT_SET_SIGNER_FLAGS: readonly string[] = [
+  "--quiet",
+  "--no-prompt",
+  "--no-config",
+  "--allow-ffi",
+];
+
+/** Runs the root-set signer as `deno run` in `cwd` (see `NativeLibrary.runRootSetSigner`). */
+function runDenoRootSetSigner(cwd: string, request: string): ChildOutput {
+  const deno = Deno.execPath();
+  let out: Deno.CommandOutput;
+  try {
+    out = new Deno.Command(deno, {
+      args: ["run", ...ROOT_SET_SIGNER_FLAGS, ROOT_SET_SIGNER_URL, request],
+      cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+  } catch (cause) {
+    if (!isPermissionDenial(cause)) throw cause;
+    throw new PermissionError(
+      [`--allow-run=${deno}`],
+      `rxzt cannot start the process that signs the root set: run Deno with --allow-run=${deno} ` +
+        "(or --allow-run). createRootSet signs in a child Deno process (deno run --allow-ffi) " +
+        "because libzt keeps the signing keys in the working directory.",
+      { cause },
+    );
+  }
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
 }

@@ -42,10 +42,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import koffi, { type LibraryHandle, type TypeObject } from "koffi";
-import { LibraryLoadError, UnavailableError } from "../errors.ts";
+import { LibraryLoadError } from "../errors.ts";
 import { Semaphore } from "../semaphore.ts";
-import { isMainThread, Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import {
+  type ChildOutput,
   type HostInfo,
   MAX_POLLS,
   type NativeLibrary,
@@ -274,14 +277,10 @@ export function openKoffiLibrary(libraryPath?: string, host: HostInfo = nodeHost
       return BigInt(koffi.address(buffer));
     },
     inScratchDirectory(files, fn) {
-      if (!isMainThread) {
-        throw new UnavailableError(
-          "createRootSet in a worker thread",
-          "libzt reads the signing keys from the working directory, which Node lets only the " +
-            "main thread change; call createRootSet on the main thread",
-        );
-      }
       return inScratchDirectory(() => mkdtempSync(join(tmpdir(), "rxzt-")), files, fn);
+    },
+    runRootSetSigner(cwd, request) {
+      return runNodeRootSetSigner(cwd, request);
     },
     releaseEventHandler() {
       // Never unregister: libzt's thread may still call the pointer. Only stop keeping Node alive.
@@ -310,4 +309,27 @@ function startNodeReceiveWorker(init: ReceiveWorkerInit): ReceiveWorker {
     onError: (handler) => void worker.on("error", handler),
     terminate: () => void worker.terminate(),
   };
+}
+
+/**
+ * Runs the root-set signer (the compiled `rootset_child_node.js` beside this
+ * file) with this Node in `cwd` (see `NativeLibrary.runRootSetSigner`).
+ * `spawnSync` works on worker threads too.
+ */
+function runNodeRootSetSigner(cwd: string, request: string): ChildOutput {
+  const script = fileURLToPath(new URL("./rootset_child_node.js", import.meta.url));
+  const out = spawnSync(process.execPath, [script, request], {
+    cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    maxBuffer: 1 << 20,
+  });
+  if (out.error) {
+    return {
+      code: null,
+      stdout: "",
+      stderr: `${process.execPath} ${script}: ${out.error.message}`,
+    };
+  }
+  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
 }

@@ -17,8 +17,12 @@ import {
   identityNodeId,
   InvalidArgumentError,
   isValidIdentity,
+  LibztCallError,
   publicIdentity,
+  UnavailableError,
 } from "../../mod.ts";
+import { openDenoLibrary } from "../../src/ffi/deno.ts";
+import { readReply, signRootSet, signRootSetHere } from "../../src/ffi/rootset.ts";
 import { standinPath } from "./_standin.ts";
 
 const SECRET = /^[0-9a-f]{10}:0:[0-9a-f]{128}:[0-9a-f]{128}$/;
@@ -291,6 +295,73 @@ describe("createRootSet through the stand-in", () => {
     assert.throws(
       () => createRootSet(null as never),
       (e) => e instanceof InvalidArgumentError && e.argument === "options",
+    );
+  });
+
+  test("the child signs the same bytes as the old in-process way (chdir into the keys' directory)", () => {
+    const lib = openDenoLibrary(libraryPath);
+    const roots = [
+      { identity: publicIdentity(generateIdentity({ libraryPath })), endpoints: ["10.0.0.1/9993"] },
+      { identity: publicIdentity(generateIdentity({ libraryPath })), endpoints: ["fd00::7/9993"] },
+    ];
+    const keys = { previous: randomKey(), current: randomKey() };
+    const worldId = 0xfeedn;
+    const timestamp = 1_650_000_000_000;
+    // The code path before issue 12: the keys in a directory, this process chdir'ed into it.
+    const dir = Deno.makeTempDirSync({ prefix: "rxzt_tier2_old_" });
+    const cwd = Deno.cwd();
+    let old;
+    try {
+      Deno.writeFileSync(`${dir}/previous.c25519`, keys.previous);
+      Deno.writeFileSync(`${dir}/current.c25519`, keys.current);
+      Deno.chdir(dir);
+      old = signRootSetHere(
+        { addressOf: (b) => lib.addressOf(b), sign: lib.fn.zts_util_sign_root_set },
+        roots,
+        worldId,
+        BigInt(timestamp),
+      );
+    } finally {
+      Deno.chdir(cwd);
+      Deno.removeSync(dir, { recursive: true });
+    }
+    assert.ok(typeof old !== "number");
+    const set = createRootSet({ roots, worldId, timestamp, signingKeys: keys, libraryPath });
+    assert.deepEqual(set.bytes, old.rootSet);
+    assert.deepEqual(set.signingKeys.previous, old.previousKey);
+    assert.deepEqual(set.signingKeys.current, old.currentKey);
+  });
+
+  test("libzt's refusal comes back from the child as its return code (ZTS_ERR_ARG as before)", () => {
+    const lib = openDenoLibrary(libraryPath);
+    const identity = publicIdentity(generateIdentity({ libraryPath }));
+    const roots = [{ identity, endpoints: ["10.0.0.1/9993"] }];
+    // Key files of the wrong size: the stand-in refuses them with ZTS_ERR_ARG (-3).
+    const bad = { previous: new Uint8Array(5), current: new Uint8Array(5) };
+    const rc = signRootSet(lib, roots, 1n, 1n, bad);
+    assert.equal(rc, -3);
+    // What createRootSet makes of it (src/roots.ts, unchanged by issue 12).
+    assert.equal(LibztCallError.fromReturn("zts_util_sign_root_set", rc).code, "ZTS_ERR_ARG");
+  });
+
+  test("a child that cannot sign is an UnavailableError saying why, not a crash", () => {
+    const lib = openDenoLibrary(libraryPath);
+    const identity = publicIdentity(generateIdentity({ libraryPath }));
+    const roots = [{ identity, endpoints: ["10.0.0.1/9993"] }];
+    const missing = { ...lib, path: "/nonexistent/libzt.so" };
+    assert.throws(
+      () => signRootSet(missing, roots, 1n, 1n),
+      (e) =>
+        e instanceof UnavailableError && e.code === "UNAVAILABLE" && /nonexistent/.test(e.message),
+    );
+    assert.throws(
+      () => readReply({ code: 1, stdout: "", stderr: "error: Module not found" }),
+      (e) =>
+        e instanceof UnavailableError && /exited with 1: error: Module not found/.test(e.message),
+    );
+    assert.throws(
+      () => readReply({ code: null, stdout: "", stderr: "" }),
+      (e) => e instanceof UnavailableError && /exited with a signal/.test(e.message),
     );
   });
 });

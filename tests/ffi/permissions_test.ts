@@ -100,4 +100,21 @@ describe("Deno permissions (child processes)", () => {
     );
     assert.equal(o.ok, true, JSON.stringify(o.error));
   });
+
+  test("createRootSet without --allow-run: the error names --allow-run=<deno>", () => {
+    const [o] = runRestricted(
+      ["--allow-read", "--allow-write", "--allow-ffi"],
+      [{ api: "createRootSet", libraryPath: libzt }],
+    );
+    assertPermissionError(o, [`--allow-run=${Deno.execPath()}`], [/--allow-run\b/]);
+  });
+
+  test("createRootSet with --allow-run=<deno>, the temp directory and FFI signs in the child", () => {
+    const [o] = runRestricted(
+      [`--allow-run=${Deno.execPath()}`, "--allow-read", "--allow-write", "--allow-ffi"],
+      [{ api: "createRootSet", libraryPath: libzt }],
+    );
+    assert.equal(o.ok, true, JSON.stringify(o.error));
+    assert.ok((o.value as number) > 17);
+  });
 });

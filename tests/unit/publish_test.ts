@@ -26,12 +26,15 @@ function publishedFiles(): string[] {
 
 test("deno publish ships the library, its docs and examples, and nothing else", () => {
   const files = publishedFiles();
-  for (const needed of ["mod.ts", "src/api.ts", "src/ffi/deno.ts", "README.md", "LICENSE"]) {
+  // rootset_child_deno.ts is run by URL (createRootSet), so no import lists it.
+  const required = ["mod.ts", "src/api.ts", "src/ffi/deno.ts", "src/ffi/rootset_child_deno.ts"];
+  for (const needed of [...required, "README.md", "LICENSE"]) {
     assert.ok(files.includes(needed), `${needed} is missing from ${files.join(", ")}`);
   }
   const unwanted = files.filter((f) =>
     /^(bench|tests|scripts|npm|\.ci|\.cache)\//.test(f) || f === "deno.lock" || f === ".git" ||
-    f === "mod_node.ts" || f === "src/ffi/koffi.ts" || f === "src/ffi/receive_worker_node.ts"
+    f === "mod_node.ts" || f === "src/ffi/koffi.ts" || f === "src/ffi/receive_worker_node.ts" ||
+    f === "src/ffi/rootset_child_node.ts"
   );
   assert.deepEqual(unwanted, [], `unwanted files would be published: ${unwanted.join(", ")}`);
 });
