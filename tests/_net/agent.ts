@@ -13,9 +13,17 @@
  * `memory` and `eventDelays` serve the benchmark (bench/run.ts, bench/node.ts).
  * `httpServe`, `httpServeConnections`, `httpFetchJson`, `httpFetchUpload`,
  * `httpFetchDownload`, `httpFetchMany` and `httpRequestsPerSecond` serve
- * tests/real/http_test.ts and the benchmark's HTTP lines.
+ * tests/real/http_test.ts and the benchmark's HTTP lines; `httpServeHono`,
+ * `httpFetchText`, the slow requests (`httpFetchStart`, `httpFetchAbort`,
+ * `httpFetchResult`, `httpSlowState`, `httpSlowRelease`) and
+ * `httpShutdown`/`httpShutdownState` serve tests/real/http_test.ts too;
+ * `expressServe`, `expressState`, `httpGetReset`, `watchUnhandled` and
+ * `unhandled` serve tests/npm/real_test.ts (Express over toNodeSocket, a peer
+ * resetting mid-response). Hono and Express are imported only by the
+ * commands that use them.
  */
 import { createHash, randomFillSync } from "node:crypto";
+import { createServer } from "node:http";
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { filter, firstValueFrom, map, of, timeout } from "rxjs";
@@ -23,9 +31,12 @@ import { sinkConnection, type SinkStats } from "./bench_sink.ts";
 import {
   createRootSet,
   generateIdentity,
+  type HttpServeInfo,
+  type HttpServer,
   type PeerState,
   publicIdentity,
   type TcpConn,
+  toNodeSocket,
   type ZeroTierError,
   ZeroTierNode,
 } from "rxzt";
@@ -828,15 +839,85 @@ async function handle(c: Command): Promise<unknown> {
           }
           case "/small":
             return new Response(new Uint8Array(Number(url.searchParams.get("bytes") ?? 1024)));
+          case "/throw":
+            httpThrows++;
+            throw new Error("handler failure (expected by the test)");
+          case "/slow":
+            return await slowResponse(request, url);
           default:
             return new Response("not found", { status: 404 });
         }
       });
       httpServers.push(server);
+      httpServersByPort.set(server.addr.port, server);
       return { addr: server.addr };
     }
     case "httpServeConnections":
-      return { connections: httpPorts.get(c.tag as string)?.size ?? 0 };
+      return { connections: httpPorts.get(c.tag as string)?.size ?? 0, throws: httpThrows };
+    case "httpServeHono": {
+      // A Hono app served unchanged (its app.fetch gets the serve info as its env): POST /json
+      // echoes a JSON body with what the handler saw, as httpServe's /json does.
+      const spec = runtime === "deno" ? "npm:hono@^4" : "hono";
+      const { Hono } = await import(spec);
+      const app = new Hono() as HonoApp;
+      app.post("/json", async (ctx) =>
+        ctx.json({
+          echo: await ctx.req.json(),
+          remoteAddr: ctx.env.remoteAddr,
+          peerId: ctx.env.peerId ?? null,
+          via: "hono",
+        }));
+      const server = node!.serve(
+        { port: c.port as number },
+        (request, info) => app.fetch(request, info),
+      );
+      httpServers.push(server);
+      httpServersByPort.set(server.addr.port, server);
+      return { addr: server.addr };
+    }
+    case "httpSlowState": {
+      // The first /slow request of `key` once it is `until` "entered" (the handler runs) or
+      // "settled" (its wait ended: aborted, released or the limit), waiting at most `timeout`
+      // ms; `arrivals` counts the requests of that key so far (a client sending it again).
+      const key = c.key as string;
+      const settled = c.until === "settled";
+      await until(
+        () => {
+          const s = slowRequests.get(key)?.states[0];
+          return s !== undefined && (!settled || s.settledAt !== undefined);
+        },
+        c.timeout as number ?? 10_000,
+        `slow request ${key} ${c.until}`,
+      );
+      const { states } = slowRequests.get(key)!;
+      return { ...states[0], arrivals: states.length };
+    }
+    case "httpSlowRelease":
+      // Lets the /slow handlers of `key` answer.
+      for (const release of slowRequests.get(c.key as string)!.releases) release();
+      return { releasedAt: Date.now() };
+    case "httpShutdown": {
+      // Calls shutdown() on the server at `port` without waiting; see httpShutdownState.
+      const server = httpServersByPort.get(c.port as number)!;
+      const state: ShutdownState = { calledAt: Date.now() };
+      httpShutdowns.set(c.port as number, state);
+      server.finished.then(() => (state.finishedAt = Date.now()));
+      server.shutdown().then(() => (state.shutdownResolvedAt = Date.now()));
+      return state;
+    }
+    case "httpShutdownState": {
+      // When shutdown() was called and when its promise and `finished` resolved (Date.now());
+      // wait: true waits (at most `timeout` ms) for `finished`.
+      const state = httpShutdowns.get(c.port as number)!;
+      if (c.wait) {
+        await until(
+          () => state.finishedAt !== undefined,
+          c.timeout as number ?? 10_000,
+          "finished",
+        );
+      }
+      return { ...state };
+    }
     case "httpFetchJson": {
       const res = await node!.fetch(c.url as string, {
         method: "POST",
@@ -905,6 +986,145 @@ async function handle(c: Command): Promise<unknown> {
         results.push(...await Promise.all(Array.from({ length: count }, (_, i) => one(i))));
       } else for (let i = 0; i < count; i++) results.push(await one(i));
       return { ok: results.filter(Boolean).length, seconds: (performance.now() - t0) / 1000 };
+    }
+    case "httpFetchText": {
+      // One request; the status and body text, or what the fetch rejected with.
+      try {
+        const res = await node!.fetch(c.url as string, {
+          method: c.method as string ?? "GET",
+          ...(c.body === undefined ? {} : { body: c.body as string }),
+          signal: AbortSignal.timeout(c.timeout as number ?? 60_000),
+        });
+        return {
+          status: res.status,
+          text: await res.text(),
+          connection: res.headers.get("connection"),
+        };
+      } catch (err) {
+        return { error: fetchErrorInfo(err) };
+      }
+    }
+    case "httpFetchStart": {
+      // Starts a GET under `key` and answers at once; httpFetchAbort aborts it, httpFetchResult
+      // waits for it. Its outcome: status, body size and SHA-256, or the error, and when.
+      const controller = new AbortController();
+      const outcome = (async (): Promise<FetchOutcome> => {
+        try {
+          const res = await node!.fetch(c.url as string, { signal: controller.signal });
+          const hash = createHash("sha256");
+          let bytes = 0;
+          for await (const chunk of res.body!) {
+            hash.update(chunk);
+            bytes += chunk.byteLength;
+          }
+          return {
+            status: res.status,
+            bytes,
+            sha256: hash.digest("hex"),
+            connection: res.headers.get("connection"),
+            slow: res.headers.get("x-slow"),
+            settledAt: Date.now(),
+          };
+        } catch (err) {
+          return { error: fetchErrorInfo(err), settledAt: Date.now() };
+        }
+      })();
+      pendingFetches.set(c.key as string, { controller, outcome });
+      return { startedAt: Date.now() };
+    }
+    case "httpFetchAbort": {
+      const pending = pendingFetches.get(c.key as string)!;
+      const abortedAt = Date.now();
+      pending.controller.abort();
+      return { abortedAt, outcome: await pending.outcome };
+    }
+    case "httpFetchResult":
+      return await pendingFetches.get(c.key as string)!.outcome;
+    case "watchUnhandled":
+      // From now on, unhandled rejections and uncaught exceptions are recorded (and so no longer
+      // end the process): `unhandled` reports them.
+      if (!unhandled) {
+        const seen: Unhandled = { rejections: [], exceptions: [] };
+        unhandled = seen;
+        process.on("unhandledRejection", (e) => seen.rejections.push(describeReason(e)));
+        process.on("uncaughtException", (e) => seen.exceptions.push(describeReason(e)));
+      }
+      return {};
+    case "unhandled":
+      return unhandled ?? { rejections: [], exceptions: [] };
+    case "expressServe": {
+      // Express over toNodeSocket for each accepted connection, as a user would wire it (no
+      // error handlers of the agent's): GET /big streams `bytes` (default 256 MiB) in 64 KiB
+      // writes with `delayMs` (default 5) between them, GET /ok answers { express: true }.
+      // Each /big response's end is kept for expressState.
+      const spec = runtime === "deno" ? "npm:express@^5" : "express";
+      const express = (await import(spec)).default as () => ExpressApp;
+      const app = express();
+      const total = c.bytes as number ?? 256 * 1024 * 1024;
+      const delayMs = c.delayMs as number ?? 5;
+      const piece = new Uint8Array(64 * 1024).fill(0x62);
+      app.get("/big", (_req, res) => {
+        const outcome: BigResponse = { sent: 0, startedAt: Date.now() };
+        expressBig.push(outcome);
+        res.once("close", () => {
+          outcome.closedAt = Date.now();
+          outcome.finished = res.writableFinished;
+        });
+        const pump = () => {
+          if (res.destroyed || outcome.closedAt !== undefined) return;
+          if (outcome.sent >= total) return void res.end();
+          outcome.sent += piece.byteLength;
+          if (!res.write(piece)) res.once("drain", () => setTimeout(pump, delayMs));
+          else setTimeout(pump, delayMs);
+        };
+        res.setHeader("content-length", String(total));
+        pump();
+      });
+      app.get("/ok", (_req, res) => res.json({ express: true }));
+      const httpServer = createServer(app as unknown as Parameters<typeof createServer>[1]);
+      // Deno's http.Server closes emitted connections after each response unless it is listening.
+      Object.defineProperty(httpServer, "listening", { get: () => true });
+      const listener = node!.listen({ port: c.port as number });
+      (async () => {
+        for await (const conn of listener) httpServer.emit("connection", toNodeSocket(conn));
+      })().catch(() => {}); // the listener ends with the node
+      return { addr: listener.addr };
+    }
+    case "expressState": {
+      // expressServe's /big responses, once `closed` of them have closed (at most `timeout` ms).
+      const closed = c.closed as number ?? 0;
+      await until(
+        () => expressBig.filter((b) => b.closedAt !== undefined).length >= closed,
+        c.timeout as number ?? 10_000,
+        `${closed} /big responses closed`,
+      );
+      return { big: expressBig, openSockets: node!.openSockets };
+    }
+    case "httpGetReset": {
+      // A raw HTTP/1.1 GET of `path`; reads `readBytes` of the response, then resets the
+      // connection (SO_LINGER 0, close) in the middle of it.
+      const conn = await node!.connect({
+        hostname: c.hostname as string,
+        port: c.port as number,
+        timeout: 30_000,
+      });
+      const w = conn.writable.getWriter();
+      await w.write(
+        new TextEncoder().encode(`GET ${c.path} HTTP/1.1\r\nhost: ${c.hostname}\r\n\r\n`),
+      );
+      const reader = conn.readable.getReader();
+      const head: Uint8Array[] = [];
+      let read = 0;
+      while (read < (c.readBytes as number)) {
+        const r = await reader.read();
+        if (r.done) break;
+        if (read < 4096) head.push(r.value.slice(0, 4096));
+        read += r.value.byteLength;
+      }
+      conn.setLinger(0);
+      conn.close();
+      const text = new TextDecoder().decode(Uint8Array.from(head.flatMap((b) => [...b])));
+      return { read, statusLine: text.split("\r\n")[0], resetAt: Date.now() };
     }
     case "httpRequestsPerSecond": {
       // Keep-alive requests of `bytes` in turn for `seconds`: requests per second.
@@ -1068,8 +1288,144 @@ async function sendSeeded(
 }
 
 const httpServers: { shutdown(): Promise<void> }[] = [];
+const httpServersByPort = new Map<number, HttpServer>();
 /** Client ports seen by httpServe per `?tag=` (one port = one connection). */
 const httpPorts = new Map<string, Set<number>>();
+/** Requests httpServe's /throw failed. */
+let httpThrows = 0;
+
+/** What a /slow request saw (times are Date.now(), comparable across the agents of a test). */
+interface SlowState {
+  enteredAt: number;
+  /** Why its wait ended: the request's signal aborted, httpSlowRelease, or the `ms` limit. */
+  how?: "aborted" | "released" | "limit";
+  aborted?: boolean;
+  reason?: string;
+  settledAt?: number;
+  /** When the handler returned its response. */
+  respondedAt?: number;
+}
+/** Every /slow request per key, in arrival order, and what releases each. */
+const slowRequests = new Map<string, { states: SlowState[]; releases: (() => void)[] }>();
+
+/**
+ * httpServe's /slow?key=K&ms=M&bytes=N: waits until request.signal aborts, httpSlowRelease
+ * (key K) or M ms (default 30 000) pass, then answers N bytes of "x" (default 0) with
+ * `x-slow` saying why the wait ended.
+ */
+async function slowResponse(request: Request, url: URL): Promise<Response> {
+  const key = url.searchParams.get("key") ?? "";
+  const limitMs = Number(url.searchParams.get("ms") ?? 30_000);
+  const bytes = Number(url.searchParams.get("bytes") ?? 0);
+  const state: SlowState = { enteredAt: Date.now() };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const how = await new Promise<"aborted" | "released" | "limit">((resolve) => {
+    const entry = slowRequests.get(key) ?? { states: [], releases: [] };
+    entry.states.push(state);
+    entry.releases.push(() => resolve("released"));
+    slowRequests.set(key, entry);
+    request.signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+    if (request.signal.aborted) resolve("aborted");
+    timer = setTimeout(() => resolve("limit"), limitMs);
+  });
+  clearTimeout(timer);
+  Object.assign(state, {
+    how,
+    aborted: request.signal.aborted,
+    reason: request.signal.aborted ? describeReason(request.signal.reason) : undefined,
+    settledAt: Date.now(),
+  });
+  const response = new Response(new Uint8Array(bytes).fill(0x78), {
+    headers: { "x-slow": how },
+  });
+  state.respondedAt = Date.now();
+  return response;
+}
+
+/** shutdown() of a server, as httpShutdown started it (Date.now() times). */
+interface ShutdownState {
+  calledAt: number;
+  shutdownResolvedAt?: number;
+  finishedAt?: number;
+}
+const httpShutdowns = new Map<number, ShutdownState>();
+
+/** Unhandled rejections and uncaught exceptions seen since watchUnhandled. */
+interface Unhandled {
+  rejections: string[];
+  exceptions: string[];
+}
+let unhandled: Unhandled | undefined;
+
+/** The few parts of Express the agent uses (Express is imported only when asked for). */
+interface ExpressResponse {
+  write(chunk: Uint8Array): boolean;
+  end(): void;
+  json(value: unknown): void;
+  setHeader(name: string, value: string): void;
+  once(event: string, listener: () => void): void;
+  readonly destroyed: boolean;
+  readonly writableFinished: boolean;
+}
+interface ExpressApp {
+  get(path: string, handler: (req: unknown, res: ExpressResponse) => void): void;
+}
+/** One expressServe /big response: bytes written, and whether it finished when it closed. */
+interface BigResponse {
+  sent: number;
+  startedAt: number;
+  closedAt?: number;
+  finished?: boolean;
+}
+const expressBig: BigResponse[] = [];
+
+/** What httpFetchStart's request ended with. */
+type FetchOutcome = {
+  status?: number;
+  bytes?: number;
+  sha256?: string;
+  connection?: string | null;
+  slow?: string | null;
+  error?: ReturnType<typeof fetchErrorInfo>;
+  settledAt: number;
+};
+const pendingFetches = new Map<
+  string,
+  { controller: AbortController; outcome: Promise<FetchOutcome> }
+>();
+
+/** A fetch error's name, code and message, and its cause's code (fetch wraps network errors). */
+function fetchErrorInfo(err: unknown) {
+  const cause = (err as { cause?: { code?: string; name?: string } })?.cause;
+  return { ...describeError(err), causeCode: cause?.code, causeName: cause?.name };
+}
+
+function describeReason(reason: unknown): string {
+  const e = reason as { name?: string; code?: string; message?: string };
+  return `${e?.name ?? typeof reason} ${e?.code ?? ""} ${e?.message ?? String(reason)}`;
+}
+
+/** The few parts of a Hono app the agent uses (Hono is imported only when asked for). */
+interface HonoApp {
+  post(
+    path: string,
+    handler: (ctx: {
+      req: { json(): Promise<unknown> };
+      env: HttpServeInfo;
+      json(value: unknown): Response;
+    }) => Promise<Response>,
+  ): void;
+  fetch(request: Request, env: HttpServeInfo): Response | Promise<Response>;
+}
+
+/** Resolves once `ok()` holds (checked every 20 ms); rejects after `ms` naming `what`. */
+async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
 
 /** `total` bytes of the benchmark's fixed buffer (benchBuffer), 256 KiB at a time. */
 function fixedStream(total: number): ReadableStream<Uint8Array> {

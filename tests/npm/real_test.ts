@@ -3,8 +3,11 @@
  * through koffi against a real libzt on a self-hosted network, mixed with a
  * Deno node. A root (Node), leaf A (Node) and leaf B (Deno), each in its own
  * process and network namespace (`tests/_net/netns.ts`, names `rzn<pid>`, distinct from
- * a concurrent Deno tier-3 run). Needs LIBZT_PATH and root; otherwise
- * skipped with a reason. Under Deno it is skipped: tests/real/ covers Deno.
+ * a concurrent Deno tier-3 run). Besides TCP between the leaves, Express
+ * (a test-only dependency) over `toNodeSocket` on the Node leaf, with the
+ * Deno leaf resetting its connection mid-response. Needs LIBZT_PATH and
+ * root; otherwise skipped with a reason. Under Deno it is skipped:
+ * tests/real/ covers Deno.
  */
 import assert from "node:assert/strict";
 import process from "node:process";
@@ -129,6 +132,40 @@ describe("tier 3 under node: koffi and real libzt, with a Deno peer", { skip }, 
     }, 120_000);
     assert.equal(r.bytes, 5_000_000);
     assert.equal(r.intact, true);
+  });
+
+  test("Express over toNodeSocket on the Node leaf: the Deno leaf resets mid-response, the Node process keeps serving", async () => {
+    const network = adhocIPv4NetworkId(10, ids.root);
+    const hostname = adhocIPv4Address(network, ids.a);
+    const port = 7004;
+    await a.call("watchUnhandled");
+    await a.call("expressServe", { port });
+    // A large, paced response (256 MiB, 64 KiB every 5 ms at most): still going when the reset comes.
+    const reset = await b.call<{ read: number; statusLine: string }>("httpGetReset", {
+      hostname,
+      port,
+      path: "/big",
+      readBytes: 1024 * 1024,
+    }, 60_000);
+    assert.equal(reset.statusLine, "HTTP/1.1 200 OK");
+    assert.ok(reset.read >= 1024 * 1024, String(reset.read));
+    const state = await a.call<{ big: { sent: number; finished?: boolean; closedAt?: number }[] }>(
+      "expressState",
+      { closed: 1, timeout: 15_000 },
+      20_000,
+    );
+    assert.equal(state.big.length, 1);
+    assert.equal(state.big[0].finished, false, "the response was cut off, not finished");
+    assert.ok(state.big[0].sent < 256 * 1024 * 1024, String(state.big[0].sent));
+    const ok = await b.call<{ status?: number; text?: string; error?: unknown }>("httpFetchText", {
+      url: `http://${hostname}:${port}/ok`,
+      timeout: 30_000,
+    }, 40_000);
+    assert.equal(ok.error, undefined, JSON.stringify(ok.error));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.text!), { express: true });
+    const unhandled = await a.call<{ rejections: string[]; exceptions: string[] }>("unhandled");
+    assert.deepEqual(unhandled, { rejections: [], exceptions: [] });
   });
 
   test("stop() completes the observables and every process exits by itself", async () => {
