@@ -19,6 +19,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Methods that may be retried on a fresh connection when a pooled one was closed under the request. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 /** Headers that describe a body, dropped when a redirect turns the request into a GET. */
+/** Marks a request the app aborted: the agent must not send it again. */
+const ENDED = Symbol("rxzt.http.aborted");
 const BODY_HEADERS = ["content-encoding", "content-language", "content-location", "content-type"];
 
 /** One request's parts, as sent (the body is bytes when it can be sent again, else a stream). */
@@ -51,6 +53,16 @@ export class HttpClient {
   /** A client whose connections `dialer.connect()` makes. */
   constructor(dialer: NodeSocketDialer) {
     this.#agent = new http.Agent({ keepAlive: true });
+    // Deno's node:http client sends a request destroyed on a reused keep-alive connection
+    // again on a new one (Node does not): an aborted request must never reach the agent again.
+    type AddRequest = (req: http.ClientRequest, options: unknown) => void;
+    const agent = this.#agent as unknown as { addRequest: AddRequest };
+    const addRequest = agent.addRequest.bind(agent);
+    agent.addRequest = (req, options) => {
+      const ended = (req as { [ENDED]?: Error })[ENDED];
+      if (ended) return void req.destroy(ended);
+      addRequest(req, options);
+    };
     // http.Agent calls createConnection(options) for each new pooled connection.
     (this.#agent as unknown as {
       createConnection: (
@@ -197,7 +209,9 @@ export class HttpClient {
         ));
       };
       const onAbort = () => {
-        req.destroy(signal.reason instanceof Error ? signal.reason : undefined);
+        const reason = asError(signal.reason);
+        (req as { [ENDED]?: Error })[ENDED] = reason;
+        req.destroy(reason);
         fail(signal.reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });

@@ -124,6 +124,7 @@ try {
   let listened: unknown;
   const abortSeen = deferred<{ aborted: boolean; reason: string; afterMs: number }>();
   const abortEntered = deferred();
+  let slowAbortArrivals = 0;
   let throwCount = 0;
   const server = node.serve({
     port: 0,
@@ -155,6 +156,7 @@ try {
       case "/small":
         return new Response("x".repeat(Number(url.searchParams.get("bytes") ?? 1024)));
       case "/slow-abort": {
+        slowAbortArrivals++;
         const t0 = performance.now();
         abortEntered.resolve();
         const reason = await new Promise<string>((resolve) => {
@@ -360,6 +362,9 @@ try {
       clientError = errorInfo(e);
     }
     const server = await within(abortSeen.promise, 6000, "server saw the abort");
+    // An aborted request is never sent again (Deno's node:http client did, on a new connection).
+    await sleep(300);
+    const arrivals = slowAbortArrivals;
     // A body being read when the signal aborts errors with the reason.
     const c2 = new AbortController();
     const down = await node.fetch(`${base}/download?bytes=${64 * 1024 * 1024}`, {
@@ -374,7 +379,7 @@ try {
     } catch (e) {
       bodyError = errorInfo(e);
     }
-    out.abort = { clientError, server, bodyError };
+    out.abort = { clientError, server, bodyError, arrivals };
   }
 
   // 6. Redirects: follow (up to 20), manual, error, 303 turns POST into GET, too many.

@@ -79,6 +79,7 @@ interface Facts {
     clientError: ErrorInfo;
     server: { aborted: boolean; reason: string; afterMs: number };
     bodyError: ErrorInfo;
+    arrivals: number;
   };
   redirects: {
     follow: { status: number; redirected: boolean; url: string; body: unknown };
@@ -196,6 +197,7 @@ describe(`tier 2 under ${runtime}: node.serve() and node.fetch()`, () => {
     assert.equal(a.server.aborted, true, a.server.reason);
     assert.ok(a.server.afterMs < 5000);
     assert.equal(a.bodyError.name, "AbortError", "a body being read errors with the abort reason");
+    assert.equal(a.arrivals, 1, "the aborted request reached the server once (never sent again)");
   });
 
   test("redirects: followed (url, redirected), manual, error, 303 → GET, 307 keeps the body, at most 20", () => {
