@@ -123,8 +123,9 @@ export class LibraryLoadError extends ZeroTierError {
    * homebrew-core's 1.4), and the message says so.
    */
   static missingSymbols(path: string, missing: readonly string[]): LibraryLoadError {
-    const install = "Install libzt 1.8 or newer (`brew install zerotier/tap/libzt`, or build it " +
-      "from https://github.com/zerotier/libzt with `./build.sh host`) and point LIBZT_PATH at it.";
+    const install = "Install libzt 1.8 or newer (the libzt formula of ZeroTier's Homebrew tap, " +
+      "zerotier/tap, or a build made by following https://github.com/zerotier/libzt) and point " +
+      "LIBZT_PATH at it.";
     const tooOld = missing.some((name) => name.startsWith("zts_bsd_"));
     const message = tooOld
       ? `${path} is a libzt too old for rxzt, which needs libzt 1.8 or newer: it lacks the ` +

@@ -34,9 +34,9 @@ export function defaultLocations(os: string): string[] {
 
 /** How to install libzt, appended to "not found" errors. */
 export const INSTALL_HINT =
-  "Install libzt 1.8 or newer (the ZeroTier SDK): `brew install zerotier/tap/libzt` " +
-  "(ZeroTier's Homebrew tap; homebrew-core's `brew install libzt` is libzt 1.4, too old for rxzt), " +
-  "or build it from source (https://github.com/zerotier/libzt: `./build.sh host`). " +
+  "Install libzt 1.8 or newer (the ZeroTier SDK): the libzt formula of ZeroTier's own Homebrew " +
+  "tap (zerotier/tap; homebrew-core's libzt formula is libzt 1.4, too old for rxzt), or a build " +
+  "made by following libzt's own instructions (https://github.com/zerotier/libzt). " +
   "Then point LIBZT_PATH at the shared library (e.g. LIBZT_PATH=/usr/local/lib/libzt.so) " +
   "or pass { libraryPath } to rxzt.";
 
