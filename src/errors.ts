@@ -398,6 +398,19 @@ export class UnsupportedProtocolError extends ZeroTierError {
   }
 }
 
+/**
+ * `err` as an `Error`: itself when it is one, else an `Error` whose message is
+ * its text (for APIs such as `stream.destroy()` that take only errors).
+ *
+ * @example
+ * ```ts
+ * asError("gone").message; // "gone"
+ * ```
+ */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 // 128 hex digits after "nodeId:0:" and a colon: the secret half of an identity follows.
 const SECRET_IDENTITY_LIKE = /[0-9a-fA-F]{10}:0:[0-9a-fA-F]{128}:/;
 

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { asError } from "../errors.ts";
 import type { Readable, Writable } from "node:stream";
 
 /**
@@ -148,8 +149,4 @@ function prematureClose(): Error {
   return Object.assign(new Error("The connection closed before the message was complete"), {
     code: "ECONNRESET",
   });
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import http from "node:http";
-import { UnsupportedProtocolError } from "../errors.ts";
+import { asError, UnsupportedProtocolError } from "../errors.ts";
 import { dialNodeSocket, type NodeSocketDialer } from "../streams/node_socket_wrap.ts";
 import { readableToWeb, writeWebToNode } from "./convert.ts";
 
@@ -272,8 +272,4 @@ function decoded(
     );
   }
   return body;
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }

@@ -8,6 +8,7 @@
  */
 import http from "node:http";
 import { nodeIdOfAddress } from "../addressing.ts";
+import { delay } from "../delay.ts";
 import { InvalidArgumentError, NodeStateError, SocketClosedError } from "../errors.ts";
 import { readOptions, toInteger, toPort, toSignal } from "../validate.ts";
 import type { ListenOptions } from "../streams/dial.ts";
@@ -265,7 +266,7 @@ function createServer(
         conn = await listener.accept();
       } catch (err) {
         if (closing || err instanceof SocketClosedError || err instanceof NodeStateError) break;
-        await new Promise((resolve) => setTimeout(resolve, 10)); // a transient accept error
+        await delay(10); // a transient accept error
         continue;
       }
       if (closing) {

@@ -10,7 +10,7 @@
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
 import { setTimeout as setNodeTimeout } from "node:timers";
-import { InvalidArgumentError, SocketClosedError, ZeroTierError } from "../errors.ts";
+import { asError, InvalidArgumentError, SocketClosedError, ZeroTierError } from "../errors.ts";
 import { ipFamily } from "../ip.ts";
 import { toBool, toInteger } from "../validate.ts";
 import { TcpConn } from "./tcp.ts";
@@ -411,10 +411,6 @@ export function isConn(value: unknown): value is TcpConn {
   } catch {
     return false;
   }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** @internal A socket over `conn` (or the connection it will be); `abortConnect` abandons it. */
